@@ -1,0 +1,2 @@
+// Public exports of the backing layer (Node-only).
+export {};

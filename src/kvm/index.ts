@@ -1,0 +1,2 @@
+// Public exports of the kvm layer (Node-only).
+export {};

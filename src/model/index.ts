@@ -1,0 +1,2 @@
+// Public exports of the model layer (browser-safe).
+export {};

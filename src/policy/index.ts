@@ -1,0 +1,2 @@
+// Public exports of the policy layer (browser-safe).
+export {};

@@ -1,0 +1,2 @@
+// Public exports of the replay layer (browser-safe).
+export {};

@@ -1,0 +1,2 @@
+// Public exports of the trace layer (browser-safe).
+export {};

@@ -1,0 +1,2 @@
+// Public exports of the vmm layer (Node-only).
+export {};
