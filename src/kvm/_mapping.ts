@@ -1,0 +1,111 @@
+/**
+ * A shared mapping of a file (guest_memfd, memfd, a vCPU's kvm_run) with views over it
+ * (Node only).
+ *
+ * Lifetime: `bytes()` hands out a zero-copy view (koffi.view). Such external ArrayBuffers
+ * cannot be detached, so a plain munmap would leave views pointing at unmapped memory and a
+ * later access would crash the process. `unmap()` therefore replaces the range in place with
+ * private anonymous zero pages (MAP_FIXED): the file is released at once, stale views read
+ * zeros and their writes go nowhere, and the placeholder itself is unmapped when the last
+ * view is garbage-collected (FinalizationRegistry). Never-viewed mappings are unmapped at once.
+ */
+import { MemattrDisposedError } from "../core/errors.js";
+import {
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  sysMmap,
+  sysMunmap,
+  viewMemory,
+} from "./_syscall.js";
+import { KvmArgumentError } from "./errors.js";
+
+const placeholders = new FinalizationRegistry<{ address: bigint; lengthBytes: number }>(({ address, lengthBytes }) => {
+  try {
+    sysMunmap(address, lengthBytes);
+  } catch {
+    /* nothing useful to do in a finalizer */
+  }
+});
+
+export class Mapping {
+  #buffer: ArrayBuffer | undefined;
+  #unmapped = false;
+
+  private constructor(
+    /** host virtual address of the first byte */
+    readonly address: bigint,
+    readonly lengthBytes: number,
+    private readonly what: string,
+  ) {}
+
+  /**
+   * mmap(NULL, lengthBytes, PROT_READ|PROT_WRITE, MAP_SHARED, fd, offsetBytes).
+   * @param what - name for messages ("GuestMemfd mapping")
+   */
+  static mapShared(fd: number, lengthBytes: number, offsetBytes: number, what: string): Mapping {
+    if (lengthBytes <= 0) throw new KvmArgumentError("mmap", "lengthBytes", `must be > 0, got ${lengthBytes}`);
+    const address = sysMmap(null, lengthBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offsetBytes);
+    return new Mapping(address, lengthBytes, what);
+  }
+
+  get unmapped(): boolean {
+    return this.#unmapped;
+  }
+
+  #checkLive(): void {
+    if (this.#unmapped) throw new MemattrDisposedError(this.what);
+  }
+
+  /**
+   * A zero-copy view of the whole mapping. After unmap() (or the owner's close()) the view
+   * reads zeros and ignores writes; it never faults.
+   */
+  bytes(): Uint8Array {
+    this.#checkLive();
+    this.#buffer ??= viewMemory(this.address, this.lengthBytes);
+    return new Uint8Array(this.#buffer);
+  }
+
+  #range(op: string, offsetBytes: number, lengthBytes: number): void {
+    if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0) throw new KvmArgumentError(op, "offsetBytes", `got ${offsetBytes}`);
+    if (!Number.isSafeInteger(lengthBytes) || lengthBytes < 0) throw new KvmArgumentError(op, "lengthBytes", `got ${lengthBytes}`);
+    if (offsetBytes + lengthBytes > this.lengthBytes) {
+      throw new KvmArgumentError(op, "offsetBytes", `[${offsetBytes}, +${lengthBytes}) passes the mapping's ${this.lengthBytes} bytes`);
+    }
+  }
+
+  /** Copies `lengthBytes` bytes out, starting `offsetBytes` into the mapping. */
+  read(offsetBytes: number, lengthBytes: number): Uint8Array {
+    this.#checkLive();
+    this.#range("read", offsetBytes, lengthBytes);
+    return this.bytes().slice(offsetBytes, offsetBytes + lengthBytes);
+  }
+
+  /** Copies `data` in, starting `offsetBytes` into the mapping. */
+  write(offsetBytes: number, data: Uint8Array): void {
+    this.#checkLive();
+    this.#range("write", offsetBytes, data.byteLength);
+    this.bytes().set(data, offsetBytes);
+  }
+
+  /** Releases the file's pages from this process (see the file comment). Idempotent. */
+  unmap(): void {
+    if (this.#unmapped) return;
+    this.#unmapped = true;
+    const buffer = this.#buffer;
+    this.#buffer = undefined;
+    if (buffer === undefined) {
+      sysMunmap(this.address, this.lengthBytes);
+      return;
+    }
+    // SAFETY: [address, +length) is ours; MAP_FIXED swaps the file pages for anonymous zero
+    // pages atomically, so views created over it stay backed until `buffer` is collected.
+    sysMmap(this.address, this.lengthBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    placeholders.register(buffer, { address: this.address, lengthBytes: this.lengthBytes });
+  }
+}
