@@ -1,0 +1,101 @@
+/**
+ * The handle of one pending conversion: request → pending → commit | abort.
+ *
+ * A handle *owns* the pages it marked pending: the pages of its range that were in the other
+ * attribute and not already pending. Pages already in the target attribute, or already pending
+ * the same way (owned by an earlier request), are not owned: commit and abort never touch them.
+ * Caveat of that rule: if the earlier owner aborts, its pages go back even though a later
+ * request covered them; a VMM that wants them converted asks again.
+ */
+import type { GfnRange } from "./errors.js";
+import type { RequestSource } from "./events.js";
+import type { Attribute } from "./states.js";
+
+/** Life cycle of a handle. */
+export type ConversionStatus = "pending" | "committed" | "aborted";
+
+/** @internal What a handle needs from its tracker. */
+export interface ConversionOwner {
+  settleConversion(conversion: PendingConversion, outcome: "committed" | "aborted"): void;
+}
+
+/**
+ * A pending conversion returned by `Tracker.requestConversion`, `fromHypercall` or a
+ * `convert` decision of `onMemoryFault`.
+ * @remarks Not thread-safe; the tracker and its handles belong to one JS thread.
+ */
+export class PendingConversion {
+  private statusValue: ConversionStatus = "pending";
+
+  /** @internal Use Tracker.requestConversion. */
+  constructor(
+    private readonly owner: ConversionOwner,
+    /** Unique per tracker, from 1. */
+    readonly id: number,
+    /** First page of the requested range. */
+    readonly gfn: number,
+    /** Pages requested. */
+    readonly npages: number,
+    /** Target attribute. */
+    readonly to: Attribute,
+    /** The conversion copies shared contents into the private page (only to private, before launch). */
+    readonly preserve: boolean,
+    /** Where the request came from. */
+    readonly source: RequestSource,
+    /** @internal Owned ranges, flat [start0, end0, start1, end1, ...], ascending, coalesced. */
+    readonly ownedFlat: readonly number[],
+    /** Pages this handle owns (marked pending); the rest of the range needed no change or was joined. */
+    readonly npagesOwned: number,
+  ) {}
+
+  /** `pending`, `committed` or `aborted`. */
+  get status(): ConversionStatus {
+    return this.statusValue;
+  }
+
+  /** The owned ranges: the pages commit converts and abort restores. */
+  get runs(): GfnRange[] {
+    const out: GfnRange[] = [];
+    for (let i = 0; i < this.ownedFlat.length; i += 2) {
+      out.push({ gfn: this.ownedFlat[i]!, npages: this.ownedFlat[i + 1]! - this.ownedFlat[i]! });
+    }
+    return out;
+  }
+
+  /**
+   * Applies the target attribute to the owned pages (after the VMM's
+   * `KVM_SET_MEMORY_ATTRIBUTES` succeeded).
+   * @throws ConversionSettledError (ESETTLED) when already committed or aborted; nothing changes.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 1024 }] });
+   * t.requestConversion({ gfn: 16, npages: 4, to: "private" }).commit();
+   * t.isPrivate(16); // true
+   * ```
+   */
+  commit(): void {
+    this.owner.settleConversion(this, "committed");
+  }
+
+  /**
+   * Restores the owned pages to exactly their state before the request (after the VMM's
+   * `KVM_SET_MEMORY_ATTRIBUTES` failed, or the VMM refuses the guest).
+   * @throws ConversionSettledError (ESETTLED) when already committed or aborted; nothing changes.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 1024 }] });
+   * t.requestConversion({ gfn: 16, npages: 4, to: "private" }).abort();
+   * t.state(16).conversion; // "shared"
+   * ```
+   */
+  abort(): void {
+    this.owner.settleConversion(this, "aborted");
+  }
+
+  /** @internal Called by the tracker once the state change is done. */
+  markSettled(outcome: "committed" | "aborted"): void {
+    this.statusValue = outcome;
+  }
+}

@@ -1,0 +1,867 @@
+/**
+ * The conversion tracker: per-page conversion and backing state of one guest, kept in a
+ * range map (see ./states.ts for the state table and the bit layout of a page value).
+ *
+ * Rules in one place:
+ * - Every range must lie wholly inside one region of the guest memory map (EOUTSIDE).
+ * - Every call validates all its arguments and checks for conflicts before it changes
+ *   anything: a thrown MemattrError means the state (and `snapshot()`) is unchanged. A refused
+ *   call emits a `refused` event.
+ * - Overlaps: a request joins pages already pending the same way (it does not own them) and
+ *   skips pages already in the target attribute (not owned, not counted in `npagesOwned`). A page
+ *   pending the other way refuses the whole request (ECONFLICT); so does joining a page pending
+ *   to private with a different PRESERVE flag.
+ * - Commit and abort change only the handle's owned pages and only their conversion bits;
+ *   populate/discard bits reflect the backings and are never rolled back.
+ * - Launch gate: PRESERVE (in-place encryption) only for `to: "private"` and only before
+ *   `launch()`; `launch()` is refused while a preserving conversion is pending.
+ */
+import { MemattrError } from "../core/errors.js";
+import { MAX_GFN, type RangeMapLike } from "../core/types.js";
+import { checkBoolean, checkGfn, checkNpages, checkObject, checkOneOf } from "./_check.js";
+import { type ConversionOwner, PendingConversion } from "./conversion.js";
+import {
+  ConversionConflictError,
+  ConversionError,
+  ConversionSettledError,
+  type GfnRange,
+  LaunchGateError,
+  OutsideGuestMemoryError,
+} from "./errors.js";
+import {
+  EventHub,
+  type RequestSource,
+  type TrackerEvent,
+  type TrackerEventOf,
+  type TrackerEventType,
+  type Unsubscribe,
+} from "./events.js";
+import { decodeMapGpaRange, decodeMemoryFault, type MapGpaRangeArgs, type MemoryFaultArgs } from "./hypercall.js";
+import { GuestMemoryMap } from "./regions.js";
+import {
+  type Attribute,
+  type ConversionState,
+  conversionBitsOf,
+  conversionStateOf,
+  decodePageValue,
+  discardedBit,
+  GUEST,
+  PAGE_BYTES,
+  type PageState,
+  PENDING,
+  PRESERVE,
+  PRIVATE,
+  PRIVATE_POPULATED,
+  populatedBit,
+  REACHABLE_VALUES,
+  SHARED_POPULATED,
+  type Side,
+  valuesMatching,
+} from "./states.js";
+
+const ATTRIBUTES: readonly Attribute[] = ["shared", "private"];
+const SIDES: readonly Side[] = ["shared", "private"];
+const CONVERSION_STATES: readonly ConversionState[] = ["shared", "private", "pending-private", "pending-shared"];
+
+/** Options of a tracker. */
+export interface TrackerOptions {
+  /** Guest memory map: one or more non-overlapping `{gfn, npages}` regions. */
+  regions: readonly GfnRange[];
+  /** Attribute of every page at start (default `shared`, KVM's default attribute). */
+  initial?: Attribute;
+}
+
+/** A conversion request from the VMM's side. */
+export interface ConversionRequest {
+  /** First page. */
+  gfn: number | bigint;
+  /** Pages, ≥ 1. */
+  npages: number | bigint;
+  /** Target attribute. */
+  to: Attribute;
+  /** Copy the shared contents into the private page (in-place encryption); only before launch. */
+  preserve?: boolean;
+}
+
+/** What a memory fault means; returned by `onMemoryFault`. */
+export type FaultDecision =
+  /** The access needs the other attribute: an implicit conversion request, now pending. */
+  | { kind: "convert"; gfn: number; npages: number; to: Attribute; conversion: PendingConversion }
+  /** A conversion towards the access is already pending: complete it, then re-enter the guest. */
+  | { kind: "in-flight"; gfn: number; npages: number; to: Attribute }
+  /** The state already matches the access (a race with another vCPU): re-enter the guest. */
+  | { kind: "spurious"; gfn: number; npages: number; to: Attribute }
+  /** The guest may not make this access; nothing changed. */
+  | {
+      kind: "violation";
+      gfn: number;
+      npages: number;
+      to: Attribute;
+      reason: "outside-guest-memory" | "pending-opposite";
+      error: MemattrError;
+    };
+
+/** Page totals by state, all O(1) from the core's per-value counts. */
+export interface PageTotals {
+  /** Pages of guest memory. */
+  guest: number;
+  shared: number;
+  private: number;
+  pendingPrivate: number;
+  pendingShared: number;
+  /** Pages pending to private with PRESERVE. */
+  preserving: number;
+  sharedPopulated: number;
+  privatePopulated: number;
+  /** Pages populated on both sides. */
+  doubleAllocated: number;
+  /** Shared side populated on a private page not pending back (a discard candidate). */
+  sharedStale: number;
+  /** Private side populated on a shared page not pending back (a discard candidate). */
+  privateStale: number;
+  sharedDiscarded: number;
+  privateDiscarded: number;
+}
+
+/** One run for display. */
+export interface StateRun {
+  gfn: number;
+  npages: number;
+  /** Raw page value (see the bit layout in states.ts). */
+  value: number;
+  state: PageState;
+}
+
+const DOUBLE_VALUES = valuesMatching(SHARED_POPULATED | PRIVATE_POPULATED, SHARED_POPULATED | PRIVATE_POPULATED);
+const STATE_VALUES: Record<ConversionState, Int32Array> = {
+  shared: valuesMatching(PRIVATE | PENDING, 0),
+  private: valuesMatching(PRIVATE | PENDING, PRIVATE),
+  "pending-private": valuesMatching(PRIVATE | PENDING, PENDING),
+  "pending-shared": valuesMatching(PRIVATE | PENDING, PRIVATE | PENDING),
+};
+const POPULATED_VALUES: Record<Side, Int32Array> = {
+  shared: valuesMatching(SHARED_POPULATED, SHARED_POPULATED),
+  private: valuesMatching(PRIVATE_POPULATED, PRIVATE_POPULATED),
+};
+// Stale on side X: populated on X, attribute is the other one, not pending back to X.
+const STALE_VALUES: Record<Side, Int32Array> = {
+  shared: valuesMatching(SHARED_POPULATED | PRIVATE | PENDING, SHARED_POPULATED | PRIVATE),
+  private: valuesMatching(PRIVATE_POPULATED | PRIVATE | PENDING, PRIVATE_POPULATED),
+};
+
+function isStale(value: number, side: Side): boolean {
+  const pop = populatedBit(side);
+  const attrBit = side === "private" ? PRIVATE : 0;
+  return (value & pop) !== 0 && (value & PENDING) === 0 && (value & PRIVATE) !== attrBit;
+}
+
+function pendingTarget(value: number): Attribute {
+  return (value & PRIVATE) !== 0 ? "shared" : "private";
+}
+
+/**
+ * Conversion state of one guest's memory, over a range map.
+ * @remarks Single-threaded: one tracker and its handles belong to one JS thread (a VMM with
+ * several vCPU threads funnels their exits to it).
+ * @example
+ * ```ts
+ * import { createTracker, KVM_MAP_GPA_RANGE_ENCRYPTED } from "memattr";
+ * const t = await createTracker({ regions: [{ gfn: 0, npages: 262144 }] }); // 1 GiB
+ * const c = t.fromHypercall({ gpa: 0x10_0000, npages: 16, attrs: KVM_MAP_GPA_RANGE_ENCRYPTED });
+ * c.commit(); // after KVM_SET_MEMORY_ATTRIBUTES succeeded
+ * t.isPrivate(0x100); // true
+ * ```
+ */
+export class Tracker implements ConversionOwner {
+  /** The guest memory map. */
+  readonly memory: GuestMemoryMap;
+  private readonly map: RangeMapLike;
+  private readonly hub = new EventHub();
+  private readonly open = new Map<number, PendingConversion>();
+  private nextId = 1;
+  private launchedFlag = false;
+  private preservingOpen = 0;
+
+  /**
+   * Takes ownership of `map` (clears it) and marks every page of `options.regions` as guest
+   * memory in the `initial` attribute with both backings empty.
+   * @param map - an empty or disposable range map (Wasm `RangeMap`, or a test model).
+   * @param options - the guest memory map and initial attribute.
+   * @throws MemattrTypeError / MemattrRangeError for a malformed or overlapping memory map.
+   * @example
+   * ```ts
+   * import { RangeMap, Tracker, ramRegions } from "memattr";
+   * const t = new Tracker(await RangeMap.create(), { regions: ramRegions(2 ** 30) });
+   * ```
+   */
+  constructor(map: RangeMapLike, options: TrackerOptions) {
+    const o = checkObject(options, "options");
+    this.memory = new GuestMemoryMap(o.regions as GfnRange[]);
+    const initial = o.initial === undefined ? "shared" : checkOneOf(o.initial, "initial", ATTRIBUTES);
+    this.map = map;
+    map.clear();
+    const value = GUEST | (initial === "private" ? PRIVATE : 0);
+    this.memory.forEach((start, end) => map.set(start, end, value));
+  }
+
+  // ---- events ---------------------------------------------------------------------------
+
+  /**
+   * Listens to one event type. Costs nothing while nobody listens.
+   * @returns a function that removes the listener.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+   * const off = t.on("committed", (e) => console.log(e.runs));
+   * t.requestConversion({ gfn: 0, npages: 2, to: "private" }).commit();
+   * off();
+   * ```
+   */
+  on<K extends TrackerEventType>(type: K, listener: (event: TrackerEventOf<K>) => void): Unsubscribe {
+    return this.hub.on(type, listener);
+  }
+
+  /** Listens to every event. @returns a function that removes the listener. */
+  subscribe(listener: (event: TrackerEvent) => void): Unsubscribe {
+    return this.hub.subscribe(listener);
+  }
+
+  private refuse(op: string, err: unknown): never {
+    if (err instanceof MemattrError && this.hub.wants("refused")) this.hub.emit({ type: "refused", op, error: err });
+    throw err;
+  }
+
+  // ---- launch gate -----------------------------------------------------------------------
+
+  /** True after `launch()`. */
+  get launched(): boolean {
+    return this.launchedFlag;
+  }
+
+  /**
+   * Marks the guest launched (SNP_LAUNCH_FINISH / TDX finalize): from now on a conversion
+   * may not preserve contents.
+   * @throws LaunchGateError ELAUNCHED when already launched; EPENDING while a preserving
+   *   conversion is pending (commit or abort it first).
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+   * t.requestConversion({ gfn: 0, npages: 8, to: "private", preserve: true }).commit();
+   * t.launch();
+   * ```
+   */
+  launch(): void {
+    try {
+      if (this.launchedFlag) {
+        throw new LaunchGateError("ELAUNCHED", "launched", "launched", 0, 0, "the guest is already launched");
+      }
+      if (this.preservingOpen > 0) {
+        const c = [...this.open.values()].find((h) => h.preserve)!;
+        throw new LaunchGateError(
+          "EPENDING",
+          "pre-launch",
+          "launched",
+          c.gfn,
+          c.npages,
+          `preserving conversion #${c.id} is still pending; commit or abort it before launch`,
+        );
+      }
+    } catch (err) {
+      this.refuse("launch", err);
+    }
+    this.launchedFlag = true;
+    if (this.hub.wants("launched")) this.hub.emit({ type: "launched" });
+  }
+
+  // ---- conversions -----------------------------------------------------------------------
+
+  private checkRange(gfnIn: unknown, npagesIn: unknown, what: string): [number, number] {
+    const gfn = checkGfn(gfnIn);
+    const npages = checkNpages(npagesIn);
+    if (!this.memory.contains(gfn, npages)) throw new OutsideGuestMemoryError(gfn, npages, what);
+    return [gfn, npages];
+  }
+
+  /**
+   * Requests a conversion of `npages` pages from `gfn` to `to`; the owned pages become pending.
+   * Maps to the guest's `KVM_HC_MAP_GPA_RANGE` before the VMM's `KVM_SET_MEMORY_ATTRIBUTES`.
+   * @param request - `{gfn, npages, to, preserve?}`; `preserve` only with `to: "private"`, before launch.
+   * @returns the pending handle; commit it after `KVM_SET_MEMORY_ATTRIBUTES` succeeds, abort otherwise.
+   * @throws MemattrTypeError / MemattrRangeError for malformed numbers or `to`.
+   * @throws OutsideGuestMemoryError (EOUTSIDE) when the range is not inside one region.
+   * @throws ConversionError (EPRESERVE) for `preserve` with `to: "shared"`.
+   * @throws LaunchGateError (ELAUNCHED) for `preserve` after `launch()`.
+   * @throws ConversionConflictError (ECONFLICT) when a page is pending the other way or with another PRESERVE.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 1024 }] });
+   * const c = t.requestConversion({ gfn: 0x10, npages: 4, to: "private" });
+   * t.state(0x10).conversion; // "pending-private"
+   * c.commit();
+   * ```
+   */
+  requestConversion(request: ConversionRequest): PendingConversion {
+    let c: PendingConversion;
+    try {
+      const o = checkObject(request, "request");
+      const [gfn, npages] = this.checkRange(o.gfn, o.npages, "requestConversion");
+      const to = checkOneOf(o.to, "to", ATTRIBUTES);
+      const preserve = checkBoolean(o.preserve, "preserve", false);
+      c = this.request(gfn, npages, to, preserve, "api", true);
+    } catch (err) {
+      this.refuse("requestConversion", err);
+    }
+    this.emitRequested(c);
+    return c;
+  }
+
+  /**
+   * Requests a conversion from raw `KVM_HC_MAP_GPA_RANGE` arguments (untrusted guest values,
+   * number or bigint), with the kernel's checks and memattr's stricter attribute checks.
+   * Never preserves contents.
+   * @param args - `{gpa, npages, attrs}`: a0..a2 of the hypercall.
+   * @returns the pending handle.
+   * @throws MemattrTypeError / MemattrRangeError for malformed values.
+   * @throws HypercallError (EINVAL) for unaligned gpa, npages 0, wrap-around, unknown attrs, unaligned 2M/1G.
+   * @throws OutsideGuestMemoryError (EOUTSIDE) when the range is not inside one region.
+   * @throws ConversionConflictError (ECONFLICT) when a page is pending the other way.
+   * @example
+   * ```ts
+   * import { createTracker, KVM_MAP_GPA_RANGE_ENCRYPTED } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 1024 }] });
+   * t.fromHypercall({ gpa: 0x8000n, npages: 1n, attrs: BigInt(KVM_MAP_GPA_RANGE_ENCRYPTED) }).commit();
+   * ```
+   */
+  fromHypercall(args: MapGpaRangeArgs): PendingConversion {
+    let c: PendingConversion;
+    try {
+      const r = decodeMapGpaRange(args);
+      const gfn = r.gfn < BigInt(MAX_GFN) ? Number(r.gfn) : -1;
+      const npages = r.npages <= BigInt(MAX_GFN) ? Number(r.npages) : -1;
+      if (gfn < 0 || npages < 0 || !this.memory.contains(gfn, npages)) {
+        throw new OutsideGuestMemoryError(Number(r.gfn), Number(r.npages), "KVM_HC_MAP_GPA_RANGE");
+      }
+      c = this.request(gfn, npages, r.to, false, "hypercall", true);
+    } catch (err) {
+      this.refuse("fromHypercall", err);
+    }
+    this.emitRequested(c);
+    return c;
+  }
+
+  /**
+   * Decides what a `KVM_EXIT_MEMORY_FAULT` means, per page of the (rounded-out) range:
+   * outside guest memory or pending away from the access → `violation` (nothing changes);
+   * otherwise, a page in the other attribute → `convert` (an implicit request, now pending,
+   * never preserving); a page pending towards the access → `in-flight`; all pages already
+   * matching → `spurious`. The first listed kind that applies to any page wins.
+   * @param args - `{gpa, size, private}` or `{gpa, size, flags}` from run.memory_fault.
+   * @returns the decision as data.
+   * @throws MemattrTypeError / MemattrRangeError for malformed values (size 0, NaN, beyond 2^64).
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 1024 }] });
+   * const d = t.onMemoryFault({ gpa: 0x5000, size: 4096, private: true });
+   * if (d.kind === "convert") d.conversion.commit();
+   * ```
+   */
+  onMemoryFault(args: MemoryFaultArgs): FaultDecision {
+    let decision: FaultDecision;
+    try {
+      decision = this.decideFault(args);
+    } catch (err) {
+      this.refuse("onMemoryFault", err);
+    }
+    if (decision.kind === "convert") this.emitRequested(decision.conversion);
+    if (decision.kind === "violation" && this.hub.wants("refused")) {
+      this.hub.emit({ type: "refused", op: "onMemoryFault", error: decision.error });
+    }
+    if (this.hub.wants("faulted")) {
+      const { kind, gfn, npages, to } = decision;
+      this.hub.emit({ type: "faulted", kind, gfn, npages, to });
+    }
+    return decision;
+  }
+
+  private decideFault(args: MemoryFaultArgs): FaultDecision {
+    const r = decodeMemoryFault(args);
+    // gpa < 2^64, so gfn and npages are < 2^52: exact as numbers.
+    const gfn = Number(r.gfn);
+    const npages = Number(r.npages);
+    const to = r.to;
+    if (gfn >= MAX_GFN || npages > MAX_GFN || !this.memory.contains(gfn, npages)) {
+      const error = new OutsideGuestMemoryError(gfn, npages, "KVM_EXIT_MEMORY_FAULT");
+      return { kind: "violation", gfn, npages, to, reason: "outside-guest-memory", error };
+    }
+    let opposite = -1;
+    let needsConvert = false;
+    let inFlight = false;
+    this.map.forEachRun(gfn, gfn + npages, (s, _e, v) => {
+      if ((v & PENDING) !== 0) {
+        if (pendingTarget(v) !== to) {
+          opposite = s;
+          return false;
+        }
+        inFlight = true;
+      } else if (((v & PRIVATE) !== 0 ? "private" : "shared") !== to) {
+        needsConvert = true;
+      }
+      return true;
+    });
+    if (opposite >= 0) {
+      const from = conversionStateOf(this.map.get(opposite));
+      const error = new ConversionConflictError(
+        from,
+        to,
+        gfn,
+        npages,
+        opposite,
+        `${to} access to gfn 0x${opposite.toString(16)}, which is ${from}`,
+      );
+      return { kind: "violation", gfn, npages, to, reason: "pending-opposite", error };
+    }
+    if (needsConvert) {
+      // Joins pages already pending the same way whatever their PRESERVE (strict = false).
+      const conversion = this.request(gfn, npages, to, false, "fault", false);
+      return { kind: "convert", gfn, npages, to, conversion };
+    }
+    return { kind: inFlight ? "in-flight" : "spurious", gfn, npages, to };
+  }
+
+  /** Open (pending) conversions, by ascending id. */
+  pendingConversions(): PendingConversion[] {
+    return [...this.open.values()];
+  }
+
+  private emitRequested(c: PendingConversion): void {
+    if (!this.hub.wants("requested")) return;
+    this.hub.emit({
+      type: "requested",
+      id: c.id,
+      gfn: c.gfn,
+      npages: c.npages,
+      to: c.to,
+      preserve: c.preserve,
+      source: c.source,
+      npagesOwned: c.npagesOwned,
+    });
+  }
+
+  // Validated range; checks everything, then marks the owned pages pending.
+  private request(
+    gfn: number,
+    npages: number,
+    to: Attribute,
+    preserve: boolean,
+    source: RequestSource,
+    strictPreserve: boolean,
+  ): PendingConversion {
+    if (preserve && to === "shared") {
+      throw new ConversionError("EPRESERVE", "private", "shared", gfn, npages, "private → shared never preserves contents");
+    }
+    if (preserve && this.launchedFlag) {
+      throw new LaunchGateError(
+        "ELAUNCHED",
+        "shared",
+        "pending-private",
+        gfn,
+        npages,
+        "preserving contents (in-place encryption) is only allowed before launch",
+      );
+    }
+    const end = gfn + npages;
+    const owned: number[] = [];
+    let npagesOwned = 0;
+    let conflict: ConversionConflictError | null = null;
+    this.map.forEachRun(gfn, end, (s, e, v) => {
+      if ((v & PENDING) !== 0) {
+        if (pendingTarget(v) !== to) {
+          const state = conversionStateOf(v);
+          conflict = new ConversionConflictError(state, `pending-${to}`, gfn, npages, s, `gfn 0x${s.toString(16)} is ${state}`);
+          return false;
+        }
+        if (strictPreserve && ((v & PRESERVE) !== 0) !== preserve) {
+          conflict = new ConversionConflictError(
+            "pending-private",
+            "pending-private",
+            gfn,
+            npages,
+            s,
+            `gfn 0x${s.toString(16)} is pending to private ${preserve ? "without" : "with"} preserve`,
+          );
+          return false;
+        }
+        return true;
+      }
+      if (((v & PRIVATE) !== 0 ? "private" : "shared") === to) return true;
+      npagesOwned += e - s;
+      if (owned.length > 0 && owned[owned.length - 1] === s) owned[owned.length - 1] = e;
+      else owned.push(s, e);
+      return true;
+    });
+    if (conflict !== null) throw conflict;
+    const setMask = PENDING | (preserve ? PRESERVE : 0);
+    let i = 0;
+    try {
+      for (; i < owned.length; i += 2) this.map.update(owned[i]!, owned[i + 1]!, 0, setMask);
+    } catch (err) {
+      for (let j = 0; j < i; j += 2) this.map.update(owned[j]!, owned[j + 1]!, PENDING | PRESERVE, 0);
+      throw err;
+    }
+    const c = new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, owned, npagesOwned);
+    this.open.set(c.id, c);
+    if (preserve) this.preservingOpen++;
+    return c;
+  }
+
+  /** @internal Called by PendingConversion.commit()/abort(). */
+  settleConversion(c: PendingConversion, outcome: "committed" | "aborted"): void {
+    const op = outcome === "committed" ? "commit" : "abort";
+    try {
+      if (c.status !== "pending") throw new ConversionSettledError(c.status, outcome, c.gfn, c.npages, c.id);
+      if (this.open.get(c.id) !== c) {
+        throw new ConversionError("EFOREIGN", "unknown", outcome, c.gfn, c.npages, `conversion #${c.id} is not from this tracker`);
+      }
+      const owned = c.ownedFlat;
+      // commit to private: clear PENDING|PRESERVE, set PRIVATE. commit to shared: clear PENDING|PRIVATE.
+      // abort: clear PENDING|PRESERVE (the attribute bit never changed while pending).
+      let clear: number;
+      let set: number;
+      if (outcome === "aborted") [clear, set] = [PENDING | PRESERVE, 0];
+      else if (c.to === "private") [clear, set] = [PENDING | PRESERVE, PRIVATE];
+      else [clear, set] = [PENDING | PRIVATE, 0];
+      const undoClear = set;
+      const undoSet = clear & (c.to === "private" ? PENDING | (c.preserve ? PRESERVE : 0) : PENDING | PRIVATE);
+      let i = 0;
+      try {
+        for (; i < owned.length; i += 2) this.map.update(owned[i]!, owned[i + 1]!, clear, set);
+      } catch (err) {
+        for (let j = 0; j < i; j += 2) this.map.update(owned[j]!, owned[j + 1]!, undoClear, undoSet);
+        throw err;
+      }
+    } catch (err) {
+      this.refuse(op, err);
+    }
+    c.markSettled(outcome);
+    this.open.delete(c.id);
+    if (c.preserve) this.preservingOpen--;
+    if (outcome === "committed" && this.hub.wants("committed")) {
+      this.hub.emit({
+        type: "committed",
+        id: c.id,
+        gfn: c.gfn,
+        npages: c.npages,
+        to: c.to,
+        preserve: c.preserve,
+        runs: c.runs,
+        npagesOwned: c.npagesOwned,
+      });
+    } else if (outcome === "aborted" && this.hub.wants("aborted")) {
+      this.hub.emit({ type: "aborted", id: c.id, gfn: c.gfn, npages: c.npages, to: c.to, runs: c.runs, npagesOwned: c.npagesOwned });
+    }
+  }
+
+  // ---- backings --------------------------------------------------------------------------
+
+  /**
+   * Records that `side`'s backing now holds pages `gfn .. gfn + npages - 1` (after a
+   * populate, a guest touch, or at bind time for pre-allocated pages).
+   * @param side - `shared` (memfd) or `private` (guest_memfd).
+   * @returns `npagesNew` (were empty) and `npagesRefault` (were discarded before).
+   * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad range.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+   * t.markPopulated("shared", 0, 8); // { npagesNew: 8, npagesRefault: 0 }
+   * ```
+   */
+  markPopulated(side: Side, gfn: number, npages: number): { npagesNew: number; npagesRefault: number } {
+    let npagesNew = 0;
+    let npagesRefault = 0;
+    let g: number;
+    let n: number;
+    try {
+      checkOneOf(side, "side", SIDES);
+      [g, n] = this.checkRange(gfn, npages, "markPopulated");
+      const pop = populatedBit(side);
+      const disc = discardedBit(side);
+      this.map.forEachRun(g, g + n, (s, e, v) => {
+        if ((v & pop) !== 0) return;
+        if ((v & disc) !== 0) npagesRefault += e - s;
+        else npagesNew += e - s;
+      });
+      if (npagesNew + npagesRefault > 0) this.map.update(g, g + n, disc, pop);
+    } catch (err) {
+      this.refuse("markPopulated", err);
+    }
+    if (this.hub.wants("populated")) this.hub.emit({ type: "populated", side, gfn: g, npages: n, npagesNew, npagesRefault });
+    return { npagesNew, npagesRefault };
+  }
+
+  /**
+   * Records that `side`'s backing dropped pages `gfn .. gfn + npages - 1` (hole-punched).
+   * Populated pages become discarded; empty or already discarded pages stay as they are.
+   * @returns `npagesFreed`: pages that were populated.
+   * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad range.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+   * t.markPopulated("shared", 0, 8);
+   * t.markDiscarded("shared", 0, 64); // { npagesFreed: 8 }
+   * ```
+   */
+  markDiscarded(side: Side, gfn: number, npages: number): { npagesFreed: number } {
+    let npagesFreed = 0;
+    let g: number;
+    let n: number;
+    try {
+      checkOneOf(side, "side", SIDES);
+      [g, n] = this.checkRange(gfn, npages, "markDiscarded");
+      const pop = populatedBit(side);
+      const runs = this.coalescedRuns(g, n, (v) => (v & pop) !== 0);
+      for (let i = 0; i < runs.length; i += 2) npagesFreed += runs[i + 1]! - runs[i]!;
+      const disc = discardedBit(side);
+      let i = 0;
+      try {
+        for (; i < runs.length; i += 2) this.map.update(runs[i]!, runs[i + 1]!, pop, disc);
+      } catch (err) {
+        for (let j = 0; j < i; j += 2) this.map.update(runs[j]!, runs[j + 1]!, disc, pop);
+        throw err;
+      }
+    } catch (err) {
+      this.refuse("markDiscarded", err);
+    }
+    if (this.hub.wants("discarded")) this.hub.emit({ type: "discarded", side, gfn: g, npages: n, npagesFreed });
+    return { npagesFreed };
+  }
+
+  // ---- queries ---------------------------------------------------------------------------
+
+  private checkedGfn(gfnIn: unknown, what: string): number {
+    const gfn = checkGfn(gfnIn);
+    if (this.memory.regionOf(gfn) < 0) throw new OutsideGuestMemoryError(gfn, 1, what);
+    return gfn;
+  }
+
+  /**
+   * True when page `gfn`'s committed attribute is private (a page pending to shared is still private).
+   * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad gfn.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }], initial: "private" });
+   * t.isPrivate(3); // true
+   * ```
+   */
+  isPrivate(gfn: number): boolean {
+    return (this.map.get(this.checkedGfn(gfn, "isPrivate")) & PRIVATE) !== 0;
+  }
+
+  /** Raw value of page `gfn` (see states.ts). @throws as isPrivate. */
+  valueAt(gfn: number): number {
+    return this.map.get(this.checkedGfn(gfn, "valueAt"));
+  }
+
+  /** Decoded state of page `gfn`. @throws as isPrivate. */
+  state(gfn: number): PageState {
+    return decodePageValue(this.map.get(this.checkedGfn(gfn, "state")));
+  }
+
+  /**
+   * True when every page of `gfn .. gfn + npages - 1` is in conversion state `state`
+   * (backing bits ignored). O(runs in the range).
+   * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad range or state.
+   */
+  isUniform(gfn: number, npages: number, state: ConversionState): boolean {
+    const [g, n] = this.checkRange(gfn, npages, "isUniform");
+    const want = conversionBitsOf(checkOneOf(state, "state", CONVERSION_STATES));
+    let uniform = true;
+    this.map.forEachRun(g, g + n, (_s, _e, v) => {
+      if ((v & (PRIVATE | PENDING)) !== want) uniform = false;
+      return uniform;
+    });
+    return uniform;
+  }
+
+  private sumPages(values: Int32Array): number {
+    let n = 0;
+    for (let i = 0; i < values.length; i++) n += this.map.pages(values[i]!);
+    return n;
+  }
+
+  /** Pages in conversion state `state`. O(1) (a sum over at most 18 per-value totals). */
+  pagesIn(state: ConversionState): number {
+    return this.sumPages(STATE_VALUES[checkOneOf(state, "state", CONVERSION_STATES)]);
+  }
+
+  /** Pages populated on `side`. O(1). */
+  populatedPages(side: Side): number {
+    return this.sumPages(POPULATED_VALUES[checkOneOf(side, "side", SIDES)]);
+  }
+
+  /** Pages populated on `side` that the page no longer uses (discard candidates). O(1). */
+  stalePages(side: Side): number {
+    return this.sumPages(STALE_VALUES[checkOneOf(side, "side", SIDES)]);
+  }
+
+  /** Pages populated on both sides. O(1). */
+  doubleAllocatedPages(): number {
+    return this.sumPages(DOUBLE_VALUES);
+  }
+
+  /** Bytes held twice (pages populated on both sides × 4096). O(1). */
+  doubleAllocatedBytes(): number {
+    return this.doubleAllocatedPages() * PAGE_BYTES;
+  }
+
+  /** All totals at once (45 per-value counts). */
+  totals(): PageTotals {
+    const t: PageTotals = {
+      guest: 0,
+      shared: 0,
+      private: 0,
+      pendingPrivate: 0,
+      pendingShared: 0,
+      preserving: 0,
+      sharedPopulated: 0,
+      privatePopulated: 0,
+      doubleAllocated: 0,
+      sharedStale: 0,
+      privateStale: 0,
+      sharedDiscarded: 0,
+      privateDiscarded: 0,
+    };
+    for (const v of REACHABLE_VALUES) {
+      const n = this.map.pages(v);
+      if (n === 0) continue;
+      t.guest += n;
+      const s = decodePageValue(v);
+      if (s.conversion === "shared") t.shared += n;
+      else if (s.conversion === "private") t.private += n;
+      else if (s.conversion === "pending-private") t.pendingPrivate += n;
+      else t.pendingShared += n;
+      if (s.preserve) t.preserving += n;
+      if (s.shared === "populated") t.sharedPopulated += n;
+      if (s.private === "populated") t.privatePopulated += n;
+      if (s.shared === "populated" && s.private === "populated") t.doubleAllocated += n;
+      if (isStale(v, "shared")) t.sharedStale += n;
+      if (isStale(v, "private")) t.privateStale += n;
+      if (s.shared === "discarded") t.sharedDiscarded += n;
+      if (s.private === "discarded") t.privateDiscarded += n;
+    }
+    return t;
+  }
+
+  // Flat [s0, e0, ...] of coalesced runs in [gfn, gfn + npages) whose value satisfies `keep`.
+  private coalescedRuns(gfn: number, npages: number, keep: (value: number) => boolean): number[] {
+    const out: number[] = [];
+    this.map.forEachRun(gfn, gfn + npages, (s, e, v) => {
+      if (!keep(v)) return;
+      if (out.length > 0 && out[out.length - 1] === s) out[out.length - 1] = e;
+      else out.push(s, e);
+    });
+    return out;
+  }
+
+  private rangesMatching(gfn: number | undefined, npages: number | undefined, what: string, keep: (v: number) => boolean): GfnRange[] {
+    const flat: number[] = [];
+    const collect = (g: number, n: number) => {
+      const part = this.coalescedRuns(g, n, keep);
+      // Regions are never adjacent after merging, so no coalescing across them is needed.
+      for (const x of part) flat.push(x);
+    };
+    if (gfn === undefined && npages === undefined) this.memory.forEach((s, e) => collect(s, e - s));
+    else collect(...this.checkRange(gfn, npages, what));
+    const out: GfnRange[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ gfn: flat[i]!, npages: flat[i + 1]! - flat[i]! });
+    return out;
+  }
+
+  /**
+   * Coalesced ranges populated on `side`, in `gfn .. gfn + npages - 1` or all guest memory.
+   * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad range.
+   */
+  populatedRuns(side: Side, gfn?: number, npages?: number): GfnRange[] {
+    const pop = populatedBit(checkOneOf(side, "side", SIDES));
+    return this.rangesMatching(gfn, npages, "populatedRuns", (v) => (v & pop) !== 0);
+  }
+
+  /**
+   * Coalesced ranges populated on `side` that their page no longer uses (discard candidates:
+   * the attribute is the other side and no conversion back is pending).
+   * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad range.
+   */
+  staleRuns(side: Side, gfn?: number, npages?: number): GfnRange[] {
+    const s = checkOneOf(side, "side", SIDES);
+    return this.rangesMatching(gfn, npages, "staleRuns", (v) => isStale(v, s));
+  }
+
+  /**
+   * Coalesced ranges in conversion state `state`, in `gfn .. gfn + npages - 1` or all guest memory.
+   * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad range.
+   */
+  rangesIn(state: ConversionState, gfn?: number, npages?: number): GfnRange[] {
+    const want = conversionBitsOf(checkOneOf(state, "state", CONVERSION_STATES));
+    return this.rangesMatching(gfn, npages, "rangesIn", (v) => (v & (PRIVATE | PENDING)) === want);
+  }
+
+  /**
+   * Calls `fn(gfn, npages, value)` for each maximal run of raw values in the range (or all
+   * guest memory, region by region). For hot paths; `runs()` decodes for display.
+   */
+  forEachRawRun(fn: (gfn: number, npages: number, value: number) => void, gfn?: number, npages?: number): void {
+    const visit = (g: number, n: number) => this.map.forEachRun(g, g + n, (s, e, v) => void fn(s, e - s, v));
+    if (gfn === undefined && npages === undefined) this.memory.forEach((s, e) => visit(s, e - s));
+    else visit(...this.checkRange(gfn, npages, "forEachRawRun"));
+  }
+
+  /**
+   * Maximal runs of equal page values, decoded, in the range or all guest memory.
+   * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad range.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+   * t.requestConversion({ gfn: 8, npages: 8, to: "private" }).commit();
+   * t.runs().map((r) => `${r.gfn}+${r.npages} ${r.state.conversion}`); // ["0+8 shared", "8+8 private", "16+48 shared"]
+   * ```
+   */
+  runs(gfn?: number, npages?: number): StateRun[] {
+    const out: StateRun[] = [];
+    this.forEachRawRun((g, n, value) => out.push({ gfn: g, npages: n, value, state: decodePageValue(value) }), gfn, npages);
+    return out;
+  }
+
+  /** Number of maximal runs in the underlying map (a fragmentation measure). */
+  runCount(): number {
+    return this.map.runCount();
+  }
+
+  /**
+   * A deterministic text encoding of the whole state: launch flag, next handle id, every run of
+   * the map (including value-0 runs outside guest memory) and every pending handle. Two equal
+   * snapshots mean equal state; tests compare it around refused calls.
+   */
+  snapshot(): string {
+    const parts: string[] = [`memattr-model/1 launched=${this.launchedFlag ? 1 : 0} next=${this.nextId}`];
+    const runs: string[] = [];
+    this.map.forEachRun(0, MAX_GFN, (s, e, v) => void runs.push(`${s.toString(16)}+${(e - s).toString(16)}:${v.toString(16)}`));
+    parts.push(`runs ${runs.join(",")}`);
+    for (const c of this.open.values()) {
+      parts.push(`pending ${c.id} ${c.to}${c.preserve ? " preserve" : ""} ${c.source} ${c.gfn.toString(16)}+${c.npages.toString(16)} owns ${c.ownedFlat.map((x) => x.toString(16)).join(",")}`);
+    }
+    return parts.join("\n");
+  }
+
+  /** Releases the map when it has a `dispose()` (the Wasm RangeMap does). */
+  dispose(): void {
+    const m = this.map as RangeMapLike & { dispose?: () => void };
+    m.dispose?.();
+  }
+}
