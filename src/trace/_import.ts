@@ -1,0 +1,65 @@
+// What the line grammars of import-ftrace.ts and import-qemu.ts hand to the importer
+// (import.ts), and the number helpers they share. Internal.
+//
+// Short names: `gfn`/`npages` as in format.ts; `gpa` a guest physical address in bytes;
+// `offsetBytes` an offset inside a QEMU RAMBlock (not a gpa); `timeUs` microseconds.
+import { MAX_GFN } from "../core/types.js";
+import { MAX_GPA, PAGE_BYTES } from "./format.js";
+
+/** One source line's meaning, before folding into trace events. */
+export type SourceRecord =
+  /** The attribute change itself: KVM_SET_MEMORY_ATTRIBUTES (kernel) or kvm_convert_memory (QEMU). */
+  | { kind: "convert"; gfn: number; npages: number; to: "private" | "shared" }
+  /** A KVM_HC_MAP_GPA_RANGE exit, as the guest passed it. */
+  | { kind: "hypercall"; gpa: number; npages: number; attrs: number }
+  /** A KVM_EXIT_MEMORY_FAULT. */
+  | { kind: "fault"; gpa: number; size: number; private: boolean }
+  /** QEMU's RamDiscardManager notification: a RAMBlock range changed side. */
+  | { kind: "notify"; offsetBytes: number; npages: number; to: "private" | "shared" }
+  /** Understood and deliberately not used (a hypercall other than MAP_GPA_RANGE), counted under `key`. */
+  | { kind: "ignored"; key: string };
+
+/** A line recognised by a grammar. */
+export interface LineMatch {
+  /** The tracepoint or trace-event name. */
+  event: string;
+  timeUs?: number;
+  /** Set when the event is one the importer uses and its text parsed. */
+  record?: SourceRecord;
+  /** Set when the event is one the importer uses but its text did not parse. */
+  error?: string;
+}
+
+/** Parses a hex number, with or without "0x"; undefined unless it is a safe integer. */
+export function hex(text: string): number | undefined {
+  const digits = text.startsWith("0x") || text.startsWith("0X") ? text.slice(2) : text;
+  if (!/^[0-9a-fA-F]{1,16}$/.test(digits)) return undefined;
+  const v = digits.length <= 13 ? parseInt(digits, 16) : Number(BigInt(`0x${digits}`));
+  return Number.isSafeInteger(v) ? v : undefined;
+}
+
+/** "1234.567890" seconds → microseconds, without float rounding in the integer part. */
+export function secondsToUs(sec: string, frac: string): number {
+  const us = frac.length >= 6 ? Number(frac.slice(0, 6)) + (frac.length > 6 ? Number(`0.${frac.slice(6)}`) : 0) : Number(frac.padEnd(6, "0"));
+  return Number(sec) * 1e6 + us;
+}
+
+/** Checks a gfn range; returns an error text or undefined. */
+export function checkPages(gfn: number, npages: number): string | undefined {
+  if (npages < 1) return `empty range (npages ${npages})`;
+  if (gfn + npages > MAX_GFN) return `range gfn ${gfn} + npages ${npages} ends beyond 2^40 pages`;
+  return undefined;
+}
+
+/** Checks a byte range in guest physical memory; returns an error text or undefined. */
+export function checkBytes(gpa: number, bytes: number): string | undefined {
+  if (bytes < 1) return `empty range (size ${bytes})`;
+  if (gpa + bytes > MAX_GPA) return `range gpa ${gpa} + size ${bytes} ends beyond 2^52 bytes`;
+  return undefined;
+}
+
+/** Pages covering `[gpa, gpa + bytes)`. */
+export function pagesCovering(gpa: number, bytes: number): { gfn: number; npages: number } {
+  const gfn = Math.floor(gpa / PAGE_BYTES);
+  return { gfn, npages: Math.ceil((gpa + bytes) / PAGE_BYTES) - gfn };
+}

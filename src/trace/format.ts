@@ -1,0 +1,322 @@
+/**
+ * The memattr trace format: records, limits and field-by-field validation.
+ *
+ * A trace is JSON Lines. Line 1 is a {@link TraceHeader}; every later line is one
+ * {@link TraceEvent}. docs/trace-format.md describes the format for people; this file is
+ * the reference.
+ *
+ * Short names used here:
+ * - `gfn`: guest frame number, a 4 KiB page index in `[0, MAX_GFN)`.
+ * - `npages`: a count of 4 KiB pages; a range is `gfn + npages`, half-open `[gfn, gfn + npages)`.
+ * - `gpa`: guest physical address in bytes (`gfn * PAGE_BYTES` plus an offset).
+ * - `size`: bytes, kept only where it mirrors a KVM struct field (`kvm_run.memory_fault.size`)
+ *   and the model's `onMemoryFault({ gpa, size, private })`.
+ * - `attrs`: the `KVM_HC_MAP_GPA_RANGE` attribute word (bit 4 = encrypted, bits 0–1 = page size).
+ * - `id`: a transaction number, unique among the requests still pending in one trace.
+ */
+import { MAX_GFN } from "../core/types.js";
+
+/** The `format` tag every memattr trace header carries. */
+export const TRACE_FORMAT = "memattr-trace";
+/** The trace version this build writes and reads. Readers refuse any other. */
+export const TRACE_VERSION = 1;
+/** Bytes per guest page: every `gfn` and `npages` in a trace counts 4 KiB pages. */
+export const PAGE_BYTES = 4096;
+/** One past the largest guest physical address a trace may name (2^40 pages of 4 KiB). */
+export const MAX_GPA = MAX_GFN * PAGE_BYTES;
+/** `KVM_MAP_GPA_RANGE_ENCRYPTED`: the attrs bit of `KVM_HC_MAP_GPA_RANGE` meaning "to private". */
+export const MAP_GPA_RANGE_ENCRYPTED = 1 << 4;
+
+/** A range of guest memory, half-open `[gfn, gfn + npages)`. */
+export interface GuestRegion {
+  gfn: number;
+  npages: number;
+}
+
+/** Who produced a trace: the generator name, its seed and every parameter it used. */
+export interface TraceGenerator {
+  name: string;
+  seed: number;
+  params: Record<string, number | string | boolean>;
+}
+
+/** Where an imported trace came from. */
+export interface TraceSource {
+  /** The importer that read it: `"ftrace"` or `"qemu"`. */
+  importer: string;
+  /** A file name, when known. */
+  file?: string;
+}
+
+/**
+ * Line 1 of a trace. `regions` lists guest memory in gfns; an empty list means "unknown"
+ * (imported traces), and then only the 2^40-page limit applies.
+ */
+export interface TraceHeader {
+  format: typeof TRACE_FORMAT;
+  version: typeof TRACE_VERSION;
+  pageBytes: typeof PAGE_BYTES;
+  regions: GuestRegion[];
+  generator?: TraceGenerator;
+  source?: TraceSource;
+}
+
+/** Fields every event may carry: a timestamp in microseconds (fractional allowed). */
+interface EventBase {
+  timeUs?: number;
+}
+
+/** The guest starts running; from now on contents may no longer be copied into private memory. */
+export interface LaunchEvent extends EventBase {
+  type: "launch";
+}
+
+/**
+ * The guest (or the VMM) asks to convert `[gfn, gfn + npages)` to `to`. Opens transaction
+ * `id`, which a later `commit` or `abort` closes. `preserve` asks to keep the contents
+ * (in-place encryption), legal only before `launch`. `cause` records, for imported traces,
+ * what triggered the conversion (a hypercall or a memory fault folded into this record).
+ */
+export interface RequestEvent extends EventBase {
+  type: "request";
+  id: number;
+  gfn: number;
+  npages: number;
+  to: "private" | "shared";
+  preserve?: boolean;
+  cause?: "hypercall" | "fault";
+}
+
+/** The VMM applied transaction `id` (`KVM_SET_MEMORY_ATTRIBUTES` succeeded). */
+export interface CommitEvent extends EventBase {
+  type: "commit";
+  id: number;
+}
+
+/** Transaction `id` failed; its range returns to the state it had before the request. */
+export interface AbortEvent extends EventBase {
+  type: "abort";
+  id: number;
+}
+
+/** The guest (or a device, on the shared side) reads or writes `[gfn, gfn + npages)`. */
+export interface TouchEvent extends EventBase {
+  type: "touch";
+  gfn: number;
+  npages: number;
+  side: "shared" | "private";
+  write?: boolean;
+}
+
+/** `KVM_EXIT_MEMORY_FAULT`: an access at `gpa`, `size` bytes, whose attribute did not match. */
+export interface FaultEvent extends EventBase {
+  type: "fault";
+  gpa: number;
+  size: number;
+  private: boolean;
+}
+
+/**
+ * A raw `KVM_HC_MAP_GPA_RANGE` exit: `gpa`, `npages` and `attrs` as the guest passed them
+ * (not validated beyond their integer ranges: a hostile guest may pass anything). Opens
+ * transaction `id` like a request.
+ */
+export interface HypercallEvent extends EventBase {
+  type: "hypercall";
+  id: number;
+  gpa: number;
+  npages: number;
+  attrs: number;
+}
+
+/** Any record after the header. */
+export type TraceEvent = LaunchEvent | RequestEvent | CommitEvent | AbortEvent | TouchEvent | FaultEvent | HypercallEvent;
+/** The `type` tags of {@link TraceEvent}. */
+export type TraceEventType = TraceEvent["type"];
+
+/** Every event type, in the order docs and statistics list them. */
+export const TRACE_EVENT_TYPES: readonly TraceEventType[] = ["launch", "request", "commit", "abort", "touch", "fault", "hypercall"];
+
+/** Builds a header for guest memory `regions`. */
+export function createHeader(regions: GuestRegion[], extra: { generator?: TraceGenerator; source?: TraceSource } = {}): TraceHeader {
+  const header: TraceHeader = { format: TRACE_FORMAT, version: TRACE_VERSION, pageBytes: PAGE_BYTES, regions };
+  if (extra.generator) header.generator = extra.generator;
+  if (extra.source) header.source = extra.source;
+  return header;
+}
+
+// ---- validation -------------------------------------------------------------------------
+// Validators throw a plain `FieldError`; the parser turns it into a TraceParseError with the
+// line number, the writer into MemattrTypeError/MemattrRangeError.
+
+/** A field that is missing, of the wrong type (`kind: "type"`) or out of range (`kind: "range"`). */
+export class FieldError extends Error {
+  constructor(
+    readonly kind: "type" | "range",
+    message: string,
+  ) {
+    super(message);
+    this.name = "FieldError";
+  }
+}
+
+type Rec = Record<string, unknown>;
+
+function isRecord(v: unknown): v is Rec {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function int(r: Rec, key: string, min: number, max: number): number {
+  const v = r[key];
+  if (v === undefined) throw new FieldError("type", `missing field '${key}'`);
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new FieldError("type", `'${key}' must be an integer, got ${JSON.stringify(v)}`);
+  if (v < min || v > max) throw new FieldError("range", `'${key}' = ${v} is outside [${min}, ${max}]`);
+  return v;
+}
+
+function oneOf<T extends string>(r: Rec, key: string, allowed: readonly T[]): T {
+  const v = r[key];
+  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {
+    throw new FieldError("type", `'${key}' must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${JSON.stringify(v)}`);
+  }
+  return v as T;
+}
+
+function optBool(r: Rec, key: string): boolean | undefined {
+  const v = r[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "boolean") throw new FieldError("type", `'${key}' must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Checks `[gfn, gfn + npages)`: integers, `npages >= 1`, inside the 2^40-page space. */
+function pageRange(r: Rec): { gfn: number; npages: number } {
+  const gfn = int(r, "gfn", 0, MAX_GFN - 1);
+  const npages = int(r, "npages", 1, MAX_GFN);
+  if (gfn + npages > MAX_GFN) throw new FieldError("range", `range gfn ${gfn} + npages ${npages} ends beyond 2^40 pages`);
+  return { gfn, npages };
+}
+
+function allowOnly(r: Rec, keys: readonly string[]): void {
+  for (const k of Object.keys(r)) {
+    if (!keys.includes(k)) throw new FieldError("type", `unexpected field '${k}' in a '${String(r.type)}' record`);
+  }
+}
+
+function withTime<T extends TraceEvent>(r: Rec, ev: T): T {
+  const t = r.timeUs;
+  if (t !== undefined) {
+    if (typeof t !== "number" || !Number.isFinite(t) || t < 0) throw new FieldError("type", `'timeUs' must be a finite number >= 0, got ${JSON.stringify(t)}`);
+    ev.timeUs = t;
+  }
+  return ev;
+}
+
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+const MAX_ATTRS = 2 ** 53 - 1;
+
+/**
+ * Checks one decoded event record and returns a clean copy holding only its known fields.
+ * @throws FieldError naming the first bad field.
+ */
+export function validateEvent(value: unknown): TraceEvent {
+  if (!isRecord(value)) throw new FieldError("type", `an event must be a JSON object, got ${JSON.stringify(value)}`);
+  const r = value;
+  const type = oneOf(r, "type", TRACE_EVENT_TYPES);
+  switch (type) {
+    case "launch":
+      allowOnly(r, ["type", "timeUs"]);
+      return withTime(r, { type });
+    case "request": {
+      allowOnly(r, ["type", "timeUs", "id", "gfn", "npages", "to", "preserve", "cause"]);
+      const id = int(r, "id", 0, MAX_ID);
+      const { gfn, npages } = pageRange(r);
+      const to = oneOf(r, "to", ["private", "shared"] as const);
+      const ev: RequestEvent = { type, id, gfn, npages, to };
+      const preserve = optBool(r, "preserve");
+      if (preserve !== undefined) ev.preserve = preserve;
+      if (r.cause !== undefined) ev.cause = oneOf(r, "cause", ["hypercall", "fault"] as const);
+      return withTime(r, ev);
+    }
+    case "commit":
+    case "abort":
+      allowOnly(r, ["type", "timeUs", "id"]);
+      return withTime(r, { type, id: int(r, "id", 0, MAX_ID) });
+    case "touch": {
+      allowOnly(r, ["type", "timeUs", "gfn", "npages", "side", "write"]);
+      const { gfn, npages } = pageRange(r);
+      const side = oneOf(r, "side", ["shared", "private"] as const);
+      const ev: TouchEvent = { type, gfn, npages, side };
+      const write = optBool(r, "write");
+      if (write !== undefined) ev.write = write;
+      return withTime(r, ev);
+    }
+    case "fault": {
+      allowOnly(r, ["type", "timeUs", "gpa", "size", "private"]);
+      const gpa = int(r, "gpa", 0, MAX_GPA - 1);
+      const size = int(r, "size", 1, MAX_GPA);
+      if (gpa + size > MAX_GPA) throw new FieldError("range", `fault gpa ${gpa} + size ${size} ends beyond 2^52 bytes`);
+      const priv = optBool(r, "private");
+      if (priv === undefined) throw new FieldError("type", "missing field 'private'");
+      return withTime(r, { type, gpa, size, private: priv });
+    }
+    case "hypercall": {
+      allowOnly(r, ["type", "timeUs", "id", "gpa", "npages", "attrs"]);
+      const id = int(r, "id", 0, MAX_ID);
+      const gpa = int(r, "gpa", 0, MAX_GPA - 1);
+      const npages = int(r, "npages", 1, MAX_GFN);
+      const attrs = int(r, "attrs", 0, MAX_ATTRS);
+      return withTime(r, { type, id, gpa, npages, attrs });
+    }
+  }
+}
+
+/**
+ * Checks a decoded header record. A wrong `format` or `version` is a {@link TraceVersionError}
+ * (thrown by the caller, which knows it); anything else is a `FieldError`.
+ * @returns the header, or `{ incompatible }` describing what the header claimed.
+ */
+export function validateHeader(value: unknown): TraceHeader | { incompatible: string } {
+  if (!isRecord(value)) throw new FieldError("type", "line 1 must be a header object");
+  const r = value;
+  if (r.format !== TRACE_FORMAT) return { incompatible: `format ${JSON.stringify(r.format)}` };
+  if (r.version !== TRACE_VERSION) return { incompatible: `${TRACE_FORMAT} version ${JSON.stringify(r.version)}` };
+  if (r.pageBytes !== PAGE_BYTES) throw new FieldError("range", `'pageBytes' must be ${PAGE_BYTES}, got ${JSON.stringify(r.pageBytes)}`);
+  if (!Array.isArray(r.regions)) throw new FieldError("type", "'regions' must be an array");
+  const regions = r.regions.map((reg: unknown) => {
+    if (!isRecord(reg)) throw new FieldError("type", "each region must be an object {gfn, npages}");
+    return pageRange(reg);
+  });
+  const sorted = [...regions].sort((a, b) => a.gfn - b.gfn);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.gfn < sorted[i - 1]!.gfn + sorted[i - 1]!.npages) throw new FieldError("range", `regions overlap at gfn ${sorted[i]!.gfn}`);
+  }
+  const header = createHeader(regions);
+  if (r.generator !== undefined) {
+    const g = r.generator;
+    if (!isRecord(g) || typeof g.name !== "string" || !isRecord(g.params)) throw new FieldError("type", "'generator' must be {name, seed, params}");
+    header.generator = { name: g.name, seed: int(g, "seed", 0, 2 ** 32 - 1), params: g.params as TraceGenerator["params"] };
+  }
+  if (r.source !== undefined) {
+    const s = r.source;
+    if (!isRecord(s) || typeof s.importer !== "string" || (s.file !== undefined && typeof s.file !== "string")) {
+      throw new FieldError("type", "'source' must be {importer, file?}");
+    }
+    header.source = s.file === undefined ? { importer: s.importer } : { importer: s.importer, file: s.file };
+  }
+  return header;
+}
+
+/** Total pages in `regions`. */
+export function regionPages(regions: readonly GuestRegion[]): number {
+  let n = 0;
+  for (const r of regions) n += r.npages;
+  return n;
+}
+
+/** True when `[gfn, gfn + npages)` lies inside one of `regions` (or `regions` is empty). */
+export function insideRegions(regions: readonly GuestRegion[], gfn: number, npages: number): boolean {
+  if (regions.length === 0) return true;
+  for (const r of regions) if (gfn >= r.gfn && gfn + npages <= r.gfn + r.npages) return true;
+  return false;
+}

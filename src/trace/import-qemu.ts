@@ -1,0 +1,126 @@
+/**
+ * Line grammar for QEMU's trace output (`-trace enable=…` with the default `log` backend,
+ * written to stderr or `-D file`), with or without its per-line prefix.
+ *
+ * Events read (formats from QEMU's trace-events files, not guessed); every address and size
+ * is in bytes:
+ * - `kvm_convert_memory` (accel/kvm/trace-events):
+ *   `"start 0x%" PRIx64 " size 0x%" PRIx64 " %s"`, the string being `shared_to_private` or
+ *   `private_to_shared`. Traced on entry to kvm_convert_memory(start, size, to_private)
+ *   (accel/kvm/kvm-all.c), whose arguments are a gpa and a byte count, checked there to be
+ *   host-page aligned — so an unaligned line is read but flagged malformed.
+ * - `kvm_memory_fault` (accel/kvm/trace-events):
+ *   `"start 0x%" PRIx64 " size 0x%" PRIx64 " flags 0x%" PRIx64` = kvm_run.memory_fault gpa,
+ *   size, flags; `KVM_MEMORY_EXIT_FLAG_PRIVATE` is 1<<3. QEMU then calls kvm_convert_memory.
+ * - `kvm_hc_map_gpa_range` (target/i386/kvm/trace-events):
+ *   `"gpa 0x%" PRIx64 " size 0x%" PRIx64 " attributes 0x%" PRIx64 " flags 0x%" PRIx64`; the
+ *   size is `hypercall.args[1] * TARGET_PAGE_SIZE` (target/i386/kvm/kvm.c), i.e. bytes, not pages.
+ * - `ram_block_attributes_state_change` (system/trace-events):
+ *   `"offset 0x%"PRIx64" size 0x%"PRIx64" from '%s' to '%s'"`, states `discarded` (private),
+ *   `populated` (shared) or `mixture`; the offset is inside the RAMBlock, not a gpa.
+ *
+ * Prefixes recognised (all optional): the log backend's `<tid>@<seconds>.<usec>:<event> `
+ * (scripts/tracetool/backend/log.py, when `-msg timestamp=on` or by default in older QEMU),
+ * the ISO form `<YYYY-MM-DDThh:mm:ss.uuuuuu>Z (<tid>) <event> ` proposed for newer QEMU, and
+ * none (`<event> <args>`).
+ */
+import { checkBytes, hex, pagesCovering } from "./_import.js";
+import type { LineMatch, SourceRecord } from "./_import.js";
+import { PAGE_BYTES } from "./format.js";
+
+const TID_PREFIX = /^(\d+)@(\d+)\.(\d+):(\w+) ?(.*)$/;
+const ISO_PREFIX = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)Z \((\d+)\) (\w+) ?(.*)$/;
+const BARE = /^(kvm_convert_memory|kvm_memory_fault|kvm_hc_map_gpa_range|ram_block_attributes_state_change)(?: (.*))?$/;
+
+const CONVERT = /^start 0x([0-9a-fA-F]+) size 0x([0-9a-fA-F]+) (shared_to_private|private_to_shared)\s*$/;
+const FAULT = /^start 0x([0-9a-fA-F]+) size 0x([0-9a-fA-F]+) flags 0x([0-9a-fA-F]+)\s*$/;
+const MAP_GPA = /^gpa 0x([0-9a-fA-F]+) size 0x([0-9a-fA-F]+) attributes 0x([0-9a-fA-F]+) flags 0x([0-9a-fA-F]+)\s*$/;
+const STATE_CHANGE = /^offset 0x([0-9a-fA-F]+) size 0x([0-9a-fA-F]+) from '(\w+)' to '(\w+)'\s*$/;
+
+/** `KVM_MEMORY_EXIT_FLAG_PRIVATE`. */
+const FAULT_PRIVATE = 1 << 3;
+
+/** The QEMU trace events this grammar turns into records. */
+export const QEMU_EVENTS: readonly string[] = ["kvm_convert_memory", "kvm_memory_fault", "kvm_hc_map_gpa_range", "ram_block_attributes_state_change"];
+
+function aligned(...bytes: number[]): boolean {
+  return bytes.every((b) => b % PAGE_BYTES === 0);
+}
+
+function readBody(event: string, body: string): { record?: SourceRecord; error?: string } {
+  const bad = (shape: string) => ({ error: `expected "${shape}", got ${JSON.stringify(body)}` });
+  switch (event) {
+    case "kvm_convert_memory": {
+      const m = CONVERT.exec(body);
+      const start = m ? hex(m[1]!) : undefined;
+      const size = m ? hex(m[2]!) : undefined;
+      if (start === undefined || size === undefined) return bad("start 0x… size 0x… shared_to_private|private_to_shared");
+      const error = checkBytes(start, size) ?? (aligned(start, size) ? undefined : `start 0x${start.toString(16)} or size 0x${size.toString(16)} is not 4 KiB aligned`);
+      if (error) return { error };
+      return { record: { kind: "convert", gfn: start / PAGE_BYTES, npages: size / PAGE_BYTES, to: m![3] === "shared_to_private" ? "private" : "shared" } };
+    }
+    case "kvm_memory_fault": {
+      const m = FAULT.exec(body);
+      const gpa = m ? hex(m[1]!) : undefined;
+      const size = m ? hex(m[2]!) : undefined;
+      const flags = m ? hex(m[3]!) : undefined;
+      if (gpa === undefined || size === undefined || flags === undefined) return bad("start 0x… size 0x… flags 0x…");
+      const error = checkBytes(gpa, size);
+      if (error) return { error };
+      return { record: { kind: "fault", gpa, size, private: (flags & FAULT_PRIVATE) !== 0 } };
+    }
+    case "kvm_hc_map_gpa_range": {
+      const m = MAP_GPA.exec(body);
+      const gpa = m ? hex(m[1]!) : undefined;
+      const size = m ? hex(m[2]!) : undefined;
+      const attrs = m ? hex(m[3]!) : undefined;
+      if (gpa === undefined || size === undefined || attrs === undefined) return bad("gpa 0x… size 0x… attributes 0x… flags 0x…");
+      const error = checkBytes(gpa, size) ?? (aligned(size) ? undefined : `size 0x${size.toString(16)} is not a whole number of 4 KiB pages`);
+      if (error) return { error };
+      return { record: { kind: "hypercall", gpa, npages: size / PAGE_BYTES, attrs } };
+    }
+    default: {
+      const m = STATE_CHANGE.exec(body);
+      const offsetBytes = m ? hex(m[1]!) : undefined;
+      const size = m ? hex(m[2]!) : undefined;
+      const to = m?.[4];
+      if (offsetBytes === undefined || size === undefined || (to !== "discarded" && to !== "populated")) {
+        return bad("offset 0x… size 0x… from '…' to 'discarded|populated'");
+      }
+      const error = checkBytes(offsetBytes, size) ?? (aligned(offsetBytes, size) ? undefined : "offset or size is not 4 KiB aligned");
+      if (error) return { error };
+      return { record: { kind: "notify", offsetBytes, npages: pagesCovering(offsetBytes, size).npages, to: to === "discarded" ? "private" : "shared" } };
+    }
+  }
+}
+
+/**
+ * Reads one line of QEMU trace output.
+ * @returns `null` when the line has neither a QEMU trace prefix nor starts with one of
+ *   {@link QEMU_EVENTS}; otherwise the event name, timestamp, and a record, an error, or
+ *   neither (other trace events, counted as unknown by the importer).
+ */
+export function parseQemuLine(line: string): LineMatch | null {
+  let event: string;
+  let body: string;
+  let timeUs: number | undefined;
+  let m = TID_PREFIX.exec(line);
+  if (m) {
+    event = m[4]!;
+    body = m[5]!;
+    timeUs = Number(m[2]) * 1e6 + Number(m[3]!.padEnd(6, "0").slice(0, 6));
+  } else if ((m = ISO_PREFIX.exec(line))) {
+    event = m[4]!;
+    body = m[5]!;
+    timeUs = Date.parse(`${m[1]}Z`) * 1000 + Number(m[2]!.padEnd(6, "0").slice(0, 6));
+  } else if ((m = BARE.exec(line))) {
+    event = m[1]!;
+    body = m[2] ?? "";
+  } else {
+    return null;
+  }
+  const match: LineMatch = { event };
+  if (timeUs !== undefined && Number.isFinite(timeUs)) match.timeUs = timeUs;
+  if (QEMU_EVENTS.includes(event)) Object.assign(match, readBody(event, body));
+  return match;
+}

@@ -1,0 +1,101 @@
+/**
+ * Counts over a trace's events, for `memattr trace stats` and the visualiser's summary.
+ * Short names: `gfn`/`npages`/`id` as in format.ts.
+ */
+import type { TraceEvent, TraceEventType } from "./format.js";
+import { TRACE_EVENT_TYPES } from "./format.js";
+
+/** What {@link traceStats} counts. Page counts add up every event's `npages` (a page converted twice counts twice). */
+export interface TraceStats {
+  /** Events by type. */
+  events: Record<TraceEventType, number>;
+  /** All events. */
+  totalEvents: number;
+  /** Requests (and raw hypercalls) by direction, and the pages they name. */
+  toPrivate: { requests: number; pages: number };
+  toShared: { requests: number; pages: number };
+  /** Requests asking to keep contents (in-place encryption). */
+  preserveRequests: number;
+  /** Touches by side, and their pages. */
+  touches: { shared: { count: number; pages: number }; private: { count: number; pages: number } };
+  /** Request sizes: how many named 1 page, 2–7 pages (under 32 KiB), 8–511, 512 or more. */
+  requestSizes: { "1": number; "2-7": number; "8-511": number; "512+": number };
+  /** Lowest gfn and one past the highest named by a request, hypercall or touch. */
+  extent: { firstGfn: number; endGfn: number } | null;
+  /** Transaction ids still pending at the end. */
+  pendingAtEnd: number;
+  /** First and last timestamp seen, in microseconds. */
+  timeUs: { first: number; last: number } | null;
+}
+
+/**
+ * Counts events by type, conversions by direction and size, touches by side.
+ * @param events any iterable of events (read once).
+ * @example
+ * ```ts
+ * import { generateTrace, traceStats } from "memattr";
+ * const s = traceStats(generateTrace("ovmf-dma", { transactions: 100 }).events);
+ * console.log(s.toShared.requests); // 100
+ * ```
+ */
+export function traceStats(events: Iterable<TraceEvent>): TraceStats {
+  const counts = Object.fromEntries(TRACE_EVENT_TYPES.map((t) => [t, 0])) as Record<TraceEventType, number>;
+  const s: TraceStats = {
+    events: counts,
+    totalEvents: 0,
+    toPrivate: { requests: 0, pages: 0 },
+    toShared: { requests: 0, pages: 0 },
+    preserveRequests: 0,
+    touches: { shared: { count: 0, pages: 0 }, private: { count: 0, pages: 0 } },
+    requestSizes: { "1": 0, "2-7": 0, "8-511": 0, "512+": 0 },
+    extent: null,
+    pendingAtEnd: 0,
+    timeUs: null,
+  };
+  const pending = new Set<number>();
+  const extend = (gfn: number, npages: number): void => {
+    if (!s.extent) s.extent = { firstGfn: gfn, endGfn: gfn + npages };
+    else {
+      s.extent.firstGfn = Math.min(s.extent.firstGfn, gfn);
+      s.extent.endGfn = Math.max(s.extent.endGfn, gfn + npages);
+    }
+  };
+  const conversion = (to: "private" | "shared", npages: number): void => {
+    const d = to === "private" ? s.toPrivate : s.toShared;
+    d.requests++;
+    d.pages += npages;
+    s.requestSizes[npages === 1 ? "1" : npages < 8 ? "2-7" : npages < 512 ? "8-511" : "512+"]++;
+  };
+  for (const ev of events) {
+    counts[ev.type]++;
+    s.totalEvents++;
+    if (ev.timeUs !== undefined) {
+      if (!s.timeUs) s.timeUs = { first: ev.timeUs, last: ev.timeUs };
+      else s.timeUs.last = ev.timeUs;
+    }
+    switch (ev.type) {
+      case "request":
+        conversion(ev.to, ev.npages);
+        if (ev.preserve) s.preserveRequests++;
+        pending.add(ev.id);
+        extend(ev.gfn, ev.npages);
+        break;
+      case "hypercall":
+        conversion(ev.attrs & 16 ? "private" : "shared", ev.npages);
+        pending.add(ev.id);
+        extend(Math.floor(ev.gpa / 4096), ev.npages);
+        break;
+      case "commit":
+      case "abort":
+        pending.delete(ev.id);
+        break;
+      case "touch":
+        s.touches[ev.side].count++;
+        s.touches[ev.side].pages += ev.npages;
+        extend(ev.gfn, ev.npages);
+        break;
+    }
+  }
+  s.pendingAtEnd = pending.size;
+  return s;
+}
