@@ -122,9 +122,11 @@ export function generateLinuxBoot(options: LinuxBootOptions = {}): GeneratedTrac
     for (let i = 0; i < conversions; i++) {
       const npages = allocationPages(rng);
       const cells = Math.ceil(npages / CELL_PAGES);
+      // Random placement, then first fit from there: a multi-cell allocation rarely lands
+      // on a free run at random once memory is sprinkled with small ones.
       let cell = -1;
-      for (let tries = 0; tries < 64 && cell < 0; tries++) {
-        const c = rng.int(firstCell, cellCount - cells);
+      const maxCell = cellCount - cells;
+      for (let tries = 0, c = rng.int(firstCell, maxCell); tries < 65_536 && cell < 0; tries++, c = c >= maxCell ? firstCell : c + 1) {
         if (isFree(c, cells)) cell = c;
       }
       if (cell >= 0) {

@@ -46,5 +46,5 @@ export { CAUSE_WINDOW, detectTraceFormat, formatImportSummary, importTrace, impo
 export type { ImportFormat, ImportOptions, ImportResult, ImportSummary } from "./import.js";
 export { FTRACE_EVENTS, parseFtraceLine } from "./import-ftrace.js";
 export { parseQemuLine, QEMU_EVENTS } from "./import-qemu.js";
-export { traceStats } from "./stats.js";
+export { traceStats, TraceStatsCounter } from "./stats.js";
 export type { TraceStats } from "./stats.js";

@@ -3,7 +3,7 @@
  * Short names: `gfn`/`npages`/`id` as in format.ts.
  */
 import type { TraceEvent, TraceEventType } from "./format.js";
-import { TRACE_EVENT_TYPES } from "./format.js";
+import { MAP_GPA_RANGE_ENCRYPTED, PAGE_BYTES, TRACE_EVENT_TYPES } from "./format.js";
 
 /** What {@link traceStats} counts. Page counts add up every event's `npages` (a page converted twice counts twice). */
 export interface TraceStats {
@@ -29,6 +29,90 @@ export interface TraceStats {
 }
 
 /**
+ * Counts events one at a time, for sources read asynchronously (a file, a stream).
+ * @example
+ * ```ts
+ * import { TraceStatsCounter } from "memattr";
+ * const counter = new TraceStatsCounter();
+ * counter.add({ type: "launch" });
+ * console.log(counter.result().events.launch); // 1
+ * ```
+ */
+export class TraceStatsCounter {
+  private readonly s: TraceStats;
+  private readonly pending = new Set<number>();
+
+  constructor() {
+    this.s = {
+      events: Object.fromEntries(TRACE_EVENT_TYPES.map((t) => [t, 0])) as Record<TraceEventType, number>,
+      totalEvents: 0,
+      toPrivate: { requests: 0, pages: 0 },
+      toShared: { requests: 0, pages: 0 },
+      preserveRequests: 0,
+      touches: { shared: { count: 0, pages: 0 }, private: { count: 0, pages: 0 } },
+      requestSizes: { "1": 0, "2-7": 0, "8-511": 0, "512+": 0 },
+      extent: null,
+      pendingAtEnd: 0,
+      timeUs: null,
+    };
+  }
+
+  /** Counts one event. */
+  add(ev: TraceEvent): void {
+    const s = this.s;
+    s.events[ev.type]++;
+    s.totalEvents++;
+    if (ev.timeUs !== undefined) {
+      if (!s.timeUs) s.timeUs = { first: ev.timeUs, last: ev.timeUs };
+      else s.timeUs.last = ev.timeUs;
+    }
+    switch (ev.type) {
+      case "request":
+        this.conversion(ev.to, ev.npages);
+        if (ev.preserve) s.preserveRequests++;
+        this.pending.add(ev.id);
+        this.extend(ev.gfn, ev.npages);
+        break;
+      case "hypercall":
+        this.conversion(ev.attrs & MAP_GPA_RANGE_ENCRYPTED ? "private" : "shared", ev.npages);
+        this.pending.add(ev.id);
+        this.extend(Math.floor(ev.gpa / PAGE_BYTES), ev.npages);
+        break;
+      case "commit":
+      case "abort":
+        this.pending.delete(ev.id);
+        break;
+      case "touch":
+        s.touches[ev.side].count++;
+        s.touches[ev.side].pages += ev.npages;
+        this.extend(ev.gfn, ev.npages);
+        break;
+    }
+  }
+
+  /** The counts so far (a snapshot). */
+  result(): TraceStats {
+    return structuredClone({ ...this.s, pendingAtEnd: this.pending.size });
+  }
+
+  private extend(gfn: number, npages: number): void {
+    const s = this.s;
+    if (!s.extent) s.extent = { firstGfn: gfn, endGfn: gfn + npages };
+    else {
+      s.extent.firstGfn = Math.min(s.extent.firstGfn, gfn);
+      s.extent.endGfn = Math.max(s.extent.endGfn, gfn + npages);
+    }
+  }
+
+  private conversion(to: "private" | "shared", npages: number): void {
+    const d = to === "private" ? this.s.toPrivate : this.s.toShared;
+    d.requests++;
+    d.pages += npages;
+    this.s.requestSizes[npages === 1 ? "1" : npages < 8 ? "2-7" : npages < 512 ? "8-511" : "512+"]++;
+  }
+}
+
+/**
  * Counts events by type, conversions by direction and size, touches by side.
  * @param events any iterable of events (read once).
  * @example
@@ -39,63 +123,7 @@ export interface TraceStats {
  * ```
  */
 export function traceStats(events: Iterable<TraceEvent>): TraceStats {
-  const counts = Object.fromEntries(TRACE_EVENT_TYPES.map((t) => [t, 0])) as Record<TraceEventType, number>;
-  const s: TraceStats = {
-    events: counts,
-    totalEvents: 0,
-    toPrivate: { requests: 0, pages: 0 },
-    toShared: { requests: 0, pages: 0 },
-    preserveRequests: 0,
-    touches: { shared: { count: 0, pages: 0 }, private: { count: 0, pages: 0 } },
-    requestSizes: { "1": 0, "2-7": 0, "8-511": 0, "512+": 0 },
-    extent: null,
-    pendingAtEnd: 0,
-    timeUs: null,
-  };
-  const pending = new Set<number>();
-  const extend = (gfn: number, npages: number): void => {
-    if (!s.extent) s.extent = { firstGfn: gfn, endGfn: gfn + npages };
-    else {
-      s.extent.firstGfn = Math.min(s.extent.firstGfn, gfn);
-      s.extent.endGfn = Math.max(s.extent.endGfn, gfn + npages);
-    }
-  };
-  const conversion = (to: "private" | "shared", npages: number): void => {
-    const d = to === "private" ? s.toPrivate : s.toShared;
-    d.requests++;
-    d.pages += npages;
-    s.requestSizes[npages === 1 ? "1" : npages < 8 ? "2-7" : npages < 512 ? "8-511" : "512+"]++;
-  };
-  for (const ev of events) {
-    counts[ev.type]++;
-    s.totalEvents++;
-    if (ev.timeUs !== undefined) {
-      if (!s.timeUs) s.timeUs = { first: ev.timeUs, last: ev.timeUs };
-      else s.timeUs.last = ev.timeUs;
-    }
-    switch (ev.type) {
-      case "request":
-        conversion(ev.to, ev.npages);
-        if (ev.preserve) s.preserveRequests++;
-        pending.add(ev.id);
-        extend(ev.gfn, ev.npages);
-        break;
-      case "hypercall":
-        conversion(ev.attrs & 16 ? "private" : "shared", ev.npages);
-        pending.add(ev.id);
-        extend(Math.floor(ev.gpa / 4096), ev.npages);
-        break;
-      case "commit":
-      case "abort":
-        pending.delete(ev.id);
-        break;
-      case "touch":
-        s.touches[ev.side].count++;
-        s.touches[ev.side].pages += ev.npages;
-        extend(ev.gfn, ev.npages);
-        break;
-    }
-  }
-  s.pendingAtEnd = pending.size;
-  return s;
+  const counter = new TraceStatsCounter();
+  for (const ev of events) counter.add(ev);
+  return counter.result();
 }

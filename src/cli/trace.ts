@@ -1,0 +1,245 @@
+/**
+ * `memattr trace`: make, convert and inspect conversion traces.
+ *
+ *   memattr trace generate <ovmf-dma|linux-boot|adversarial> [--guest 1GiB] [--seed N]
+ *                          [--transactions N] [--phases alternate,random,flood]
+ *                          [--abort-rate P] [-o FILE]
+ *   memattr trace import <FILE> [-o OUT.jsonl] [--format auto|ftrace|qemu] [--lenient]
+ *   memattr trace stats <FILE> [--json]
+ *
+ * Traces go to stdout unless `-o` is given; summaries and errors go to stderr. Exit codes:
+ * 0 done, 1 an error while reading or writing (a TraceParseError names the line), 2 usage.
+ * `--transactions` sizes each generator's main loop: ovmf-dma transactions, linux-boot
+ * allocate-and-convert calls, adversarial flood requests.
+ */
+import { createReadStream, createWriteStream } from "node:fs";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import type { Writable } from "node:stream";
+import { parseArgs } from "node:util";
+import {
+  detectTraceFormat,
+  formatBytes,
+  formatImportSummary,
+  formatTrace,
+  GENERATORS,
+  generateTrace,
+  parseBytes,
+  parseTrace,
+  serializeEvent,
+  serializeHeader,
+  TraceImporter,
+  TraceStatsCounter,
+} from "../trace/index.js";
+import type { AdversarialPhase, GeneratorName, ImportFormat, ImportSummary, TraceEvent, TraceHeader, TraceStats } from "../trace/index.js";
+
+const USAGE = `usage:
+  memattr trace generate <${Object.keys(GENERATORS).join("|")}> [--guest 1GiB] [--seed N] [--transactions N]
+                         [--phases alternate,random,flood] [--abort-rate P] [-o FILE]
+  memattr trace import <FILE> [-o OUT.jsonl] [--format auto|ftrace|qemu] [--lenient]
+  memattr trace stats <FILE> [--json]
+
+generators:
+${Object.entries(GENERATORS)
+  .map(([n, g]) => `  ${n.padEnd(12)} ${g.summary}`)
+  .join("\n")}
+--transactions sets ovmf-dma transactions, linux-boot conversions, adversarial flood requests.
+`;
+
+class UsageError extends Error {}
+
+/** Writes lines to `out` in 64 KiB batches, waiting when the stream asks to. */
+async function writeLines(lines: Iterable<string> | AsyncIterable<string>, out: Writable): Promise<void> {
+  let batch = "";
+  for await (const line of lines) {
+    batch += line;
+    if (batch.length >= 65_536) {
+      if (!out.write(batch)) await once(out, "drain");
+      batch = "";
+    }
+  }
+  if (batch.length > 0 && !out.write(batch)) await once(out, "drain");
+}
+
+async function withOutput(file: string | undefined, body: (out: Writable) => Promise<void>): Promise<void> {
+  if (file === undefined) {
+    await body(process.stdout);
+    return;
+  }
+  const out = createWriteStream(file);
+  await once(out, "open");
+  await body(out);
+  out.end();
+  await once(out, "finish");
+}
+
+function intOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a non-negative integer, got '${text}'`);
+  return Number(text);
+}
+
+async function generate(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      guest: { type: "string" },
+      seed: { type: "string" },
+      transactions: { type: "string" },
+      phases: { type: "string" },
+      "abort-rate": { type: "string" },
+      output: { type: "string", short: "o" },
+    },
+  });
+  const name = positionals[0] as GeneratorName | undefined;
+  if (name === undefined || !(name in GENERATORS) || positionals.length > 1) throw new UsageError(`trace generate needs one generator name: ${Object.keys(GENERATORS).join(", ")}`);
+  const common: { guestBytes?: number; seed?: number; abortRate?: number } = {};
+  if (values.guest !== undefined) common.guestBytes = parseBytes(values.guest);
+  const seed = intOption("seed", values.seed);
+  if (seed !== undefined) common.seed = seed;
+  if (values["abort-rate"] !== undefined) common.abortRate = Number(values["abort-rate"]);
+  const count = intOption("transactions", values.transactions);
+  if (values.phases !== undefined && name !== "adversarial") throw new UsageError("--phases applies to the adversarial generator only");
+  const trace =
+    name === "ovmf-dma"
+      ? generateTrace(name, { ...common, ...(count !== undefined && { transactions: count }) })
+      : name === "linux-boot"
+        ? generateTrace(name, { ...common, ...(count !== undefined && { conversions: count }) })
+        : generateTrace(name, {
+            ...common,
+            ...(count !== undefined && { floodRequests: count }),
+            ...(values.phases !== undefined && { phases: values.phases.split(",") as AdversarialPhase[] }),
+          });
+  await withOutput(values.output, (out) => writeLines(formatTrace(trace.header, trace.events), out));
+  if (values.output !== undefined) {
+    process.stderr.write(`memattr trace: wrote ${name} for a ${formatBytes(trace.header.regions[0]!.npages * 4096)} guest to ${values.output}\n`);
+  }
+  return 0;
+}
+
+/** Streams a real trace through the importer; the header is written before the first event, once the format is known. */
+async function* importLines(file: string, format: ImportFormat | "auto", lenient: boolean, summary: { value?: ImportSummary }): AsyncGenerator<string> {
+  const importer = new TraceImporter({ format, lenient, file: file.split("/").pop()! });
+  summary.value = importer.summary;
+  let headerWritten = false;
+  const emit = function* (events: TraceEvent[]): Generator<string> {
+    for (const ev of events) {
+      if (!headerWritten) {
+        headerWritten = true;
+        yield serializeHeader(importer.header()) + "\n";
+      }
+      yield serializeEvent(ev) + "\n";
+    }
+  };
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of rl) yield* emit(importer.pushLine(line));
+  yield* emit(importer.finish());
+  if (!headerWritten) yield serializeHeader(importer.header()) + "\n";
+}
+
+async function importCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { output: { type: "string", short: "o" }, format: { type: "string" }, lenient: { type: "boolean" } },
+  });
+  if (positionals.length !== 1) throw new UsageError("trace import needs one input file");
+  const format = (values.format ?? "auto") as ImportFormat | "auto";
+  if (!["auto", "ftrace", "qemu"].includes(format)) throw new UsageError(`--format must be auto, ftrace or qemu, got '${format}'`);
+  const summary: { value?: ImportSummary } = {};
+  await withOutput(values.output, (out) => writeLines(importLines(positionals[0]!, format, values.lenient ?? false, summary), out));
+  process.stderr.write(formatImportSummary(summary.value!));
+  return summary.value!.format === null ? 1 : 0;
+}
+
+function formatStats(header: TraceHeader | undefined, s: TraceStats): string {
+  const pct = (n: number) => (s.totalEvents === 0 ? "0" : ((100 * n) / s.totalEvents).toFixed(1));
+  const lines: string[] = [];
+  if (header) {
+    const pages = header.regions.reduce((a, r) => a + r.npages, 0);
+    lines.push(`trace: ${header.generator ? `generator ${header.generator.name} seed ${header.generator.seed}` : `imported (${header.source?.importer ?? "unknown"})`}`);
+    lines.push(`guest: ${pages > 0 ? `${formatBytes(pages * 4096)} in ${header.regions.length} region(s)` : "size unknown"}`);
+    if (header.generator) lines.push(`params: ${JSON.stringify(header.generator.params)}`);
+  }
+  lines.push(`events: ${s.totalEvents}`);
+  for (const [type, n] of Object.entries(s.events)) if (n > 0) lines.push(`  ${type.padEnd(10)} ${String(n).padStart(10)}  ${pct(n)}%`);
+  lines.push(`to private: ${s.toPrivate.requests} requests, ${s.toPrivate.pages} pages (${formatBytes(s.toPrivate.pages * 4096)})`);
+  lines.push(`to shared:  ${s.toShared.requests} requests, ${s.toShared.pages} pages (${formatBytes(s.toShared.pages * 4096)})`);
+  lines.push(`request sizes (pages): 1: ${s.requestSizes["1"]}, 2-7: ${s.requestSizes["2-7"]}, 8-511: ${s.requestSizes["8-511"]}, 512+: ${s.requestSizes["512+"]}`);
+  lines.push(`preserve (in-place encryption) requests: ${s.preserveRequests}`);
+  lines.push(`touches: shared ${s.touches.shared.count} (${s.touches.shared.pages} pages), private ${s.touches.private.count} (${s.touches.private.pages} pages)`);
+  if (s.extent) lines.push(`extent: gfn 0x${s.extent.firstGfn.toString(16)}..0x${(s.extent.endGfn - 1).toString(16)}`);
+  if (s.timeUs) lines.push(`time: ${((s.timeUs.last - s.timeUs.first) / 1e6).toFixed(6)} s`);
+  lines.push(`pending at end: ${s.pendingAtEnd}`);
+  return lines.join("\n") + "\n";
+}
+
+async function readSample(file: string): Promise<string> {
+  const stream = createReadStream(file, { start: 0, end: 65_535, encoding: "utf8" });
+  let text = "";
+  for await (const chunk of stream) text += chunk;
+  return text;
+}
+
+async function stats(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
+  if (positionals.length !== 1) throw new UsageError("trace stats needs one trace file");
+  const file = positionals[0]!;
+  const kind = detectTraceFormat(await readSample(file));
+  const counter = new TraceStatsCounter();
+  let header: TraceHeader | undefined;
+  let summary: ImportSummary | undefined;
+  if (kind === "memattr") {
+    const trace = await parseTrace(createReadStream(file));
+    header = trace.header;
+    for await (const ev of trace.events) counter.add(ev);
+  } else if (kind !== null) {
+    const importer = new TraceImporter({ format: kind, file });
+    summary = importer.summary;
+    const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+    for await (const line of rl) for (const ev of importer.pushLine(line)) counter.add(ev);
+    for (const ev of importer.finish()) counter.add(ev);
+    header = importer.header();
+  } else {
+    process.stderr.write(`memattr trace stats: ${file} is neither a memattr trace nor kernel/QEMU trace text\n`);
+    return 1;
+  }
+  const result = counter.result();
+  if (values.json) process.stdout.write(JSON.stringify({ header, stats: result, import: summary }, null, 2) + "\n");
+  else {
+    process.stdout.write(formatStats(header, result));
+    if (summary) process.stdout.write(formatImportSummary(summary));
+  }
+  return 0;
+}
+
+/** Entry of `memattr trace`. @returns the process exit code */
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  try {
+    switch (sub) {
+      case "generate":
+        return await generate(rest);
+      case "import":
+        return await importCommand(rest);
+      case "stats":
+        return await stats(rest);
+      case "-h":
+      case "--help":
+      case "help":
+        process.stdout.write(USAGE);
+        return 0;
+      default:
+        process.stderr.write(`memattr trace: ${sub === undefined ? "missing subcommand" : `unknown subcommand '${sub}'`}\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (e instanceof UsageError || err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" || err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+      process.stderr.write(`memattr trace: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}
