@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import * as S from "../../src/kvm/structs.js";
+
+describe("struct sizes (uapi)", () => {
+  it("kvm_memory_attributes is 32 bytes", () => expect(S.KVM_MEMORY_ATTRIBUTES_SIZE).toBe(32));
+  it("kvm_create_guest_memfd is 64 bytes", () => expect(S.KVM_CREATE_GUEST_MEMFD_SIZE).toBe(64));
+  it("kvm_userspace_memory_region2 is 160 bytes", () => expect(S.KVM_USERSPACE_MEMORY_REGION2_SIZE).toBe(160));
+  it("kvm_enable_cap is 104 bytes", () => expect(S.KVM_ENABLE_CAP_SIZE).toBe(104));
+});
+
+describe("encode/decode", () => {
+  it("round-trips kvm_memory_attributes with u64 fields at 0/8/16/24", () => {
+    const b = S.encodeMemoryAttributes({ address: 0x10000n, sizeBytes: 0x2000, attributes: 8n });
+    expect(new DataView(b.buffer).getBigUint64(8, true)).toBe(0x2000n);
+    expect(S.decodeMemoryAttributes(b)).toEqual({ address: 0x10000n, sizeBytes: 0x2000n, attributes: 8n, flags: 0n });
+  });
+  it("zeroes kvm_create_guest_memfd.reserved", () => {
+    const b = new Uint8Array(64).fill(0xff);
+    S.encodeCreateGuestMemfd({ sizeBytes: 4096, flags: 3 }, b);
+    expect(S.decodeCreateGuestMemfd(b)).toEqual({ sizeBytes: 4096n, flags: 3n, reserved: [0n, 0n, 0n, 0n, 0n, 0n] });
+  });
+  it("places region2.guest_memfd at offset 40 and zeroes the pads", () => {
+    const b = S.encodeUserspaceMemoryRegion2({
+      slot: 0x10002, flags: 4, guestPhysAddr: 0x100000, memorySizeBytes: 0x200000, userspaceAddr: 0x7f0000000000n, guestMemfdOffset: 0x1000, guestMemfd: 17,
+    });
+    expect(new DataView(b.buffer).getUint32(40, true)).toBe(17);
+    expect(b.subarray(44).every((x) => x === 0)).toBe(true);
+    expect(S.decodeUserspaceMemoryRegion2(b)).toMatchObject({ slot: 0x10002, flags: 4, guestPhysAddr: 0x100000n, userspaceAddr: 0x7f0000000000n, guestMemfdOffset: 0x1000n, guestMemfd: 17 });
+  });
+  it("fills missing kvm_enable_cap args with 0", () => {
+    const b = S.encodeEnableCap({ cap: 201, args: [1n << 12n] });
+    expect(S.decodeEnableCap(b)).toEqual({ cap: 201, flags: 0, args: [4096n, 0n, 0n, 0n] });
+  });
+});
