@@ -103,7 +103,7 @@ export class OutsideGuestMemoryError extends MemattrError {
 export type HypercallFault =
   | "unaligned-gpa" // gpa not 4 KiB aligned (KVM: -KVM_EINVAL)
   | "zero-npages" // npages == 0 (KVM: -KVM_EINVAL)
-  | "wrap" // gfn + npages wraps around 2^64 (KVM: -KVM_EINVAL)
+  | "wrap" // the range ends beyond 2^64 bytes (KVM: -KVM_EINVAL when gfn + npages wraps)
   | "unknown-attrs" // bits other than page size and ENCRYPTED, or page size 3..15
   | "page-size-alignment"; // 2M/1G page size with gpa or npages not a multiple of it
 

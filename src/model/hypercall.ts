@@ -8,7 +8,8 @@
  *   KVM_MEMORY_EXIT_FLAG_PRIVATE (the access was private).
  *
  * KVM itself checks only: gpa page-aligned, npages > 0, gfn + npages does not wrap. memattr
- * also refuses unknown attribute bits and page sizes 3..15 (QEMU ignores them), and for a 2M
+ * checks the wrap in bytes (end gpa ≤ 2^64, stricter than KVM's check in gfn units), refuses
+ * unknown attribute bits and page sizes 3..15 (QEMU ignores them), and for a 2M
  * or 1G page size requires gpa and npages to be multiples of that size (the SEV-SNP page
  * state change path refuses unaligned large entries too). The range must then lie in guest
  * memory; that check is the tracker's.
@@ -53,6 +54,8 @@ export interface MapGpaRangeRequest {
 }
 
 const PAGE_SIZE_PAGES = [1, 512, 262144];
+/** 2^52: one past the largest gfn of a 64-bit gpa. */
+const GFN_LIMIT = U64_LIMIT >> BigInt(PAGE_SHIFT);
 
 /**
  * Checks and decodes raw KVM_HC_MAP_GPA_RANGE arguments (no guest-memory check).
@@ -78,8 +81,10 @@ export function decodeMapGpaRange(args: MapGpaRangeArgs): MapGpaRangeRequest {
   if ((gpa & 0xfffn) !== 0n) throw new HypercallError("unaligned-gpa", `gpa 0x${gpa.toString(16)} is not 4 KiB aligned`);
   if (npages === 0n) throw new HypercallError("zero-npages", "npages is 0");
   const gfn = gpa >> BigInt(PAGE_SHIFT);
-  if (gfn + npages >= U64_LIMIT) {
-    throw new HypercallError("wrap", `gfn 0x${gfn.toString(16)} + npages 0x${npages.toString(16)} wraps around 2^64`);
+  // KVM refuses gfn + npages wrapping in gfn units (2^64 pages); memattr refuses the byte
+  // range wrapping (end gpa beyond 2^64), which includes KVM's case.
+  if (gfn + npages > GFN_LIMIT) {
+    throw new HypercallError("wrap", `gfn 0x${gfn.toString(16)} + npages 0x${npages.toString(16)} wraps around 2^64 bytes`);
   }
   const known = BigInt(KVM_MAP_GPA_RANGE_PAGE_SZ_MASK | KVM_MAP_GPA_RANGE_ENCRYPTED);
   const pageSize = Number(attrs & BigInt(KVM_MAP_GPA_RANGE_PAGE_SZ_MASK));
