@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { Mapping } from "../../src/kvm/_mapping.js";
+import { MFD_CLOEXEC, syscallsAvailable, sysClose, sysFtruncate, sysMemfdCreate } from "../../src/kvm/_syscall.js";
+import { expectCode } from "./_support.js";
+
+function withMemfd(sizeBytes: number, fn: (fd: number) => void): void {
+  const fd = sysMemfdCreate("mapping-test", MFD_CLOEXEC);
+  try {
+    sysFtruncate(fd, sizeBytes);
+    fn(fd);
+  } finally {
+    sysClose(fd);
+  }
+}
+
+describe.skipIf(!syscallsAvailable())("Mapping", () => {
+  it("writes and reads back through the shared mapping", () => {
+    withMemfd(8192, (fd) => {
+      const m = Mapping.mapShared(fd, 8192, 0, "test");
+      m.write(4096, new Uint8Array([1, 2, 3]));
+      expect(m.read(4096, 3)).toEqual(new Uint8Array([1, 2, 3]));
+      expect(m.bytes()[4097]).toBe(2);
+      m.unmap();
+    });
+  });
+  it("leaves stale views readable as zeros after unmap, never faulting", () => {
+    withMemfd(4096, (fd) => {
+      const m = Mapping.mapShared(fd, 4096, 0, "test");
+      const view = m.bytes();
+      view[10] = 99;
+      m.unmap();
+      m.unmap(); // idempotent
+      expect(view[10]).toBe(0);
+      view[10] = 5; // goes to the private placeholder, not the file
+      expectCode(() => m.read(0, 1), "EDISPOSED");
+      const again = Mapping.mapShared(fd, 4096, 0, "test");
+      expect(again.read(10, 1)).toEqual(new Uint8Array([99]));
+      again.unmap();
+    });
+  });
+  it("refuses out-of-range reads and writes", () => {
+    withMemfd(4096, (fd) => {
+      const m = Mapping.mapShared(fd, 4096, 0, "test");
+      expectCode(() => m.read(4000, 200), "EINVAL");
+      expectCode(() => m.write(-1, new Uint8Array(1)), "EINVAL");
+      m.unmap();
+    });
+  });
+});
