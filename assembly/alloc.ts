@@ -1,0 +1,105 @@
+// The block allocator: four size classes with exact sizes, a free list per class, and a bump
+// pointer above the highest block ever handed out. No GC (runtime stub), no block header: the
+// caller always knows a block's class (nodes are class 0, a leaf's class follows its width).
+//
+//   class  bytes  holds
+//   0       528   internal node (520 B used) or 1-bit leaf
+//   1      1040   2-bit leaf
+//   2      2104   4-bit leaf
+//   3      4616   8-bit leaf
+//
+// A freed block goes on its class's list and is handed out again first, so memory a guest
+// fragments and later makes uniform is reused rather than grown. Mutating operations call
+// reserveBytes(RESERVE_BYTES) before touching anything: afterwards every allocation of that
+// operation succeeds, which is how a failing memory.grow leaves the map unchanged.
+
+/** Upper bound of what one set/update can allocate: 4 nodes of root growth, 2 edge paths of
+ * 4 nodes each, and 2 edge leaves of 8 bits (4 616 B each) — rounded up. */
+@inline export const RESERVE_BYTES: usize = 16384;
+/** Grow memory by at least this fraction (1/8) of its size, so a growing map does not call
+ * memory.grow for every reservation. */
+@inline const GROW_FRACTION_SHIFT: i32 = 3;
+@inline const WASM_PAGE_SHIFT: u64 = 16;
+
+const FREE_HEADS: usize = memory.data(4 * 4, 16);
+const HEAP_START: usize = (__heap_base + 15) & ~(<usize>15);
+
+let heapTop: usize = HEAP_START;
+let liveBytes: u64 = 0;
+/** Cap on linear memory, in 64 KiB Wasm pages; lowered by tests to simulate a failing grow. */
+let limitPages: i32 = 65536;
+
+@inline export function classBytes(cls: i32): usize {
+  return cls == 0 ? 528 : cls == 1 ? 1040 : cls == 2 ? 2104 : 4616;
+}
+
+/** Makes sure `bytes` more can be bump-allocated without growing; false when memory cannot grow. */
+export function reserveBytes(bytes: usize): bool {
+  let haveBytes = <u64>memory.size() << WASM_PAGE_SHIFT;
+  let needBytes = <u64>heapTop + <u64>bytes;
+  if (needBytes <= haveBytes) return true;
+  let curPages = memory.size();
+  let minPages = <i32>((needBytes - haveBytes + 0xffff) >> WASM_PAGE_SHIFT);
+  if (curPages + minPages > limitPages) return false;
+  let wantPages = max(minPages, curPages >> GROW_FRACTION_SHIFT);
+  if (curPages + wantPages > limitPages) wantPages = limitPages - curPages;
+  if (memory.grow(wantPages) >= 0) return true;
+  return wantPages > minPages && memory.grow(minPages) >= 0;
+}
+
+export function allocBlock(cls: i32): usize {
+  let headAt = FREE_HEADS + (<usize>cls << 2);
+  let block: usize = load<u32>(headAt);
+  let bytes = classBytes(cls);
+  if (block != 0) {
+    store<u32>(headAt, load<u32>(block));
+  } else {
+    block = heapTop;
+    heapTop += bytes;
+    // reserveBytes() ran first, so this holds; if it ever does not, stop rather than corrupt.
+    if (<u64>heapTop > (<u64>memory.size() << WASM_PAGE_SHIFT)) unreachable();
+  }
+  liveBytes += bytes;
+  return block;
+}
+
+export function freeBlock(block: usize, cls: i32): void {
+  let headAt = FREE_HEADS + (<usize>cls << 2);
+  store<u32>(block, load<u32>(headAt));
+  store<u32>(headAt, <u32>block);
+  liveBytes -= classBytes(cls);
+}
+
+/** Forgets every block at once (clear()). Linear memory stays as large as it was. */
+export function resetHeap(): void {
+  memory.fill(FREE_HEADS, 0, 16);
+  heapTop = HEAP_START;
+  liveBytes = 0;
+}
+
+export function heapLiveBytes(): u64 {
+  return liveBytes;
+}
+export function heapTopBytes(): usize {
+  return heapTop;
+}
+export function heapStartBytes(): usize {
+  return HEAP_START;
+}
+export function setLimitPages(pages: i32): void {
+  limitPages = pages;
+}
+export function getLimitPages(): i32 {
+  return limitPages;
+}
+/** Number of free blocks of a class (for checkInvariants and tests). */
+export function freeBlockCount(cls: i32): i32 {
+  let n = 0;
+  let block: usize = load<u32>(FREE_HEADS + (<usize>cls << 2));
+  while (block != 0) {
+    if (block < HEAP_START || block >= heapTop) return -1;
+    n++;
+    block = <usize>load<u32>(block);
+  }
+  return n;
+}

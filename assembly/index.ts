@@ -1,0 +1,257 @@
+// The module's exports: the whole contract between the .wasm and its embedders (the TypeScript
+// facade in src/core/range-map.ts, or a Rust/C VMM through wasmtime). The module imports
+// nothing but env.abort, which nothing here calls in a release build.
+//
+// Gfns cross the boundary as f64 (exact up to 2^53; JS→Wasm i64 would mean BigInt). Mutating
+// exports validate their arguments themselves and return 0 or a negative errno (errors.ts);
+// reads assume the integers they are given (the facade validates) and never write.
+//
+// Batch: the embedder writes commands into batchIn() and calls runBatch(n); each command is
+// four f64 (opcode, a, b, c) and its result one f64 at batchOut() + 8·i:
+//
+//   opcode  command                    a      b     c                       result
+//   1       set                        start  end   value                   0
+//   2       update                     start  end   clearMask + 256·setMask 0
+//   3       get                        gfn    –     –                       value
+//   4       isUniform                  start  end   value                   1 or 0
+//   5       uniformValue               start  end   –                       value or -1
+//   6       countInRange               start  end   value                   pages
+//
+// All commands are validated before the first runs (an invalid one fails the batch with
+// nothing applied); each command then runs whole or not at all, so -ENOMEM at command k
+// leaves commands 0…k−1 applied (batchErrorIndex() = k).
+
+import { BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MAX_GFN_F64 } from "./layout";
+import { E_INVAL, E_NOMEM, E_NOSYS, E_RANGE } from "./errors";
+import { RESERVE_BYTES, getLimitPages, heapLiveBytes, heapStartBytes, heapTopBytes, reserveBytes, setLimitPages } from "./alloc";
+import {
+  boundaryCount, clearAll, countValueInRange, getValue, height, resetTree, setRange, uniformValueOf, updateRange, writeRuns,
+} from "./tree";
+import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
+
+resetTree();
+
+@inline const OP_SET: i32 = 1;
+@inline const OP_UPDATE: i32 = 2;
+@inline const OP_GET: i32 = 3;
+@inline const OP_IS_UNIFORM: i32 = 4;
+@inline const OP_UNIFORM_VALUE: i32 = 5;
+@inline const OP_COUNT: i32 = 6;
+@inline const RUN_BYTES: i32 = 24;
+
+let errorIndex: i32 = -1;
+
+@inline function isWhole(x: f64): bool {
+  return <f64><u64>x == x;
+}
+
+/** 0 when [start, end) is a valid range of integer gfns, else -EINVAL/-ERANGE. */
+@inline function checkRange(start: f64, end: f64): i32 {
+  if (!(start >= 0 && end <= MAX_GFN_F64)) return E_RANGE; // NaN fails here too
+  if (!(start < end) || !isWhole(start) || !isWhole(end)) return E_INVAL;
+  return 0;
+}
+
+@inline function checkByte(v: f64): bool {
+  return v >= 0 && v <= 255 && isWhole(v);
+}
+
+/** Value of page `gfn` (0 ≤ gfn < 2^40, an integer). */
+export function get(gfn: f64): i32 {
+  return getValue(<u64>gfn);
+}
+
+/** Sets every page of [start, end) to `value`. 0, -EINVAL, -ERANGE or -ENOMEM (map unchanged). */
+export function set(start: f64, end: f64, value: i32): i32 {
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  if (<u32>value > 255) return E_INVAL;
+  if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
+  setRange(<u64>start, <u64>end, value);
+  return 0;
+}
+
+/** v = (v & ~clearMask) | setMask on every page of [start, end). Codes as set(). */
+export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 {
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  if (<u32>clearMask > 255 || <u32>setMask > 255) return E_INVAL;
+  if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
+  updateRange(<u64>start, <u64>end, clearMask, setMask);
+  return 0;
+}
+
+/** The value all of [start, end) holds, -1 when mixed, or a code below -1 for bad arguments. */
+export function uniformValue(start: f64, end: f64): i32 {
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  return uniformValueOf(<u64>start, <u64>end);
+}
+
+/** 1 when every page of [start, end) holds `value`, 0 when not, or a negative code. */
+export function isUniform(start: f64, end: f64, value: i32): i32 {
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  return uniformValueOf(<u64>start, <u64>end) == value ? 1 : 0;
+}
+
+/** Pages of [start, end) holding `value` (the facade validates the arguments). */
+export function countInRange(start: f64, end: f64, value: i32): f64 {
+  return <f64>countValueInRange(<u64>start, <u64>end, value);
+}
+
+/** Pages of the whole map holding `value`: O(1). */
+export function pages(value: i32): f64 {
+  return <f64>load<i64>(COUNTS + (<usize>(value & 255) << 3));
+}
+
+/** Maximal runs in the whole map: O(1). */
+export function runCount(): f64 {
+  return <f64>(boundaryCount + 1);
+}
+
+/**
+ * Writes up to `maxRuns` maximal runs of [start, end), clipped, into batchIn() as f64 triples
+ * (start, end, value); returns how many. Resume from the last end when it returns maxRuns.
+ */
+export function runs(start: f64, end: f64, maxRuns: i32): i32 {
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  if (maxRuns <= 0) return E_INVAL;
+  if (maxRuns > runsCapacity()) maxRuns = runsCapacity();
+  return writeRuns(<u64>start, <u64>end, BATCH_IN, maxRuns);
+}
+
+export function runsCapacity(): i32 {
+  return (BATCH_GFNS * 8) / RUN_BYTES;
+}
+
+/** Sets every page to 0 and forgets every block (linear memory itself cannot shrink). */
+export function clear(): void {
+  clearAll();
+}
+
+/** Bytes of live nodes and leaves: what the map's content costs. */
+export function memoryBytes(): f64 {
+  return <f64>heapLiveBytes();
+}
+
+/** Bytes of heap handed out so far, live or on a free list (grows only; free blocks are reused). */
+export function heapBytes(): f64 {
+  return <f64>(heapTopBytes() - heapStartBytes());
+}
+
+/** Bytes of static data below the heap (batch buffers, tables). */
+export function staticBytes(): f64 {
+  return <f64>heapStartBytes();
+}
+
+export function treeHeight(): i32 {
+  return height;
+}
+
+/** 0 when every invariant holds, else -EFAULT; see invariantRule()/invariantDetail(). */
+export function checkInvariants(): i32 {
+  return checkAll() == 0 ? 0 : -14;
+}
+export function invariantRule(): i32 {
+  return ruleNumber();
+}
+export function invariantDetail(): i32 {
+  return ruleDetail();
+}
+
+/** Caps linear memory at `pages` × 64 KiB; growth beyond fails with -ENOMEM. Tests use it. */
+export function setMemoryLimitPages(pagesLimit: i32): void {
+  setLimitPages(pagesLimit);
+}
+export function memoryLimitPages(): i32 {
+  return getLimitPages();
+}
+
+export function batchIn(): usize {
+  return BATCH_IN;
+}
+export function batchOut(): usize {
+  return BATCH_OUT;
+}
+export function batchCapacity(): i32 {
+  return BATCH_COMMANDS;
+}
+export function getManyCapacity(): i32 {
+  return BATCH_GFNS;
+}
+export function batchErrorIndex(): i32 {
+  return errorIndex;
+}
+
+function checkCommand(at: usize): i32 {
+  let op = load<f64>(at);
+  let a = load<f64>(at, 8);
+  let b = load<f64>(at, 16);
+  let c = load<f64>(at, 24);
+  if (op == OP_GET) return a >= 0 && a < MAX_GFN_F64 && isWhole(a) ? 0 : a >= 0 && isWhole(a) ? E_RANGE : E_INVAL;
+  if (op < OP_SET || op > OP_COUNT || !isWhole(op)) return E_NOSYS;
+  let rc = checkRange(a, b);
+  if (rc != 0) return rc;
+  if (op == OP_UPDATE) return c >= 0 && c <= 65535 && isWhole(c) ? 0 : E_INVAL;
+  if (op == OP_UNIFORM_VALUE) return 0;
+  return checkByte(c) ? 0 : E_INVAL;
+}
+
+/** Runs `n` commands from batchIn(); results at batchOut(). 0, or a code with batchErrorIndex(). */
+export function runBatch(n: i32): i32 {
+  errorIndex = -1;
+  if (n < 0 || n > BATCH_COMMANDS) return E_INVAL;
+  for (let i = 0; i < n; i++) {
+    let rc = checkCommand(BATCH_IN + (<usize>i << 5));
+    if (rc != 0) {
+      errorIndex = i;
+      return rc;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    let at = BATCH_IN + (<usize>i << 5);
+    let op = <i32>load<f64>(at);
+    let a = <u64>load<f64>(at, 8);
+    let b = <u64>load<f64>(at, 16);
+    let c = <i32>load<f64>(at, 24);
+    let result: f64 = 0;
+    if (op == OP_GET) {
+      result = getValue(a);
+    } else if (op == OP_SET || op == OP_UPDATE) {
+      if (!reserveBytes(RESERVE_BYTES)) {
+        errorIndex = i;
+        return E_NOMEM;
+      }
+      if (op == OP_SET) setRange(a, b, c);
+      else updateRange(a, b, c & 255, c >> 8);
+    } else if (op == OP_IS_UNIFORM) {
+      result = uniformValueOf(a, b) == c ? 1 : 0;
+    } else if (op == OP_UNIFORM_VALUE) {
+      result = uniformValueOf(a, b);
+    } else {
+      result = <f64>countValueInRange(a, b, c);
+    }
+    store<f64>(BATCH_OUT + (<usize>i << 3), result);
+  }
+  return 0;
+}
+
+/**
+ * Reads `n` gfns (f64) from batchIn() and writes their values, one byte each, to batchOut().
+ * 0, or -EINVAL/-ERANGE with batchErrorIndex() (values before it are written).
+ */
+export function getMany(n: i32): i32 {
+  errorIndex = -1;
+  if (n < 0 || n > BATCH_GFNS) return E_INVAL;
+  for (let i = 0; i < n; i++) {
+    let g = load<f64>(BATCH_IN + (<usize>i << 3));
+    if (!(g >= 0 && g < MAX_GFN_F64 && isWhole(g))) {
+      errorIndex = i;
+      return g >= 0 && isWhole(g) ? E_RANGE : E_INVAL;
+    }
+    store<u8>(BATCH_OUT + i, <u8>getValue(<u64>g));
+  }
+  return 0;
+}

@@ -1,0 +1,479 @@
+// Leaves: one chunk of 4096 pages, palette-packed. A chunk whose pages all hold one value is
+// never a leaf — its parent keeps a uniform slot instead — so every leaf holds 2 or more values.
+//
+// Width (bits per page) is the smallest power of two ≥ ceil(log2(distinct values)): 1, 2, 4 or
+// 8. Powers of two keep a page inside one byte, so reads are one load and word-wide compares
+// work for every width. A leaf may stay wider than its current distinct count needs (single-page
+// and fully covered edits never shrink it, to avoid re-encoding on every flip); range edits of
+// SHRINK_MIN_PAGES or more, and partial updates, re-encode it at the narrowest width.
+//
+// Leaf block (class = log2(width)):
+//
+//   0       1            2                4                 4+2P              dataOffset
+//   ┌───────┬────────────┬────────────────┬─────────────────┬─────────────────┬──────────────────────┐
+//   │ width │ dataOffset │ distinctCount  │ counts[P]: u16  │ palette[P]: u8  │ packed idx:          │
+//   │ u8    │ /8, u8     │ u16            │ pages per idx   │ idx → value     │ 4096 · width bits    │
+//   └───────┴────────────┴────────────────┴─────────────────┴─────────────────┴──────────────────────┘
+//   P = 2^width.  width 1: dataOffset 16, block 528 B · width 2: 16, 1040 B · width 4: 56, 2104 B
+//   width 8: the palette is the identity (idx = value), no palette bytes; dataOffset 520, 4616 B.
+//   Page o's idx sits at bit o·width of the data, least significant bit first.
+// An idx with count 0 is free: its palette byte is stale and never matched.
+
+import { CHUNK_PAGES, COUNTS, SCRATCH_HIST, SCRATCH_INDEX, SCRATCH_VALUES, uniformSlot } from "./layout";
+import { allocBlock, freeBlock } from "./alloc";
+
+/** Range edits at least this long re-encode a leaf at its narrowest width. */
+@inline const SHRINK_MIN_PAGES: u32 = 64;
+
+@inline export function leafWidth(leaf: usize): u32 {
+  return load<u8>(leaf);
+}
+@inline export function leafClass(width: u32): i32 {
+  return <i32>ctz(width);
+}
+@inline function leafData(leaf: usize): usize {
+  return leaf + (<usize>load<u8>(leaf, 1) << 3);
+}
+@inline function countsAt(leaf: usize): usize {
+  return leaf + 4;
+}
+@inline function paletteAt(leaf: usize, width: u32): usize {
+  return leaf + 4 + ((<usize>2) << width);
+}
+@inline function dataOffsetFor(width: u32): usize {
+  return width == 8 ? 520 : (4 + 3 * ((<usize>1) << width) + 7) & ~(<usize>7);
+}
+@inline export function minWidthFor(distinct: i32): u32 {
+  return distinct <= 2 ? 1 : distinct <= 4 ? 2 : distinct <= 16 ? 4 : 8;
+}
+@inline function idxAt(data: usize, width: u32, o: u32): u32 {
+  let bit = o * width;
+  return (<u32>load<u8>(data + (bit >> 3)) >> (bit & 7)) & ((1 << width) - 1);
+}
+@inline function putIdx(data: usize, width: u32, o: u32, idx: u32): void {
+  let bit = o * width;
+  let at = data + (bit >> 3);
+  let shift = bit & 7;
+  let mask = ((1 << width) - 1) << shift;
+  store<u8>(at, (load<u8>(at) & ~mask) | (idx << shift));
+}
+@inline function valueOfIdx(leaf: usize, width: u32, idx: u32): i32 {
+  return width == 8 ? <i32>idx : <i32>load<u8>(paletteAt(leaf, width) + idx);
+}
+@inline function countOf(leaf: usize, idx: u32): u32 {
+  return load<u16>(countsAt(leaf) + (<usize>idx << 1));
+}
+@inline function addCount(leaf: usize, idx: u32, delta: i32): void {
+  let at = countsAt(leaf) + (<usize>idx << 1);
+  store<u16>(at, <i32>load<u16>(at) + delta);
+}
+/** idx repeated over a byte: idx · 0xff/(2^width − 1). */
+@inline function bytePattern(width: u32, idx: u32): u32 {
+  return idx * (0xff / ((1 << width) - 1));
+}
+/** idx repeated over 64 bits. */
+@inline function wordPattern(width: u32, idx: u32): u64 {
+  return <u64>bytePattern(width, idx) * 0x0101010101010101;
+}
+
+/** Value of page `o`. The hot read: two loads of the header line, one of the data. */
+@inline export function leafGet(leaf: usize, o: u32): i32 {
+  let head = <u32>load<u16>(leaf);
+  let width = head & 0xff;
+  let idx = idxAt(leaf + (<usize>(head >> 8) << 3), width, o);
+  return width == 8 ? <i32>idx : <i32>load<u8>(leaf + 4 + ((<usize>2) << width) + idx);
+}
+
+function leafNew(width: u32): usize {
+  let leaf = allocBlock(leafClass(width));
+  let dataOffset = dataOffsetFor(width);
+  store<u8>(leaf, width);
+  store<u8>(leaf, <u8>(dataOffset >> 3), 1);
+  memory.fill(leaf + 2, 0, dataOffset - 2);
+  return leaf;
+}
+
+function recountDistinct(leaf: usize, width: u32): i32 {
+  let n = 0;
+  let counts = countsAt(leaf);
+  let entries = 1 << width;
+  for (let i = 0; i < entries; i++) if (load<u16>(counts + (<usize>i << 1)) != 0) n++;
+  return n;
+}
+
+/** Palette idx of value `x` if some page holds it, else -1. */
+function findIdx(leaf: usize, width: u32, x: i32): i32 {
+  if (width == 8) return countOf(leaf, x) != 0 ? x : -1;
+  let pal = paletteAt(leaf, width);
+  let entries = 1 << width;
+  for (let i = 0; i < entries; i++) {
+    if (countOf(leaf, i) != 0 && <i32>load<u8>(pal + i) == x) return i;
+  }
+  return -1;
+}
+
+/** Palette idx for value `x`, taking a free entry if needed; -1 when the palette is full. */
+function findOrAddIdx(leaf: usize, width: u32, x: i32): i32 {
+  if (width == 8) return x;
+  let pal = paletteAt(leaf, width);
+  let entries = 1 << width;
+  let freeIdx = -1;
+  for (let i = 0; i < entries; i++) {
+    if (countOf(leaf, i) != 0) {
+      if (<i32>load<u8>(pal + i) == x) return i;
+    } else if (freeIdx < 0) freeIdx = i;
+  }
+  if (freeIdx >= 0) store<u8>(pal + freeIdx, <u8>x);
+  return freeIdx;
+}
+
+/** Writes idx to pages [lo, hi): bit by bit at the edges, memory.fill in between. */
+function fillIdx(data: usize, width: u32, lo: u32, hi: u32, idx: u32): void {
+  let perByte = 8 / width;
+  let o = lo;
+  while (o < hi && (o & (perByte - 1)) != 0) putIdx(data, width, o++, idx);
+  let bytesEnd = hi & ~(perByte - 1);
+  if (bytesEnd > o) {
+    memory.fill(data + ((o * width) >> 3), <u8>bytePattern(width, idx), ((bytesEnd - o) * width) >> 3);
+    o = bytesEnd;
+  }
+  while (o < hi) putIdx(data, width, o++, idx);
+}
+
+/** Subtracts pages [lo, hi) from the per-idx counts (before they are overwritten). */
+function subtractCounts(leaf: usize, data: usize, width: u32, lo: u32, hi: u32): void {
+  if (width == 1) {
+    // two indices: popcount the ones, the rest are zeros
+    let ones = countRangeIdx(data, 1, lo, hi, 1);
+    addCount(leaf, 1, -<i32>ones);
+    addCount(leaf, 0, -<i32>(hi - lo - ones));
+    return;
+  }
+  for (let o = lo; o < hi; o++) addCount(leaf, idxAt(data, width, o), -1);
+}
+
+/** Pages in [lo, hi) whose idx is `idx`, word by word in the aligned middle. */
+function countRangeIdx(data: usize, width: u32, lo: u32, hi: u32, idx: u32): u32 {
+  let perWord = 64 / width;
+  let n: u32 = 0;
+  let o = lo;
+  while (o < hi && (o & (perWord - 1)) != 0) {
+    if (idxAt(data, width, o) == idx) n++;
+    o++;
+  }
+  let pattern = wordPattern(width, idx);
+  // lanes with a nonzero bit after xor differ; fold each lane to its lowest bit and count
+  let lowBits = wordPattern(width, 1);
+  while (o + perWord <= hi) {
+    let diff = load<u64>(data + ((o * width) >> 3)) ^ pattern;
+    let folded = diff;
+    for (let k: u32 = 1; k < width; k++) folded |= diff >> k;
+    n += perWord - <u32>popcnt(folded & lowBits);
+    o += perWord;
+  }
+  while (o < hi) {
+    if (idxAt(data, width, o) == idx) n++;
+    o++;
+  }
+  return n;
+}
+
+/** A new 1-bit leaf: value `v` everywhere except `x` on [lo, hi). */
+export function leafFromUniform(v: i32, lo: u32, hi: u32, x: i32): usize {
+  let leaf = leafNew(1);
+  let pal = paletteAt(leaf, 1);
+  store<u8>(pal, <u8>v);
+  store<u8>(pal + 1, <u8>x);
+  store<u16>(countsAt(leaf), CHUNK_PAGES - (hi - lo));
+  store<u16>(countsAt(leaf) + 2, hi - lo);
+  store<u16>(leaf + 2, 2);
+  let data = leafData(leaf);
+  memory.fill(data, 0, CHUNK_PAGES / 8);
+  fillIdx(data, 1, lo, hi, 1);
+  return leaf;
+}
+
+/** A copy of `leaf` at twice the width (so its palette has room); frees the old block. */
+function leafWiden(leaf: usize): usize {
+  let width = leafWidth(leaf);
+  let wider = width << 1;
+  let next = leafNew(wider);
+  let oldData = leafData(leaf);
+  let newData = leafData(next);
+  let entries = 1 << width;
+  for (let i = 0; i < entries; i++) {
+    let c = countOf(leaf, i);
+    if (c == 0) continue;
+    let target: u32 = wider == 8 ? <u32>valueOfIdx(leaf, width, i) : <u32>i;
+    store<u16>(countsAt(next) + (<usize>target << 1), c);
+    if (wider != 8) store<u8>(paletteAt(next, wider) + i, load<u8>(paletteAt(leaf, width) + i));
+  }
+  store<u16>(next + 2, load<u16>(leaf + 2));
+  for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) {
+    let idx = idxAt(oldData, width, o);
+    putIdx(newData, wider, o, wider == 8 ? <u32>valueOfIdx(leaf, width, idx) : idx);
+  }
+  freeBlock(leaf, leafClass(width));
+  return next;
+}
+
+/** Values of all 4096 pages, one byte each, into `dst`. */
+function leafDecode(leaf: usize, dst: usize): void {
+  let width = leafWidth(leaf);
+  let data = leafData(leaf);
+  if (width == 8) {
+    memory.copy(dst, data, CHUNK_PAGES);
+    return;
+  }
+  let pal = paletteAt(leaf, width);
+  for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) store<u8>(dst + o, load<u8>(pal + idxAt(data, width, o)));
+}
+
+/**
+ * Encodes 4096 values at `src` as a slot. Into `leaf` in place, keeping its width (the caller
+ * guarantees the values fit), or, when `leaf` is 0, into a new leaf of the narrowest width.
+ * Returns a uniform slot (freeing `leaf`) when all pages are equal.
+ */
+function leafEncode(src: usize, leaf: usize): u32 {
+  memory.fill(SCRATCH_HIST, 0, 512);
+  for (let o = 0; o < CHUNK_PAGES; o++) {
+    let at = SCRATCH_HIST + (<usize>load<u8>(src + o) << 1);
+    store<u16>(at, load<u16>(at) + 1);
+  }
+  let distinct = 0;
+  let lastValue = 0;
+  for (let v = 0; v < 256; v++) {
+    if (load<u16>(SCRATCH_HIST + (<usize>v << 1)) != 0) {
+      distinct++;
+      lastValue = v;
+    }
+  }
+  if (distinct == 1) {
+    if (leaf != 0) freeBlock(leaf, leafClass(leafWidth(leaf)));
+    return uniformSlot(lastValue);
+  }
+  let width: u32;
+  if (leaf == 0) {
+    width = minWidthFor(distinct);
+    leaf = leafNew(width);
+  } else {
+    width = leafWidth(leaf);
+    memory.fill(leaf + 2, 0, dataOffsetFor(width) - 2);
+  }
+  store<u16>(leaf + 2, distinct);
+  let data = leafData(leaf);
+  if (width == 8) {
+    memory.copy(countsAt(leaf), SCRATCH_HIST, 512);
+    memory.copy(data, src, CHUNK_PAGES);
+    return <u32>leaf;
+  }
+  let pal = paletteAt(leaf, width);
+  let k = 0;
+  for (let v = 0; v < 256; v++) {
+    let c = load<u16>(SCRATCH_HIST + (<usize>v << 1));
+    if (c == 0) continue;
+    store<u8>(SCRATCH_INDEX + v, <u8>k);
+    store<u8>(pal + k, <u8>v);
+    store<u16>(countsAt(leaf) + (<usize>k << 1), c);
+    k++;
+  }
+  for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) putIdx(data, width, o, load<u8>(SCRATCH_INDEX + load<u8>(src + o)));
+  return <u32>leaf;
+}
+
+/** Sets pages [lo, hi) of `leaf` to `x`. Returns the leaf's slot (it may move, or become uniform). */
+export function leafSetRange(leaf: usize, lo: u32, hi: u32, x: i32): u32 {
+  let width = leafWidth(leaf);
+  let idx = findOrAddIdx(leaf, width, x);
+  if (idx < 0) {
+    leaf = leafWiden(leaf);
+    width = leafWidth(leaf);
+    idx = findOrAddIdx(leaf, width, x);
+  }
+  let data = leafData(leaf);
+  subtractCounts(leaf, data, width, lo, hi);
+  fillIdx(data, width, lo, hi, idx);
+  addCount(leaf, idx, hi - lo);
+  let distinct = recountDistinct(leaf, width);
+  if (distinct == 1) {
+    freeBlock(leaf, leafClass(width));
+    return uniformSlot(x);
+  }
+  store<u16>(leaf + 2, distinct);
+  if (hi - lo >= SHRINK_MIN_PAGES && minWidthFor(distinct) < width) {
+    leafDecode(leaf, SCRATCH_VALUES);
+    freeBlock(leaf, leafClass(width));
+    return leafEncode(SCRATCH_VALUES, 0);
+  }
+  return <u32>leaf;
+}
+
+/** Sets one page. Same contract as leafSetRange, without range loops. */
+export function leafSetPage(leaf: usize, o: u32, x: i32): u32 {
+  let width = leafWidth(leaf);
+  let data = leafData(leaf);
+  let oldIdx = idxAt(data, width, o);
+  if (valueOfIdx(leaf, width, oldIdx) == x) return <u32>leaf;
+  let idx = findOrAddIdx(leaf, width, x);
+  if (idx < 0) {
+    leaf = leafWiden(leaf);
+    width = leafWidth(leaf);
+    data = leafData(leaf);
+    oldIdx = idxAt(data, width, o);
+    idx = findOrAddIdx(leaf, width, x);
+  }
+  putIdx(data, width, o, idx);
+  let distinct = <i32>load<u16>(leaf + 2);
+  if (countOf(leaf, idx) == 0) distinct++;
+  addCount(leaf, idx, 1);
+  addCount(leaf, oldIdx, -1);
+  if (countOf(leaf, oldIdx) == 0) distinct--;
+  if (distinct == 1) {
+    freeBlock(leaf, leafClass(width));
+    return uniformSlot(x);
+  }
+  store<u16>(leaf + 2, distinct);
+  return <u32>leaf;
+}
+
+/**
+ * Masked update v = (v & ~clearMask) | setMask of pages [lo, hi). `whole` says the range is
+ * the full chunk: then the leaf keeps its block (no allocation), and when the update maps the
+ * values present one-to-one only the palette changes.
+ */
+export function leafUpdate(leaf: usize, lo: u32, hi: u32, clearMask: i32, setMask: i32, whole: bool): u32 {
+  let width = leafWidth(leaf);
+  if (whole && width < 8) {
+    let pal = paletteAt(leaf, width);
+    let entries = 1 << width;
+    let oneToOne = true;
+    for (let i = 0; i < entries && oneToOne; i++) {
+      if (countOf(leaf, i) == 0) continue;
+      let vi = ((<i32>load<u8>(pal + i) & ~clearMask) | setMask) & 0xff;
+      for (let j = 0; j < i; j++) {
+        if (countOf(leaf, j) == 0) continue;
+        if ((((<i32>load<u8>(pal + j) & ~clearMask) | setMask) & 0xff) == vi) {
+          oneToOne = false;
+          break;
+        }
+      }
+    }
+    if (oneToOne) {
+      for (let i = 0; i < entries; i++) {
+        if (countOf(leaf, i) != 0) store<u8>(pal + i, <u8>((load<u8>(pal + i) & ~clearMask) | setMask));
+      }
+      return <u32>leaf;
+    }
+  }
+  leafDecode(leaf, SCRATCH_VALUES);
+  for (let o = lo; o < hi; o++) {
+    let at = SCRATCH_VALUES + o;
+    store<u8>(at, <u8>((load<u8>(at) & ~clearMask) | setMask));
+  }
+  if (whole) return leafEncode(SCRATCH_VALUES, leaf);
+  freeBlock(leaf, leafClass(width));
+  return leafEncode(SCRATCH_VALUES, 0);
+}
+
+/** First offset in (o, hi) whose value differs from page o's, or hi. */
+export function leafNextChange(leaf: usize, o: u32, hi: u32): u32 {
+  let width = leafWidth(leaf);
+  let data = leafData(leaf);
+  let idx = idxAt(data, width, o);
+  let perWord = 64 / width;
+  o++;
+  while (o < hi && (o & (perWord - 1)) != 0) {
+    if (idxAt(data, width, o) != idx) return o;
+    o++;
+  }
+  let pattern = wordPattern(width, idx);
+  while (o + perWord <= hi) {
+    let diff = load<u64>(data + ((o * width) >> 3)) ^ pattern;
+    if (diff != 0) return o + (<u32>ctz(diff) / width);
+    o += perWord;
+  }
+  while (o < hi) {
+    if (idxAt(data, width, o) != idx) return o;
+    o++;
+  }
+  return hi;
+}
+
+/** True when every page of [lo, hi) holds `x`. */
+export function leafAllEqual(leaf: usize, lo: u32, hi: u32, x: i32): bool {
+  let width = leafWidth(leaf);
+  let idx = findIdx(leaf, width, x);
+  if (idx < 0 || countOf(leaf, idx) < hi - lo) return false;
+  let data = leafData(leaf);
+  let perWord = 64 / width;
+  let o = lo;
+  while (o < hi && (o & (perWord - 1)) != 0) {
+    if (idxAt(data, width, o) != <u32>idx) return false;
+    o++;
+  }
+  let pattern = wordPattern(width, idx);
+  while (o + perWord <= hi) {
+    if (load<u64>(data + ((o * width) >> 3)) != pattern) return false;
+    o += perWord;
+  }
+  while (o < hi) {
+    if (idxAt(data, width, o) != <u32>idx) return false;
+    o++;
+  }
+  return true;
+}
+
+/** Pages of [lo, hi) holding `x`. */
+export function leafCountValue(leaf: usize, lo: u32, hi: u32, x: i32): u32 {
+  let width = leafWidth(leaf);
+  let idx = findIdx(leaf, width, x);
+  if (idx < 0) return 0;
+  if (lo == 0 && hi == <u32>CHUNK_PAGES) return countOf(leaf, idx);
+  return countRangeIdx(leafData(leaf), width, lo, hi, idx);
+}
+
+/** Adds `sign` × (pages of [lo, hi) per value) to the map-wide COUNTS. */
+export function leafAddHistogram(leaf: usize, lo: u32, hi: u32, sign: i64): void {
+  let width = leafWidth(leaf);
+  let entries = 1 << width;
+  let whole = lo == 0 && hi == <u32>CHUNK_PAGES;
+  let data = leafData(leaf);
+  for (let i = 0; i < entries; i++) {
+    let c = countOf(leaf, i);
+    if (c == 0) continue;
+    let n = whole ? c : countRangeIdx(data, width, lo, hi, i);
+    let at = COUNTS + (<usize>valueOfIdx(leaf, width, i) << 3);
+    store<i64>(at, load<i64>(at) + sign * <i64>n);
+  }
+}
+
+export function leafValueAt(leaf: usize, o: u32): i32 {
+  return leafGet(leaf, o);
+}
+
+/** Checks one leaf; 0 when sound, else a negative code naming the broken rule. */
+export function leafCheck(leaf: usize): i32 {
+  let width = leafWidth(leaf);
+  if (width != 1 && width != 2 && width != 4 && width != 8) return -1;
+  if (<usize>load<u8>(leaf, 1) << 3 != dataOffsetFor(width)) return -2;
+  let entries = 1 << width;
+  let data = leafData(leaf);
+  let distinct = 0;
+  let total: u32 = 0;
+  for (let i = 0; i < entries; i++) {
+    let c = countOf(leaf, i);
+    if (c == 0) continue;
+    distinct++;
+    total += c;
+    if (countRangeIdx(data, width, 0, CHUNK_PAGES, i) != c) return -3;
+    if (width < 8) {
+      let v = load<u8>(paletteAt(leaf, width) + i);
+      for (let j = 0; j < i; j++) if (countOf(leaf, j) != 0 && load<u8>(paletteAt(leaf, width) + j) == v) return -4;
+    }
+  }
+  if (total != <u32>CHUNK_PAGES) return -5;
+  if (distinct < 2) return -6;
+  if (distinct != <i32>load<u16>(leaf + 2)) return -7;
+  if (minWidthFor(distinct) > width) return -8;
+  return 0;
+}

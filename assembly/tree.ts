@@ -1,0 +1,415 @@
+// The radix tree: like the kernel's XArray, a slot is either one value for its whole subtree
+// (a multi-index entry) or a pointer one level down; the height grows only with the highest gfn
+// touched, and pages at or above the tree's span hold `tailValue`.
+//
+//   level h (root)  span 4096·128^h pages      slot = uniform value | node pointer
+//   …
+//   level 1         node of 128 slots, each one chunk
+//   level 0         uniform slot | leaf (leaf.ts)
+//
+// Canonical form (checkInvariants verifies it): a node whose slots are all the same uniform
+// value is replaced by that slot; a leaf holds ≥ 2 values; the root is no taller than needed
+// (height 0, or some root slot other than slot 0 differs from the tail).
+//
+// Map-wide totals are kept up to date on every change: COUNTS[v] (pages per value) and
+// `boundaryCount` (gfns p ≥ 1 with value(p−1) ≠ value(p)), so pages(v) and runCount() are O(1).
+// A mutation first scans the range it replaces (O(pieces in range), the same order as the
+// edit itself) to learn what it removes.
+
+import {
+  COUNTS, FANOUT_SHIFT, MAX_GFN, NODE_POINTERS, NODE_SLOTS,
+  isPointerBit, isUniformSlot, shiftOf, slotValue, spanOf, uniformSlot,
+} from "./layout";
+import { allocBlock, freeBlock, resetHeap } from "./alloc";
+import {
+  leafAddHistogram, leafAllEqual, leafClass, leafCountValue, leafFromUniform, leafGet, leafNextChange,
+  leafSetPage, leafSetRange, leafUpdate, leafValueAt, leafWidth,
+} from "./leaf";
+
+export let height: i32 = 0;
+export let root: u32 = uniformSlot(0);
+export let tailValue: i32 = 0;
+export let boundaryCount: i64 = 0;
+
+@inline function slotAt(node: usize, i: i32): usize {
+  return node + NODE_SLOTS + (<usize>i << 2);
+}
+
+export function resetTree(): void {
+  resetHeap();
+  height = 0;
+  root = uniformSlot(0);
+  tailValue = 0;
+  boundaryCount = 0;
+  memory.fill(COUNTS, 0, 256 * 8);
+  store<i64>(COUNTS, <i64>MAX_GFN);
+}
+
+// ── reads ────────────────────────────────────────────────────────────────────────────────
+
+/** Value of page g. */
+@inline export function getValue(g: u64): i32 {
+  let level = height;
+  let shift = shiftOf(level);
+  if (g >> shift != 0) return tailValue;
+  let slot = root;
+  while (level > 0) {
+    if (isUniformSlot(slot)) return slotValue(slot);
+    shift -= FANOUT_SHIFT;
+    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+    level--;
+  }
+  if (isUniformSlot(slot)) return slotValue(slot);
+  return leafGet(slot, <u32>g & 4095);
+}
+
+// ── scanning: totals and boundaries of what a range holds ───────────────────────────────
+
+@inline const SCAN_NONE: i32 = 0;
+@inline const SCAN_SUBTRACT: i32 = 1;
+@inline const SCAN_ADD: i32 = 2;
+@inline const SCAN_COUNT: i32 = 3;
+
+let scanMode: i32 = 0;
+let scanTarget: i32 = 0;
+let scanFirst: i32 = -1;
+let scanLast: i32 = -1;
+let scanBoundaries: i64 = 0;
+let scanCount: u64 = 0;
+
+function scanPiece(v: i32, pages: u64): void {
+  if (scanLast < 0) scanFirst = v;
+  else if (scanLast != v) scanBoundaries++;
+  scanLast = v;
+  if (scanMode == SCAN_SUBTRACT || scanMode == SCAN_ADD) {
+    let at = COUNTS + (<usize>v << 3);
+    store<i64>(at, load<i64>(at) + (scanMode == SCAN_ADD ? <i64>pages : -<i64>pages));
+  } else if (scanMode == SCAN_COUNT && v == scanTarget) {
+    scanCount += pages;
+  }
+}
+
+function scanLeaf(leaf: usize, lo: u32, hi: u32): void {
+  let first = leafValueAt(leaf, lo);
+  if (scanLast < 0) scanFirst = first;
+  else if (scanLast != first) scanBoundaries++;
+  let o = lo;
+  while (true) {
+    let next = leafNextChange(leaf, o, hi);
+    if (next >= hi) break;
+    scanBoundaries++;
+    o = next;
+  }
+  scanLast = leafValueAt(leaf, hi - 1);
+  if (scanMode == SCAN_SUBTRACT) leafAddHistogram(leaf, lo, hi, -1);
+  else if (scanMode == SCAN_ADD) leafAddHistogram(leaf, lo, hi, 1);
+  else if (scanMode == SCAN_COUNT) scanCount += leafCountValue(leaf, lo, hi, scanTarget);
+}
+
+function scanTree(slot: u32, level: i32, base: u64, s: u64, e: u64): void {
+  let end = base + spanOf(level);
+  let lo = max(s, base);
+  let hi = min(e, end);
+  if (isUniformSlot(slot)) {
+    scanPiece(slotValue(slot), hi - lo);
+    return;
+  }
+  if (level == 0) {
+    scanLeaf(slot, <u32>(lo - base), <u32>(hi - base));
+    return;
+  }
+  let childShift = shiftOf(level - 1);
+  let i0 = <i32>((lo - base) >> childShift);
+  let i1 = <i32>((hi - 1 - base) >> childShift);
+  for (let i = i0; i <= i1; i++) {
+    scanTree(load<u32>(slotAt(slot, i)), level - 1, base + (<u64>i << childShift), s, e);
+  }
+}
+
+/** Scans [s, e) with the given mode; results in scanFirst/scanLast/scanBoundaries/scanCount. */
+function scanRange(s: u64, e: u64, mode: i32, target: i32): void {
+  scanMode = mode;
+  scanTarget = target;
+  scanFirst = -1;
+  scanLast = -1;
+  scanBoundaries = 0;
+  scanCount = 0;
+  let span = spanOf(height);
+  if (s < span) scanTree(root, height, 0, s, min(e, span));
+  if (e > span) scanPiece(tailValue, e - max(s, span));
+}
+
+export function countValueInRange(s: u64, e: u64, v: i32): u64 {
+  scanRange(s, e, SCAN_COUNT, v);
+  return scanCount;
+}
+
+/** Boundaries strictly inside (s, e): runs in [s, e) minus one. */
+export function boundariesInRange(s: u64, e: u64): i64 {
+  scanRange(s, e, SCAN_NONE, 0);
+  return scanBoundaries;
+}
+
+function allEqualTree(slot: u32, level: i32, base: u64, s: u64, e: u64, v: i32): bool {
+  if (isUniformSlot(slot)) return slotValue(slot) == v;
+  let lo = max(s, base);
+  let hi = min(e, base + spanOf(level));
+  if (level == 0) return leafAllEqual(slot, <u32>(lo - base), <u32>(hi - base), v);
+  let childShift = shiftOf(level - 1);
+  let i0 = <i32>((lo - base) >> childShift);
+  let i1 = <i32>((hi - 1 - base) >> childShift);
+  for (let i = i0; i <= i1; i++) {
+    if (!allEqualTree(load<u32>(slotAt(slot, i)), level - 1, base + (<u64>i << childShift), s, e, v)) return false;
+  }
+  return true;
+}
+
+/** The value every page of [s, e) holds, or -1. */
+export function uniformValueOf(s: u64, e: u64): i32 {
+  let v = getValue(s);
+  let span = spanOf(height);
+  if (e > span && tailValue != v) return -1;
+  if (s < span && !allEqualTree(root, height, 0, s, min(e, span), v)) return -1;
+  return v;
+}
+
+// ── runs: maximal runs of [s, e) written as f64 triples ─────────────────────────────────
+
+let runsOut: usize = 0;
+let runsMax: i32 = 0;
+let runsCount: i32 = 0;
+let runStart: u64 = 0;
+let runValue: i32 = -1;
+let runsFull: bool = false;
+
+function runsPiece(start: u64, end: u64, v: i32): void {
+  if (v == runValue) return;
+  if (runValue >= 0) {
+    let at = runsOut + <usize>runsCount * 24;
+    store<f64>(at, <f64>runStart);
+    store<f64>(at, <f64>start, 8);
+    store<f64>(at, <f64>runValue, 16);
+    runsCount++;
+    if (runsCount == runsMax) runsFull = true;
+  }
+  runStart = start;
+  runValue = v;
+}
+
+function runsTree(slot: u32, level: i32, base: u64, s: u64, e: u64): void {
+  let lo = max(s, base);
+  let hi = min(e, base + spanOf(level));
+  if (isUniformSlot(slot)) {
+    runsPiece(lo, hi, slotValue(slot));
+    return;
+  }
+  if (level == 0) {
+    let o = <u32>(lo - base);
+    let oEnd = <u32>(hi - base);
+    while (o < oEnd && !runsFull) {
+      let next = leafNextChange(slot, o, oEnd);
+      runsPiece(base + o, base + next, leafValueAt(slot, o));
+      o = next;
+    }
+    return;
+  }
+  let childShift = shiftOf(level - 1);
+  let i0 = <i32>((lo - base) >> childShift);
+  let i1 = <i32>((hi - 1 - base) >> childShift);
+  for (let i = i0; i <= i1 && !runsFull; i++) {
+    runsTree(load<u32>(slotAt(slot, i)), level - 1, base + (<u64>i << childShift), s, e);
+  }
+}
+
+/** Writes up to maxRuns maximal runs of [s, e), clipped, as f64 (start, end, value) at `out`. */
+export function writeRuns(s: u64, e: u64, out: usize, maxRuns: i32): i32 {
+  runsOut = out;
+  runsMax = maxRuns;
+  runsCount = 0;
+  runValue = -1;
+  runsFull = false;
+  let span = spanOf(height);
+  if (s < span) runsTree(root, height, 0, s, min(e, span));
+  if (e > span && !runsFull) runsPiece(max(s, span), e, tailValue);
+  if (!runsFull) runsPiece(e, e, -2); // flush the open run
+  return runsCount;
+}
+
+// ── edits ────────────────────────────────────────────────────────────────────────────────
+
+function freeSubtree(slot: u32, level: i32): void {
+  if (isUniformSlot(slot)) return;
+  if (level == 0) {
+    freeBlock(slot, leafClass(leafWidth(slot)));
+    return;
+  }
+  if (load<u32>(<usize>slot + NODE_POINTERS) != 0) {
+    for (let i = 0; i < 128; i++) freeSubtree(load<u32>(slotAt(slot, i)), level - 1);
+  }
+  freeBlock(slot, 0);
+}
+
+function nodeFromUniform(v: i32): usize {
+  let node = allocBlock(0);
+  store<u32>(node + NODE_POINTERS, 0);
+  store<u32>(node, 0, 4);
+  let fill = uniformSlot(v);
+  for (let i = 0; i < 128; i++) store<u32>(slotAt(node, i), fill);
+  return node;
+}
+
+/** Replaces a node whose slots are all one uniform value by that slot. */
+function nodeNormalize(node: usize): u32 {
+  if (load<u32>(node + NODE_POINTERS) != 0) return <u32>node;
+  let first = load<u32>(slotAt(node, 0));
+  for (let i = 1; i < 128; i++) if (load<u32>(slotAt(node, i)) != first) return <u32>node;
+  freeBlock(node, 0);
+  return first;
+}
+
+function setTree(slot: u32, level: i32, base: u64, s: u64, e: u64, x: i32): u32 {
+  let end = base + spanOf(level);
+  if (s <= base && end <= e) {
+    freeSubtree(slot, level);
+    return uniformSlot(x);
+  }
+  if (isUniformSlot(slot) && slotValue(slot) == x) return slot;
+  let lo = max(s, base) - base;
+  let hi = min(e, end) - base;
+  if (level == 0) {
+    if (isUniformSlot(slot)) return <u32>leafFromUniform(slotValue(slot), <u32>lo, <u32>hi, x);
+    if (hi - lo == 1) return leafSetPage(slot, <u32>lo, x);
+    return leafSetRange(slot, <u32>lo, <u32>hi, x);
+  }
+  let node: usize = isUniformSlot(slot) ? nodeFromUniform(slotValue(slot)) : <usize>slot;
+  let childShift = shiftOf(level - 1);
+  let i0 = <i32>(lo >> childShift);
+  let i1 = <i32>((hi - 1) >> childShift);
+  let pointers = load<u32>(node + NODE_POINTERS);
+  for (let i = i0; i <= i1; i++) {
+    let at = slotAt(node, i);
+    let old = load<u32>(at);
+    let next = setTree(old, level - 1, base + (<u64>i << childShift), s, e, x);
+    store<u32>(at, next);
+    pointers = pointers + isPointerBit(next) - isPointerBit(old);
+  }
+  store<u32>(node + NODE_POINTERS, pointers);
+  return nodeNormalize(node);
+}
+
+@inline function applyMask(v: i32, clearMask: i32, setMask: i32): i32 {
+  return ((v & ~clearMask) | setMask) & 0xff;
+}
+
+function updateTree(slot: u32, level: i32, base: u64, s: u64, e: u64, clearMask: i32, setMask: i32): u32 {
+  let end = base + spanOf(level);
+  let whole = s <= base && end <= e;
+  if (isUniformSlot(slot)) {
+    let v = slotValue(slot);
+    let nv = applyMask(v, clearMask, setMask);
+    if (nv == v) return slot;
+    if (whole) return uniformSlot(nv);
+    return setTree(slot, level, base, s, e, nv);
+  }
+  let lo = max(s, base) - base;
+  let hi = min(e, end) - base;
+  if (level == 0) return leafUpdate(slot, <u32>lo, <u32>hi, clearMask, setMask, whole);
+  let node = <usize>slot;
+  let childShift = shiftOf(level - 1);
+  let i0 = <i32>(lo >> childShift);
+  let i1 = <i32>((hi - 1) >> childShift);
+  let pointers = load<u32>(node + NODE_POINTERS);
+  for (let i = i0; i <= i1; i++) {
+    let at = slotAt(node, i);
+    let old = load<u32>(at);
+    let next = updateTree(old, level - 1, base + (<u64>i << childShift), s, e, clearMask, setMask);
+    store<u32>(at, next);
+    pointers = pointers + isPointerBit(next) - isPointerBit(old);
+  }
+  store<u32>(node + NODE_POINTERS, pointers);
+  return nodeNormalize(node);
+}
+
+/** Grows the tree until [s, e) splits into a part inside it and, if any, the whole tail. */
+function growFor(s: u64, e: u64): void {
+  let need = e < MAX_GFN ? e : s;
+  while (spanOf(height) < need) {
+    if (root != uniformSlot(tailValue)) {
+      let node = nodeFromUniform(tailValue);
+      store<u32>(slotAt(node, 0), root);
+      store<u32>(node + NODE_POINTERS, isPointerBit(root));
+      root = <u32>node;
+    }
+    height++;
+  }
+}
+
+/** Lowers the root while it is taller than its content needs. */
+function shrink(): void {
+  while (true) {
+    let tail = uniformSlot(tailValue);
+    if (root == tail) {
+      height = 0;
+      return;
+    }
+    if (height == 0 || isUniformSlot(root)) return;
+    for (let i = 1; i < 128; i++) if (load<u32>(slotAt(root, i)) != tail) return;
+    let child = load<u32>(slotAt(root, 0));
+    freeBlock(root, 0);
+    root = child;
+    height--;
+  }
+}
+
+@inline function differs(a: i32, b: i32): i64 {
+  return a >= 0 && b >= 0 && a != b ? 1 : 0;
+}
+
+/** Sets [s, e) to x. The caller has validated the range and reserved memory. */
+export function setRange(s: u64, e: u64, x: i32): void {
+  let before = s > 0 ? getValue(s - 1) : -1;
+  let after = e < MAX_GFN ? getValue(e) : -1;
+  if (e - s == 1) {
+    // one page: no scan, the three values around it say everything
+    let old = getValue(s);
+    if (old == x) return;
+    let at = COUNTS + (<usize>old << 3);
+    store<i64>(at, load<i64>(at) - 1);
+    boundaryCount += differs(before, x) + differs(x, after) - differs(before, old) - differs(old, after);
+  } else {
+    scanRange(s, e, SCAN_SUBTRACT, 0);
+    boundaryCount += differs(before, x) + differs(x, after)
+      - (scanBoundaries + differs(before, scanFirst) + differs(scanLast, after));
+  }
+  let xAt = COUNTS + (<usize>x << 3);
+  store<i64>(xAt, load<i64>(xAt) + <i64>(e - s));
+  growFor(s, e);
+  let span = spanOf(height);
+  if (s < span) root = setTree(root, height, 0, s, min(e, span), x);
+  if (e > span) tailValue = x;
+  shrink();
+}
+
+/** Masked update of [s, e). The caller has validated the range and reserved memory. */
+export function updateRange(s: u64, e: u64, clearMask: i32, setMask: i32): void {
+  let before = s > 0 ? getValue(s - 1) : -1;
+  let after = e < MAX_GFN ? getValue(e) : -1;
+  scanRange(s, e, SCAN_SUBTRACT, 0);
+  let removed = scanBoundaries + differs(before, scanFirst) + differs(scanLast, after);
+  growFor(s, e);
+  let span = spanOf(height);
+  if (s < span) root = updateTree(root, height, 0, s, min(e, span), clearMask, setMask);
+  if (e > span) tailValue = applyMask(tailValue, clearMask, setMask);
+  shrink();
+  scanRange(s, e, SCAN_ADD, 0);
+  boundaryCount += scanBoundaries + differs(before, scanFirst) + differs(scanLast, after) - removed;
+}
+
+export function clearAll(): void {
+  resetTree();
+}
+
+/** Adds the histogram of the whole map to COUNTS (checkInvariants recounts into a zeroed table). */
+export function addAllToCounts(): void {
+  scanRange(0, MAX_GFN, SCAN_ADD, 0);
+}

@@ -1,0 +1,142 @@
+/**
+ * `RangeMapBatch`: many set/update/get/isUniform calls for one Wasm call per 1024 commands.
+ *
+ * Commands are validated when added (the same checks as `RangeMap`), staged in a JS array and
+ * copied into the core's batch buffer by `run()`: a plain copy, so a `runs()` or `getMany()`
+ * on the map between adds cannot clobber them. Command layout: see assembly/index.ts.
+ */
+import { badGfn, badRange, badValue, isRange } from "./_validate.js";
+import { MAX_GFN } from "./types.js";
+import { codeToError, type RangeMap } from "./range-map.js";
+
+const OP_SET = 1;
+const OP_UPDATE = 2;
+const OP_GET = 3;
+const OP_IS_UNIFORM = 4;
+const OP_UNIFORM_VALUE = 5;
+const OP_COUNT = 6;
+const F64_PER_COMMAND = 4;
+
+/**
+ * Staged commands for one map. Each add returns the index of its result in what `run()` returns.
+ * @example
+ * ```ts
+ * import { RangeMap } from "memattr";
+ * const map = await RangeMap.create();
+ * const batch = map.batch();
+ * batch.set(0, 512, 1);
+ * const i = batch.get(7);
+ * const j = batch.isUniform(0, 512, 1);
+ * const results = batch.run();
+ * console.log(results[i], results[j]); // 1 1
+ * ```
+ */
+export class RangeMapBatch {
+  private readonly capacity: number;
+  private readonly staged: Float64Array;
+  private count = 0;
+  private flushedResults: Float64Array[] = [];
+  private flushedCount = 0;
+
+  /** @internal use `map.batch()` */
+  constructor(private readonly map: RangeMap) {
+    this.capacity = map.x.batchCapacity();
+    this.staged = new Float64Array(this.capacity * F64_PER_COMMAND);
+  }
+
+  /** Commands added since the last `run()`. */
+  get size(): number {
+    return this.flushedCount + this.count;
+  }
+
+  private push(op: number, a: number, b: number, c: number): number {
+    if (this.count === this.capacity) this.flush();
+    const at = this.count * F64_PER_COMMAND;
+    this.staged[at] = op;
+    this.staged[at + 1] = a;
+    this.staged[at + 2] = b;
+    this.staged[at + 3] = c;
+    return this.flushedCount + this.count++;
+  }
+
+  /** Stages `map.set(start, end, value)`; its result is 0. */
+  set(start: number, end: number, value: number): number {
+    if (!isRange(start, end)) badRange(start, end);
+    if ((value & 255) !== value) badValue("value", value);
+    return this.push(OP_SET, start, end, value);
+  }
+
+  /** Stages `map.update(start, end, clearMask, setMask)`; its result is 0. */
+  update(start: number, end: number, clearMask: number, setMask: number): number {
+    if (!isRange(start, end)) badRange(start, end);
+    if ((clearMask & 255) !== clearMask) badValue("clearMask", clearMask);
+    if ((setMask & 255) !== setMask) badValue("setMask", setMask);
+    return this.push(OP_UPDATE, start, end, clearMask + 256 * setMask);
+  }
+
+  /** Stages `map.get(gfn)`; its result is the value. */
+  get(gfn: number): number {
+    if (!(gfn >= 0 && gfn < MAX_GFN && Number.isInteger(gfn))) badGfn("gfn", gfn);
+    return this.push(OP_GET, gfn, 0, 0);
+  }
+
+  /** Stages `map.isUniform(start, end, value)`; its result is 1 or 0. */
+  isUniform(start: number, end: number, value: number): number {
+    if (!isRange(start, end)) badRange(start, end);
+    if ((value & 255) !== value) badValue("value", value);
+    return this.push(OP_IS_UNIFORM, start, end, value);
+  }
+
+  /** Stages `map.uniformValue(start, end)`; its result is the value or -1. */
+  uniformValue(start: number, end: number): number {
+    if (!isRange(start, end)) badRange(start, end);
+    return this.push(OP_UNIFORM_VALUE, start, end, 0);
+  }
+
+  /** Stages `map.countInRange(start, end, value)`; its result is a page count. */
+  countInRange(start: number, end: number, value: number): number {
+    if (!isRange(start, end)) badRange(start, end);
+    if ((value & 255) !== value) badValue("value", value);
+    return this.push(OP_COUNT, start, end, value);
+  }
+
+  private flush(): void {
+    this.flushedResults.push(this.execute());
+    this.flushedCount += this.count;
+    this.count = 0;
+  }
+
+  private execute(): Float64Array {
+    const x = this.map.x;
+    const n = this.count;
+    this.map.f64().set(this.staged.subarray(0, n * F64_PER_COMMAND), x.batchIn() / 8);
+    const rc = x.runBatch(n);
+    if (rc !== 0) {
+      this.count = 0;
+      throw codeToError(rc, `batch command ${this.flushedCount + x.batchErrorIndex()}`);
+    }
+    const outBase = x.batchOut() / 8;
+    return this.map.f64().slice(outBase, outBase + n);
+  }
+
+  /**
+   * Runs every staged command in order and returns one result per command (indices as returned
+   * by the adds). Each command is atomic; on MemattrMemoryError the commands before the failing
+   * one stay applied and the rest are dropped.
+   */
+  run(): Float64Array {
+    const tail = this.execute();
+    this.count = 0;
+    if (this.flushedResults.length === 0) return tail;
+    const all = new Float64Array(this.flushedCount + tail.length);
+    let at = 0;
+    for (const part of this.flushedResults) {
+      all.set(part, at);
+      at += part.length;
+    }
+    all.set(tail, at);
+    this.flushedResults = [];
+    this.flushedCount = 0;
+    return all;
+  }
+}

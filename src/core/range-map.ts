@@ -1,0 +1,289 @@
+/**
+ * `RangeMap`: the typed, validated face of the Wasm core. Every method checks its arguments in
+ * TypeScript (cheap tests first, a slow path only to build the error), then makes one Wasm call.
+ *
+ * Conventions: `gfn` = 4 KiB guest page number in [0, 2^40); ranges are half-open `[start, end)`
+ * in gfns; `value` = 0–255 per page.
+ */
+import { MemattrDisposedError, MemattrError, MemattrMemoryError, MemattrRangeError } from "./errors.js";
+import { instantiateCore, type CoreExports, type WasmSource } from "./load.js";
+import { MAX_GFN, type RangeMapLike, type Run } from "./types.js";
+import { badGfn, badRange, badValue, isRange } from "./_validate.js";
+import { RangeMapBatch } from "./batch.js";
+
+/** Options of {@link RangeMap.create}. */
+export interface RangeMapOptions {
+  /** The core's `.wasm` bytes or compiled module; omit to load the bundled `wasm/memattr.wasm`. */
+  wasm?: WasmSource;
+  /** Cap on the map's linear memory in bytes (rounded down to 64 KiB); growth beyond it throws `MemattrMemoryError`. */
+  maxMemoryBytes?: number;
+}
+
+const WASM_PAGE_BYTES = 65536;
+
+/** Turns a negative code from the core into the matching error. */
+export function codeToError(rc: number, op: string): MemattrError {
+  switch (rc) {
+    case -12:
+      return new MemattrMemoryError(`${op}: Wasm linear memory could not grow; the map is unchanged`);
+    case -34:
+      return new MemattrRangeError(`${op}: a page number is outside [0, 2^40]`);
+    case -22:
+      return new MemattrRangeError(`${op}: invalid argument (not an integer, start >= end, or a value outside 0–255)`);
+    case -38:
+      return new MemattrRangeError(`${op}: unknown batch opcode`);
+    default:
+      return new MemattrError("EFAULT", `${op}: core returned ${rc}`);
+  }
+}
+
+function disposedExports(real: CoreExports): CoreExports {
+  const dead: Record<string, unknown> = {};
+  for (const name of Object.keys(real)) {
+    dead[name] = () => {
+      throw new MemattrDisposedError("RangeMap");
+    };
+  }
+  Object.defineProperty(dead, "memory", {
+    get() {
+      throw new MemattrDisposedError("RangeMap");
+    },
+  });
+  return dead as unknown as CoreExports;
+}
+
+/**
+ * A map from every page number in [0, 2^40) to a value 0–255, stored as maximal runs inside its
+ * own WebAssembly instance. Starts with every page 0.
+ *
+ * @remarks Not thread-safe; one map per VM. Several maps never share state (one instance each).
+ * @example
+ * ```ts
+ * import { RangeMap } from "memattr";
+ * using map = await RangeMap.create();
+ * map.set(0x100, 0x110, 1);
+ * console.log(map.get(0x105), map.runCount()); // 1 3
+ * ```
+ */
+export class RangeMap implements RangeMapLike {
+  /** @internal */
+  x: CoreExports;
+  private readonly real: CoreExports;
+  private f64View: Float64Array;
+  private u8View: Uint8Array;
+
+  private constructor(exports: CoreExports) {
+    this.x = exports;
+    this.real = exports;
+    this.f64View = new Float64Array(exports.memory.buffer);
+    this.u8View = new Uint8Array(exports.memory.buffer);
+  }
+
+  /**
+   * Creates an empty map (every page 0) in a new Wasm instance.
+   * @param opts where to get the `.wasm` from, and an optional memory cap
+   * @returns the map
+   * @throws MemattrUnsupportedError when WebAssembly is missing or the `.wasm` cannot be loaded
+   * @example
+   * ```ts
+   * import { RangeMap } from "memattr";
+   * const map = await RangeMap.create();
+   * map.dispose();
+   * ```
+   */
+  static async create(opts: RangeMapOptions = {}): Promise<RangeMap> {
+    const map = new RangeMap(await instantiateCore(opts.wasm));
+    if (opts.maxMemoryBytes !== undefined) map.setMemoryLimit(opts.maxMemoryBytes);
+    return map;
+  }
+
+  /** @internal Float64 view of linear memory, rebuilt when memory.grow detached the old one. */
+  f64(): Float64Array {
+    if (this.f64View.byteLength === 0) this.refreshViews();
+    return this.f64View;
+  }
+
+  /** @internal */
+  u8(): Uint8Array {
+    if (this.u8View.byteLength === 0) this.refreshViews();
+    return this.u8View;
+  }
+
+  private refreshViews(): void {
+    const buffer = this.x.memory.buffer;
+    this.f64View = new Float64Array(buffer);
+    this.u8View = new Uint8Array(buffer);
+  }
+
+  /** Value of page `gfn`. O(tree height). */
+  get(gfn: number): number {
+    if (!(gfn >= 0 && gfn < MAX_GFN && Number.isInteger(gfn))) badGfn("gfn", gfn);
+    return this.x.get(gfn);
+  }
+
+  /**
+   * Sets every page of `[start, end)` to `value`.
+   * @throws MemattrTypeError / MemattrRangeError for bad arguments, MemattrMemoryError when memory
+   * cannot grow; the map is unchanged in every case
+   */
+  set(start: number, end: number, value: number): void {
+    if (!isRange(start, end)) badRange(start, end);
+    if ((value & 255) !== value) badValue("value", value);
+    const rc = this.x.set(start, end, value);
+    if (rc !== 0) throw codeToError(rc, "set");
+  }
+
+  /** Masked update of `[start, end)`: `v = (v & ~clearMask) | setMask` per page. Throws as `set`. */
+  update(start: number, end: number, clearMask: number, setMask: number): void {
+    if (!isRange(start, end)) badRange(start, end);
+    if ((clearMask & 255) !== clearMask) badValue("clearMask", clearMask);
+    if ((setMask & 255) !== setMask) badValue("setMask", setMask);
+    const rc = this.x.update(start, end, clearMask, setMask);
+    if (rc !== 0) throw codeToError(rc, "update");
+  }
+
+  /** True when every page of `[start, end)` holds `value`. Stops at the first other page. */
+  isUniform(start: number, end: number, value: number): boolean {
+    if (!isRange(start, end)) badRange(start, end);
+    if ((value & 255) !== value) badValue("value", value);
+    return this.x.isUniform(start, end, value) === 1;
+  }
+
+  /** The value all of `[start, end)` holds, or -1 when it is mixed. */
+  uniformValue(start: number, end: number): number {
+    if (!isRange(start, end)) badRange(start, end);
+    return this.x.uniformValue(start, end);
+  }
+
+  /** Maximal runs overlapping `[start, end)`, clipped to it, in ascending order. O(runs). */
+  runs(start: number, end: number): Run[] {
+    const out: Run[] = [];
+    this.forEachRun(start, end, (s, e, value) => {
+      out.push({ start: s, end: e, value });
+    });
+    return out;
+  }
+
+  /** Calls `fn` per clipped maximal run of `[start, end)`; return false to stop. */
+  forEachRun(start: number, end: number, fn: (start: number, end: number, value: number) => void | boolean): void {
+    if (!isRange(start, end)) badRange(start, end);
+    const capacity = this.x.runsCapacity();
+    let from = start;
+    while (from < end) {
+      const n = this.x.runs(from, end, capacity);
+      if (n < 0) throw codeToError(n, "runs");
+      // copy out before calling fn: fn may touch the map and reuse the buffer
+      const base = this.x.batchIn() / 8;
+      const triples = this.f64().slice(base, base + 3 * n);
+      for (let i = 0; i < n; i++) {
+        if (fn(triples[3 * i]!, triples[3 * i + 1]!, triples[3 * i + 2]!) === false) return;
+      }
+      if (n < capacity) return;
+      from = triples[3 * n - 2]!;
+    }
+  }
+
+  /** Pages of the whole map holding `value`. O(1). */
+  pages(value: number): number {
+    if ((value & 255) !== value) badValue("value", value);
+    return this.x.pages(value);
+  }
+
+  /** Pages of `[start, end)` holding `value`. O(pieces in range). */
+  countInRange(start: number, end: number, value: number): number {
+    if (!isRange(start, end)) badRange(start, end);
+    if ((value & 255) !== value) badValue("value", value);
+    return this.x.countInRange(start, end, value);
+  }
+
+  /** Maximal runs in the whole map (the empty map is one run). O(1). */
+  runCount(): number {
+    return this.x.runCount();
+  }
+
+  /** Resets every page to 0; all blocks return to the allocator. */
+  clear(): void {
+    this.x.clear();
+  }
+
+  /** Bytes of live tree data (nodes and leaves) in linear memory. */
+  memoryBytes(): number {
+    return this.x.memoryBytes();
+  }
+
+  /** Bytes of the instance's whole linear memory (static buffers, heap, free blocks, slack). */
+  linearMemoryBytes(): number {
+    return this.x.memory.buffer.byteLength;
+  }
+
+  /** Bytes of heap ever handed out, live or free (free blocks are reused before memory grows). */
+  heapBytes(): number {
+    return this.x.heapBytes();
+  }
+
+  /** Height of the radix tree (0 … 4); grows only with the highest page touched. */
+  treeHeight(): number {
+    return this.x.treeHeight();
+  }
+
+  /** Caps linear memory at `bytes` (rounded down to 64 KiB); later growth beyond it throws MemattrMemoryError. */
+  setMemoryLimit(bytes: number): void {
+    if (!(bytes >= 0 && Number.isInteger(bytes))) badValue("bytes", bytes);
+    this.x.setMemoryLimitPages(Math.min(65536, Math.floor(bytes / WASM_PAGE_BYTES)));
+  }
+
+  /**
+   * Walks the whole map and checks every invariant (runs sorted and merged, containers
+   * consistent, totals right, no bytes lost). Slow; for tests.
+   * @throws MemattrError with code `EINVARIANT` naming the broken rule
+   */
+  checkInvariants(): void {
+    if (this.x.checkInvariants() !== 0) {
+      throw new MemattrError(
+        "EINVARIANT",
+        `range map invariant ${this.x.invariantRule()} broken (detail ${this.x.invariantDetail()}); see assembly/invariants.ts`,
+      );
+    }
+  }
+
+  /**
+   * Values of many pages in one Wasm call per 4096 gfns.
+   * @param gfns page numbers (each validated in Wasm; a bad one throws, naming its index)
+   * @param out where to write the values (default: a new array)
+   */
+  getMany(gfns: ArrayLike<number>, out: Uint8Array = new Uint8Array(gfns.length)): Uint8Array {
+    if (out.length < gfns.length) badValue("out.length", out.length);
+    const capacity = this.x.getManyCapacity();
+    const inBase = this.x.batchIn() / 8;
+    const outBase = this.x.batchOut();
+    for (let done = 0; done < gfns.length; done += capacity) {
+      const n = Math.min(capacity, gfns.length - done);
+      const f64 = this.f64();
+      if (gfns instanceof Float64Array) f64.set(gfns.subarray(done, done + n), inBase);
+      else for (let i = 0; i < n; i++) f64[inBase + i] = gfns[done + i]!;
+      const rc = this.x.getMany(n);
+      if (rc !== 0) {
+        const at = done + this.x.batchErrorIndex();
+        badGfn(`gfns[${at}]`, gfns[at]);
+      }
+      out.set(this.u8().subarray(outBase, outBase + n), done);
+    }
+    return out;
+  }
+
+  /** A command buffer that runs many set/update/get/isUniform calls in one Wasm call. */
+  batch(): RangeMapBatch {
+    return new RangeMapBatch(this);
+  }
+
+  /** Releases the instance; any later call throws MemattrDisposedError. Idempotent. */
+  dispose(): void {
+    if (this.x === this.real) this.x = disposedExports(this.real);
+    this.f64View = new Float64Array(0);
+    this.u8View = new Uint8Array(0);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
