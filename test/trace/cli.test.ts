@@ -1,0 +1,77 @@
+// Tests src/cli/trace.ts (kept beside the trace tests: the command is a thin entry over src/trace).
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { run } from "../../src/cli/trace.js";
+import { parseTraceSync } from "../../src/trace/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "memattr-trace-cli-"));
+const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+
+/** Runs the command, capturing what it writes to stdout and stderr. */
+async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
+  try {
+    return { code: await run(args), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("memattr trace", () => {
+  it("generate writes a readable trace with the requested size, seed and count", async () => {
+    const file = join(dir, "ovmf.jsonl");
+    const r = await capture(["generate", "ovmf-dma", "--guest", "64MiB", "--seed", "3", "--transactions", "25", "-o", file]);
+    expect(r.code).toBe(0);
+    const { header, events } = parseTraceSync(readFileSync(file, "utf8"));
+    expect(header.generator).toMatchObject({ name: "ovmf-dma", seed: 3, params: { transactions: 25, guestBytes: 2 ** 26 } });
+    expect([...events].filter((e) => e.type === "request" && e.to === "shared")).toHaveLength(25);
+  });
+
+  it("generate to stdout is the same trace as to a file", async () => {
+    const file = join(dir, "adv.jsonl");
+    await capture(["generate", "adversarial", "--guest", "2MiB", "--phases", "alternate", "-o", file]);
+    const r = await capture(["generate", "adversarial", "--guest", "2MiB", "--phases", "alternate"]);
+    expect(r.out).toBe(readFileSync(file, "utf8"));
+  });
+
+  it("import writes JSONL and prints the unknown-line summary to stderr", async () => {
+    const file = join(dir, "q.jsonl");
+    const r = await capture(["import", fixture("qemu-convert.log"), "-o", file]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/unknown: 3 line\(s\)/);
+    expect(r.err).toMatch(/kvm_run_exit 1/);
+    const { header, events } = parseTraceSync(readFileSync(file, "utf8"));
+    expect(header.source).toEqual({ importer: "qemu", file: "qemu-convert.log" });
+    expect([...events]).toHaveLength(10);
+  });
+
+  it("import of text in no known format fails with exit code 1", async () => {
+    const r = await capture(["import", fixture("sample-trace.jsonl"), "-o", join(dir, "x.jsonl")]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/not recognised/);
+  });
+
+  it("stats reads a memattr trace and a kernel trace", async () => {
+    const a = await capture(["stats", fixture("sample-trace.jsonl")]);
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/events: 16/);
+    const b = await capture(["stats", fixture("ftrace-set-mem-attributes.txt"), "--json"]);
+    expect(JSON.parse(b.out)).toMatchObject({ stats: { totalEvents: 12 }, import: { format: "ftrace", unknownLines: 4 } });
+  });
+
+  it("usage errors exit with 2", async () => {
+    expect((await capture(["generate", "nope"])).code).toBe(2);
+    expect((await capture(["generate", "ovmf-dma", "--bogus"])).code).toBe(2);
+    expect((await capture(["generate", "linux-boot", "--phases", "flood"])).code).toBe(2);
+    expect((await capture(["frobnicate"])).code).toBe(2);
+    expect((await capture(["--help"])).code).toBe(0);
+  });
+});
