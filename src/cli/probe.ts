@@ -119,7 +119,7 @@ export function summary(r: KvmCapabilityReport): string {
   }
   const can = ["guest_memfd memslots", "punch-hole discard of both backings"];
   if (r.guestMemfdFlags & GUEST_MEMFD_FLAG_MMAP) can.push("host mmap of guest_memfd");
-  if (r.exitHypercall & (1 << KVM_HC_MAP_GPA_RANGE)) can.push("MAP_GPA_RANGE hypercall exits");
+  if (r.exitHypercall & (1 << KVM_HC_MAP_GPA_RANGE)) can.push("MAP_GPA_RANGE hypercall exits (advertised by KVM_CAP_EXIT_HYPERCALL)");
   const enforced = (BigInt(r.memoryAttributes) & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0n;
   return enforced
     ? `memattr here: ${can.join(", ")}, and private/shared conversions enforced by KVM_SET_MEMORY_ATTRIBUTES.`
