@@ -162,8 +162,7 @@ export const GUEST_MEMFD_FLAG_MMAP = 1 << 0;
 export const GUEST_MEMFD_FLAG_INIT_SHARED = 1 << 1;
 export const GUEST_MEMFD_FLAG_NAMES: Readonly<Record<number, string>> = { 1: "MMAP", 2: "INIT_SHARED" };
 
-/** run.memory_fault.flags */
-export const KVM_MEMORY_EXIT_FLAG_PRIVATE = 1n << 3n;
+// run.memory_fault.flags: KVM_MEMORY_EXIT_FLAG_PRIVATE (1 << 3) is defined once, in the model.
 /** run.hypercall.flags (x86): the guest was in long mode. */
 export const KVM_EXIT_HYPERCALL_LONG_MODE = 1n << 0n;
 
@@ -199,11 +198,16 @@ export const KVM_INTERNAL_ERROR_DELIVERY_EV = 3;
 export const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON = 4;
 
 /* ------------------------------------------------------------------ hypercalls */
-/** include/uapi/linux/kvm_para.h */
-export const KVM_HC_MAP_GPA_RANGE = 12;
-/** arch/x86/include/uapi/asm/kvm_para.h: KVM_HC_MAP_GPA_RANGE attribute bits (args[2]). */
-export const KVM_MAP_GPA_RANGE_PAGE_SZ_4K = 0;
-export const KVM_MAP_GPA_RANGE_PAGE_SZ_2M = 1 << 0;
-export const KVM_MAP_GPA_RANGE_PAGE_SZ_1G = 1 << 1;
-export const KVM_MAP_GPA_RANGE_ENCRYPTED = 1 << 4;
+// KVM_HC_MAP_GPA_RANGE (include/uapi/linux/kvm_para.h) and its attribute bits
+// (arch/x86/include/uapi/asm/kvm_para.h) are defined once, in the browser-safe model, which
+// decodes them; re-exported here so the binding reads as the uapi headers do.
+export {
+  KVM_HC_MAP_GPA_RANGE,
+  KVM_MAP_GPA_RANGE_ENCRYPTED,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_2M,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
+  KVM_MEMORY_EXIT_FLAG_PRIVATE,
+} from "../model/hypercall.js";
+/** Not a bit: the absence of ENCRYPTED means "to shared". */
 export const KVM_MAP_GPA_RANGE_DECRYPTED = 0;

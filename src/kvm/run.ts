@@ -121,7 +121,7 @@ export function decodeRunExit(run: Uint8Array): VcpuExit {
         flags,
         gpa: dv.getBigUint64(at + 8, LE),
         sizeBytes: dv.getBigUint64(at + 16, LE),
-        private: (flags & KVM_MEMORY_EXIT_FLAG_PRIVATE) !== 0n,
+        private: (flags & BigInt(KVM_MEMORY_EXIT_FLAG_PRIVATE)) !== 0n,
       };
     }
     case KVM_EXIT.SHUTDOWN:

@@ -15,13 +15,14 @@
  * - `id`: a transaction number, unique among the requests still pending in one trace.
  */
 import { MAX_GFN } from "../core/types.js";
+import { PAGE_BYTES } from "../model/states.js";
 
 /** The `format` tag every memattr trace header carries. */
 export const TRACE_FORMAT = "memattr-trace";
 /** The trace version this build writes and reads. Readers refuse any other. */
 export const TRACE_VERSION = 1;
 /** Bytes per guest page: every `gfn` and `npages` in a trace counts 4 KiB pages. */
-export const PAGE_BYTES = 4096;
+export { PAGE_BYTES };
 /** One past the largest guest physical address a trace may name (2^40 pages of 4 KiB). */
 export const MAX_GPA = MAX_GFN * PAGE_BYTES;
 /** `KVM_MAP_GPA_RANGE_ENCRYPTED`: the attrs bit of `KVM_HC_MAP_GPA_RANGE` meaning "to private". */

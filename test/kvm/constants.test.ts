@@ -68,7 +68,7 @@ describe("capabilities, types and flags", () => {
     expect(K.KVM_MEMORY_ATTRIBUTE_PRIVATE).toBe(8n);
     expect(K.GUEST_MEMFD_FLAG_MMAP).toBe(1);
     expect(K.GUEST_MEMFD_FLAG_INIT_SHARED).toBe(2);
-    expect(K.KVM_MEMORY_EXIT_FLAG_PRIVATE).toBe(8n);
+    expect(K.KVM_MEMORY_EXIT_FLAG_PRIVATE).toBe(8);
     expect(K.KVM_EXIT_HYPERCALL_LONG_MODE).toBe(1n);
   });
   it("uses the uapi exit reasons and hypercall numbers", () => {
