@@ -7,3 +7,4 @@ export * from "./events.js";
 export * from "./hypercall.js";
 export { PendingConversion, type ConversionStatus } from "./conversion.js";
 export * from "./tracker.js";
+export * from "./create.js";

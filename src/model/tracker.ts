@@ -859,9 +859,20 @@ export class Tracker implements ConversionOwner {
     return parts.join("\n");
   }
 
-  /** Releases the map when it has a `dispose()` (the Wasm RangeMap does). */
+  /** Bytes of memory the map holds, when it can tell (the Wasm RangeMap can), else -1. */
+  memoryBytes(): number {
+    const m = this.map as RangeMapLike & { memoryBytes?: () => number };
+    return m.memoryBytes === undefined ? -1 : m.memoryBytes();
+  }
+
+  /** Releases the map when it has a `dispose()` (the Wasm RangeMap does). Later calls on the map throw EDISPOSED. */
   dispose(): void {
     const m = this.map as RangeMapLike & { dispose?: () => void };
     m.dispose?.();
+  }
+
+  /** `using t = await createTracker(...)` disposes it at scope end. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
