@@ -1,0 +1,194 @@
+/**
+ * `adaptive`: keep recently flipped pages populated on both sides, discard cold stale pages,
+ * and never let stale (hence double-allocated) memory exceed a byte budget.
+ *
+ * The idea: OVMF's DMA bounce pages flip private → shared → private thousands of times at a
+ * few hot gfns. Keeping both sides of those few pages populated costs a few KiB and saves a
+ * punch-hole plus a refault per flip; a hostile guest that flips all of memory page by page
+ * only ever gets `budgetBytes` held twice.
+ *
+ * ## How the budget is enforced
+ * Recency is a small LRU (a `Map` in insertion order) of ranges that became stale: every
+ * committed conversion's owned ranges on the side they left, every aborted one's ranges on the
+ * side it was heading to, and any populate that made pages stale (a touch on the side a page
+ * does not use). A range touched again moves to the most-recent end. After every hook the
+ * policy reads two O(1) totals from the tracker — stale pages of both sides and
+ * double-allocated pages. When either exceeds `budgetBytes`, it evicts the coldest LRU entries,
+ * discarding the pages still stale in each (pages that flipped back are in use and are
+ * skipped), until both totals are at or below the low-water mark (`lowWaterRatio × budget`,
+ * so evictions come in batches rather than one page per conversion). If the LRU runs dry
+ * (stale pages it never saw), it falls back to the tracker's whole-guest `staleRuns`, which
+ * costs O(runs in the guest) and happens only on such traces.
+ *
+ * Why stale counts, not just double allocation: double-allocated pages that are not pending
+ * are a subset of stale pages (one side is the page's attribute, the other is stale), and a
+ * guest touch may populate the in-use side of any stale page at any time without asking the
+ * VMM. Bounding stale pages therefore bounds double allocation at every instant, not only
+ * after the policy has run.
+ */
+import { MemattrRangeError } from "../core/errors.js";
+import { PAGE_BYTES, type Side } from "../model/states.js";
+import type { Tracker } from "../model/tracker.js";
+import { batchOf, coalesceFlat, sideLeft } from "./_ranges.js";
+import { collectStale, countStale } from "./_stale.js";
+import type { DiscardBatch, DiscardPolicy, SettledConversion } from "./types.js";
+
+/** Options of {@link adaptivePolicy}. */
+export interface AdaptiveOptions {
+  /** Most bytes held stale or twice. Default 2 MiB. At least one page. */
+  budgetBytes?: number;
+  /** When over budget, evict down to this fraction of it. Default 0.75; in (0, 1]. */
+  lowWaterRatio?: number;
+  /** Most ranges remembered; the coldest beyond it are evicted. Default max(4096, 2 × budget pages). */
+  maxEntries?: number;
+}
+
+const SHARED_BIT = 0;
+const PRIVATE_BIT = 1;
+
+/**
+ * Creates the adaptive policy.
+ *
+ * **Guarantee:** after every `onCommit` / `onAbort` / `onPopulate` returns and its batch is
+ * carried out, the tracker's stale pages (both sides) and its double-allocated pages are each
+ * at most `budgetBytes / 4096`. Between hooks, a guest touch can only populate the in-use side
+ * of an already stale page, so double allocation of pages not pending a conversion never
+ * exceeds the budget at any instant. The one thing no policy may fix: pages populated on both
+ * sides *while* a conversion is pending (discarding either side could lose data if it
+ * aborts); those are brought back under budget by evicting other stale pages, or at the next
+ * hook after the conversion settles.
+ * Cost per conversion: O(owned ranges) plus, when over budget, O(runs in the evicted ranges).
+ * @param options - budget, low-water mark, LRU size.
+ * @returns a fresh policy.
+ * @throws MemattrRangeError for a budget under one page, or a ratio outside (0, 1].
+ * @example
+ * ```ts
+ * import { adaptivePolicy, createTracker } from "memattr";
+ * const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+ * const p = adaptivePolicy({ budgetBytes: 2 * 2 ** 20 });
+ * const c = t.requestConversion({ gfn: 8, npages: 2, to: "private" });
+ * c.commit();
+ * p.onCommit(t, c, 0); // null: 2 pages are well under budget
+ * ```
+ */
+export function adaptivePolicy(options: AdaptiveOptions = {}): DiscardPolicy {
+  return new AdaptivePolicy(options);
+}
+
+class AdaptivePolicy implements DiscardPolicy {
+  readonly name = "adaptive";
+  private readonly budgetPages: number;
+  private readonly lowWaterPages: number;
+  private readonly maxEntries: number;
+  // LRU of stale-range candidates: key gfn * 2 + side bit → npages; Map order = recency.
+  private readonly lru = new Map<number, number>();
+  private staleSeen = 0;
+
+  constructor(o: AdaptiveOptions) {
+    const budgetBytes = o.budgetBytes ?? 2 * 2 ** 20;
+    if (typeof budgetBytes !== "number" || !(budgetBytes >= PAGE_BYTES)) {
+      throw new MemattrRangeError(`adaptive: budgetBytes must be ≥ ${PAGE_BYTES}, got ${String(budgetBytes)}`);
+    }
+    const ratio = o.lowWaterRatio ?? 0.75;
+    if (typeof ratio !== "number" || !(ratio > 0 && ratio <= 1)) {
+      throw new MemattrRangeError(`adaptive: lowWaterRatio must be in (0, 1], got ${String(ratio)}`);
+    }
+    this.budgetPages = Math.floor(budgetBytes / PAGE_BYTES);
+    this.lowWaterPages = Math.floor(this.budgetPages * ratio);
+    this.maxEntries = Math.max(1, Math.floor(o.maxEntries ?? Math.max(4096, 2 * this.budgetPages)));
+  }
+
+  private remember(side: Side, gfn: number, npages: number): void {
+    const key = gfn * 2 + (side === "shared" ? SHARED_BIT : PRIVATE_BIT);
+    const old = this.lru.get(key);
+    if (old !== undefined) this.lru.delete(key);
+    this.lru.set(key, old !== undefined && old > npages ? old : npages);
+  }
+
+  private rememberFlat(side: Side, flat: readonly number[]): void {
+    for (let i = 0; i < flat.length; i += 2) this.remember(side, flat[i]!, flat[i + 1]! - flat[i]!);
+  }
+
+  onCommit(tracker: Tracker, c: SettledConversion): DiscardBatch | null {
+    this.rememberFlat(sideLeft(c.to), c.ownedFlat);
+    return this.enforce(tracker);
+  }
+
+  onAbort(tracker: Tracker, c: SettledConversion): DiscardBatch | null {
+    this.rememberFlat(c.to, c.ownedFlat);
+    return this.enforce(tracker);
+  }
+
+  onPopulate(tracker: Tracker, side: Side, gfn: number, npages: number): DiscardBatch | null {
+    const stale = tracker.stalePages("shared") + tracker.stalePages("private");
+    // A populate that made pages stale (a touch on the side a page does not use): remember it.
+    if (stale > this.staleSeen) this.remember(side, gfn, npages);
+    return this.enforce(tracker, stale);
+  }
+
+  flush(): DiscardBatch | null {
+    return null; // holding stale pages under budget is the point; nothing is owed.
+  }
+
+  private enforce(tracker: Tracker, staleNow?: number): DiscardBatch | null {
+    let stale = staleNow ?? tracker.stalePages("shared") + tracker.stalePages("private");
+    let dbl = tracker.doubleAllocatedPages();
+    if (stale <= this.budgetPages && dbl <= this.budgetPages && this.lru.size <= this.maxEntries) {
+      this.staleSeen = stale;
+      return null;
+    }
+    const flat: Record<Side, number[]> = { shared: [], private: [] };
+    const low = stale > this.budgetPages || dbl > this.budgetPages ? this.lowWaterPages : this.budgetPages;
+    // Evict the coldest entries; a batch may overlap itself (entries overlap), so recount the
+    // merged batch exactly and go on while it is still short.
+    let freedStale = 0;
+    let freedDbl = 0;
+    for (;;) {
+      while ((stale - freedStale > low || dbl - freedDbl > low || this.lru.size > this.maxEntries) && this.lru.size > 0) {
+        const [key, npages] = this.lru.entries().next().value as [number, number];
+        this.lru.delete(key);
+        const side: Side = key % 2 === SHARED_BIT ? "shared" : "private";
+        const [s, d] = collectStale(tracker, side, (key - (key % 2)) / 2, npages, flat[side]);
+        freedStale += s;
+        freedDbl += d;
+      }
+      const shared = coalesceFlat(flat.shared);
+      const priv = coalesceFlat(flat.private);
+      const [ss, sd] = countStale(tracker, "shared", shared);
+      const [ps, pd] = countStale(tracker, "private", priv);
+      freedStale = ss + ps;
+      freedDbl = sd + pd;
+      flat.shared = flatOf(shared);
+      flat.private = flatOf(priv);
+      const short = stale - freedStale > low || dbl - freedDbl > low;
+      if (!short || this.lru.size === 0) break;
+    }
+    if (stale - freedStale > this.budgetPages || dbl - freedDbl > this.budgetPages) {
+      // Stale pages the LRU never saw: take them from the tracker (O(runs in the guest)).
+      const already = { shared: coalesceFlat(flat.shared), private: coalesceFlat(flat.private) };
+      for (const side of ["shared", "private"] as const) {
+        for (const r of tracker.staleRuns(side)) {
+          if (stale - freedStale <= low && dbl - freedDbl <= low) break;
+          if (overlaps(already[side], r.gfn, r.npages)) continue;
+          const [s, d] = collectStale(tracker, side, r.gfn, r.npages, flat[side]);
+          freedStale += s;
+          freedDbl += d;
+        }
+      }
+    }
+    this.staleSeen = stale - freedStale;
+    return batchOf(flat.shared, flat.private);
+  }
+}
+
+function flatOf(ranges: readonly { gfn: number; npages: number }[]): number[] {
+  const out: number[] = [];
+  for (const r of ranges) out.push(r.gfn, r.gfn + r.npages);
+  return out;
+}
+
+// Ranges are few (one batch); a linear scan is fine.
+function overlaps(ranges: readonly { gfn: number; npages: number }[], gfn: number, npages: number): boolean {
+  for (const r of ranges) if (r.gfn < gfn + npages && gfn < r.gfn + r.npages) return true;
+  return false;
+}

@@ -1,0 +1,67 @@
+/**
+ * What a replay reports. Every quantity names its unit; counts are of calls or 4 KiB pages.
+ */
+
+/** The time series the visualiser charts: one sample every `sampleEvery` events, plus the last. */
+export interface ReplaySeries {
+  /** Events applied when the sample was taken (1-based count). */
+  events: number[];
+  /** Double-allocated bytes at that point. */
+  doubleAllocatedBytes: number[];
+  /** Discard syscalls made so far (both backings). */
+  discardCalls: number[];
+}
+
+/** Memory faults by decision. */
+export interface FaultCounts {
+  convert: number;
+  inFlight: number;
+  spurious: number;
+  violation: number;
+}
+
+/** The metrics of one replay of one trace through one policy. */
+export interface ReplayResult {
+  /** Policy name. */
+  policy: string;
+  /** True when any backing was simulated: every table and chart fed by this must say "simulated backing". */
+  simulated: boolean;
+  /** `kind` of the shared and private backings. */
+  backingKinds: { shared: string; private: string };
+  /** Trace events applied (the stopping line excluded). */
+  events: number;
+  /** Conversions committed (requests, hypercalls and fault-implied conversions). */
+  conversions: number;
+  /** Conversions aborted. */
+  aborts: number;
+  /** Guest or trace operations the model refused (hostile hypercalls, conflicts, outside memory); the replay goes on. */
+  refused: number;
+  /** Memory-fault events by the model's decision. */
+  faults: FaultCounts;
+  /** Pages copied into private memory by in-place encryption (pre-launch `preserve`). */
+  copiedPages: number;
+  /** Discard syscalls made (both backings; one per coalesced range). */
+  discardCalls: number;
+  /** Pages covered by those discards. */
+  discardedPages: number;
+  /** Bytes covered by those discards. */
+  discardedBytes: number;
+  /** Pages populated again after a discard (refaults). */
+  refaultPages: number;
+  /** Pages populated for the first time. */
+  newPages: number;
+  /** Most bytes held on both sides after any event (measured before the policy reacts). */
+  peakDoubleAllocatedBytes: number;
+  /** Bytes held on both sides at the end. */
+  finalDoubleAllocatedBytes: number;
+  /** Bytes populated on a side their page no longer uses, at the end. */
+  finalStaleBytes: number;
+  /** Wall time in the conversion path: request, commit/abort, fault/hypercall decoding, policy, discard. */
+  conversionPathMs: number;
+  /** Wall time carrying out guest touches (including refaults on real backings) and the policy's reaction. */
+  touchPathMs: number;
+  /** Transactions still pending at the end. */
+  pendingAtEnd: number;
+  /** The time series for charts. */
+  series: ReplaySeries;
+}

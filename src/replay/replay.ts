@@ -1,0 +1,180 @@
+/**
+ * `replayTrace` / `replayTraceSync`: run a whole trace through a {@link Replayer}, and
+ * `replayAll`: the same trace through every policy, each on a fresh tracker and backings.
+ *
+ * ## A corrupted or truncated trace line stops the replay
+ * The trace reader throws `TraceParseError` (with its 1-based `line`) when it reaches a bad
+ * line. The replay stops there — it does not skip: a skipped commit would leave a conversion
+ * pending and every later number would describe a different workload. Everything applied
+ * before the bad line stays applied (tracker state, backings, discards) and is reported: the
+ * replay throws {@link ReplayStoppedError} (code `ETRACEPARSE`, same `line`) whose `partial`
+ * holds the metrics up to the line before, computed without a final policy flush, and whose
+ * `cause` is the `TraceParseError`.
+ */
+import { MemattrError } from "../core/errors.js";
+import type { GfnRange } from "../model/errors.js";
+import type { Tracker } from "../model/tracker.js";
+import { createTracker } from "../model/create.js";
+import { createPolicy, POLICY_NAMES, type PolicyOptions } from "../policy/create.js";
+import type { DiscardPolicy, PolicyName } from "../policy/types.js";
+import { TraceParseError } from "../trace/errors.js";
+import type { TraceEvent, TraceHeader } from "../trace/format.js";
+import type { Backing } from "./backing.js";
+import { Replayer, type ReplayOptions, type ReplayTarget } from "./engine.js";
+import type { ReplayResult } from "./metrics.js";
+import { SimulatedBacking } from "./simulated.js";
+
+/** Events to replay: a sync or async iterable (a parsed file, a generator's events). */
+export type ReplayEvents = Iterable<TraceEvent> | AsyncIterable<TraceEvent>;
+
+/**
+ * The replay stopped at a trace line that does not parse. Code `ETRACEPARSE`, like its cause.
+ * `partial` reports what was applied before that line (it all stays applied).
+ */
+export class ReplayStoppedError extends MemattrError {
+  constructor(
+    /** 1-based line number of the bad line. */
+    readonly line: number,
+    /** Metrics of everything applied before the line (no final flush). */
+    readonly partial: ReplayResult,
+    /** The reader's error. */
+    override readonly cause: TraceParseError,
+  ) {
+    super("ETRACEPARSE", `replay stopped at trace line ${line} after ${partial.events} events: ${cause.reason}`);
+    this.name = "ReplayStoppedError";
+  }
+}
+
+function stopped(replayer: Replayer, err: unknown): never {
+  if (err instanceof TraceParseError) throw new ReplayStoppedError(err.line, replayer.finish(false), err);
+  throw err;
+}
+
+/**
+ * Replays events from a sync iterable.
+ * @param events - validated trace events (e.g. `parseTraceSync(text).events`, `generateTrace(...).events`).
+ * @param target - a fresh tracker for the trace's guest memory, a policy, and both backings.
+ * @param options - sampling, progress, clock.
+ * @returns the metrics.
+ * @throws ReplayStoppedError (ETRACEPARSE) at a corrupted or truncated line; what was applied stays applied.
+ * @example
+ * ```ts
+ * import { createTracker, generateTrace, neverPolicy, replayTraceSync, SimulatedBacking } from "memattr";
+ * const { header, events } = generateTrace("ovmf-dma", { guestBytes: 2 ** 27, transactions: 100 });
+ * const tracker = await createTracker({ regions: header.regions });
+ * const m = replayTraceSync(events, { tracker, policy: neverPolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") });
+ * console.log(m.conversions, m.discardCalls);
+ * ```
+ */
+export function replayTraceSync(events: Iterable<TraceEvent>, target: ReplayTarget, options: ReplayOptions = {}): ReplayResult {
+  const replayer = new Replayer(target, options);
+  try {
+    for (const ev of events) replayer.apply(ev);
+  } catch (err) {
+    stopped(replayer, err);
+  }
+  return replayer.finish();
+}
+
+/**
+ * Replays events from a sync or async iterable (a sync one runs without awaiting per event).
+ * @param events - validated trace events (e.g. `(await parseTrace(stream)).events`).
+ * @param target - a fresh tracker, a policy, and both backings.
+ * @param options - sampling, progress, clock.
+ * @returns the metrics.
+ * @throws ReplayStoppedError (ETRACEPARSE) at a corrupted or truncated line; what was applied stays applied.
+ * @example
+ * ```ts
+ * import { adaptivePolicy, createTracker, parseTrace, replayTrace, SimulatedBacking } from "memattr";
+ * const text = '{"format":"memattr-trace","version":1,"pageBytes":4096,"regions":[{"gfn":0,"npages":64}]}\n{"type":"request","id":1,"gfn":0,"npages":4,"to":"private"}\n{"type":"commit","id":1}\n';
+ * const { header, events } = await parseTrace(text);
+ * const tracker = await createTracker({ regions: header.regions });
+ * const m = await replayTrace(events, { tracker, policy: adaptivePolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") });
+ * console.log(m.conversions); // 1
+ * ```
+ */
+export async function replayTrace(events: ReplayEvents, target: ReplayTarget, options: ReplayOptions = {}): Promise<ReplayResult> {
+  if (Symbol.iterator in events) return replayTraceSync(events as Iterable<TraceEvent>, target, options);
+  const replayer = new Replayer(target, options);
+  try {
+    for await (const ev of events) replayer.apply(ev);
+  } catch (err) {
+    stopped(replayer, err);
+  }
+  return replayer.finish();
+}
+
+/**
+ * The guest memory map to replay a trace on: the header's regions, or — for imported traces,
+ * which carry none — one region of `fallbackBytes` from gfn 0.
+ * @throws MemattrError (ENOREGIONS) when the header has no regions and no fallback is given.
+ */
+export function regionsForTrace(header: TraceHeader, fallbackBytes?: number): GfnRange[] {
+  if (header.regions.length > 0) return header.regions.map((r) => ({ gfn: r.gfn, npages: r.npages }));
+  if (fallbackBytes === undefined) throw new MemattrError("ENOREGIONS", "the trace names no guest regions (imported?): give a guest size");
+  return [{ gfn: 0, npages: Math.ceil(fallbackBytes / 4096) }];
+}
+
+/** Makes what one policy's replay runs on. */
+export type TargetFactory = (policy: DiscardPolicy) => Promise<ReplayTarget> | ReplayTarget;
+
+/**
+ * A factory of simulated targets: a fresh Wasm tracker over `regions` and two
+ * `SimulatedBacking`s per call.
+ * @example
+ * ```ts
+ * import { eagerPolicy, simulatedTargets } from "memattr";
+ * const make = simulatedTargets([{ gfn: 0, npages: 1024 }]);
+ * const target = await make(eagerPolicy());
+ * ```
+ */
+export function simulatedTargets(regions: readonly GfnRange[], options: { trackContents?: boolean } = {}): TargetFactory {
+  return async (policy) => {
+    const tracker: Tracker = await createTracker({ regions });
+    const mk = (side: "shared" | "private"): Backing =>
+      new SimulatedBacking(side, { trackContents: options.trackContents, populatedSource: () => tracker.populatedRuns(side) });
+    return { tracker, policy, shared: mk("shared"), private: mk("private") };
+  };
+}
+
+/** Options of {@link replayAll}. */
+export interface ReplayAllOptions extends ReplayOptions {
+  /** Policies to run, in order. Default all four. */
+  policies?: readonly PolicyName[];
+  /** Budget and per-policy options. */
+  policy?: PolicyOptions;
+  /** Dispose each tracker and close each backing after its replay. Default true. */
+  release?: boolean;
+}
+
+/**
+ * Replays the same trace through every policy, each on a fresh target from `makeTarget`.
+ * @param openEvents - returns the trace's events afresh for each policy (re-open the file, or a generator's re-iterable events).
+ * @param makeTarget - fresh tracker + backings for a policy (e.g. {@link simulatedTargets}).
+ * @param options - policies, budget, sampling, progress.
+ * @returns one result per policy, in order.
+ * @throws ReplayStoppedError from the first policy whose replay meets a bad line.
+ * @example
+ * ```ts
+ * import { generateTrace, replayAll, simulatedTargets, formatPolicyTable } from "memattr";
+ * const { header, events } = generateTrace("ovmf-dma", { guestBytes: 2 ** 27, transactions: 200 });
+ * const results = await replayAll(() => events, simulatedTargets(header.regions));
+ * console.log(formatPolicyTable(results));
+ * ```
+ */
+export async function replayAll(openEvents: () => ReplayEvents, makeTarget: TargetFactory, options: ReplayAllOptions = {}): Promise<ReplayResult[]> {
+  const out: ReplayResult[] = [];
+  for (const name of options.policies ?? POLICY_NAMES) {
+    const target = await makeTarget(createPolicy(name, options.policy));
+    try {
+      out.push(await replayTrace(openEvents(), target, options));
+    } finally {
+      if (options.release !== false) {
+        target.shared.close();
+        target.private.close();
+        target.tracker.dispose();
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+/**
+ * The side-by-side Markdown table of policies, for the CLI, README and the visualiser.
+ */
+import type { ReplayResult } from "./metrics.js";
+
+function bytes(n: number): string {
+  if (n === 0) return "0";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}
+
+function ms(n: number): string {
+  return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+/**
+ * Formats results as a Markdown table, one row per policy. When any result ran on a
+ * simulated backing, the title says "simulated backing".
+ * @param results - from `replayAll` (or single replays of the same trace).
+ * @param title - a heading line printed above the table (optional).
+ * @returns the table text, ending in a newline.
+ * @example
+ * ```ts
+ * import { formatPolicyTable } from "memattr";
+ * console.log(formatPolicyTable([], "ovmf-dma, 1 GiB"));
+ * ```
+ */
+export function formatPolicyTable(results: readonly ReplayResult[], title?: string): string {
+  const simulated = results.some((r) => r.simulated);
+  const kinds = results[0] ? `${results[0].backingKinds.shared} + ${results[0].backingKinds.private}` : "";
+  const lines: string[] = [];
+  if (title !== undefined || results.length > 0) {
+    const label = simulated ? "simulated backing (no real memory: times exclude syscalls)" : `real backings: ${kinds}`;
+    lines.push(`**${title ?? "replay"}** — ${label}`, "");
+  }
+  lines.push(
+    "| policy | conversions | discard calls | discarded | refault pages | peak double-alloc | final double-alloc | conversion path ms | touch path ms |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const r of results) {
+    lines.push(
+      `| ${r.policy}${r.simulated ? " (simulated)" : ""} | ${r.conversions} | ${r.discardCalls} | ${bytes(r.discardedBytes)} | ${r.refaultPages} | ${bytes(r.peakDoubleAllocatedBytes)} | ${bytes(r.finalDoubleAllocatedBytes)} | ${ms(r.conversionPathMs)} | ${ms(r.touchPathMs)} |`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
