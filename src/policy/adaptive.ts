@@ -29,7 +29,7 @@
 import { MemattrRangeError } from "../core/errors.js";
 import { PAGE_BYTES, type Side } from "../model/states.js";
 import type { Tracker } from "../model/tracker.js";
-import { batchOf, coalesceFlat, sideLeft } from "./_ranges.js";
+import { batchOf, coalesceFlat, pagesOf, sideLeft } from "./_ranges.js";
 import { collectStale, countStale } from "./_stale.js";
 import type { DiscardBatch, DiscardPolicy, SettledConversion } from "./types.js";
 
@@ -154,12 +154,15 @@ class AdaptivePolicy implements DiscardPolicy {
       }
       const shared = coalesceFlat(flat.shared);
       const priv = coalesceFlat(flat.private);
-      const [ss, sd] = countStale(tracker, "shared", shared);
-      const [ps, pd] = countStale(tracker, "private", priv);
-      freedStale = ss + ps;
-      freedDbl = sd + pd;
-      flat.shared = flatOf(shared);
-      flat.private = flatOf(priv);
+      if (pagesOf(shared) + pagesOf(priv) !== flatPages(flat.shared) + flatPages(flat.private)) {
+        // Evicted entries overlapped: recount the merged batch exactly.
+        const [ss, sd] = countStale(tracker, "shared", shared);
+        const [ps, pd] = countStale(tracker, "private", priv);
+        freedStale = ss + ps;
+        freedDbl = sd + pd;
+        flat.shared = flatOf(shared);
+        flat.private = flatOf(priv);
+      }
       const short = stale - freedStale > low || dbl - freedDbl > low;
       if (!short || this.lru.size === 0) break;
     }
@@ -179,6 +182,12 @@ class AdaptivePolicy implements DiscardPolicy {
     this.staleSeen = stale - freedStale;
     return batchOf(flat.shared, flat.private);
   }
+}
+
+function flatPages(flat: readonly number[]): number {
+  let n = 0;
+  for (let i = 0; i < flat.length; i += 2) n += flat[i + 1]! - flat[i]!;
+  return n;
 }
 
 function flatOf(ranges: readonly { gfn: number; npages: number }[]): number[] {

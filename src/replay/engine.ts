@@ -12,7 +12,7 @@
  * | `launch`    | `tracker.launch()` |
  * | `request`   | `tracker.requestConversion` → handle kept under `id` |
  * | `hypercall` | `tracker.fromHypercall` → handle kept under `id` |
- * | `commit`    | preserve: `private.copyFrom(shared)` + `markPopulated`; `handle.commit()`; preserve: `shared.discard` + `markDiscarded` (always, whatever the policy: the plaintext must go); `policy.onCommit` → discards |
+ * | `commit`    | `handle.commit()`; preserve: per chunk of ≤ `preserveChunkPages`, `private.copyFrom(shared)` + `markPopulated`, then `shared.discard` + `markDiscarded` (always, whatever the policy: that copy now holds private contents); `policy.onCommit` → discards |
  * | `abort`     | `handle.abort()`; `policy.onAbort` → discards |
  * | `touch`     | `backing.touch`; `tracker.markPopulated`; if anything changed, `policy.onPopulate` → discards |
  * | `fault`     | `tracker.onMemoryFault`; a `convert` decision is committed at once, then `policy.onCommit` |
@@ -63,6 +63,8 @@ export interface ReplayOptions {
   clock?: () => number;
   /** Call `policy.flush` at the end of the trace (counted in the metrics). Default true. */
   flushAtEnd?: boolean;
+  /** In-place encryption copies and drops the shared copy in chunks of this many pages. Default 256 (1 MiB). */
+  preserveChunkPages?: number;
   /** Content tag written by a guest touch, or undefined for the backing's own pattern. */
   fillOf?: (event: TraceEvent & { type: "touch" }) => number | undefined;
 }
@@ -89,6 +91,7 @@ export class Replayer {
   private readonly clock: () => number;
   private readonly sampleEvery: number;
   private readonly progressEvery: number;
+  private readonly preserveChunkPages: number;
   private readonly options: ReplayOptions;
   private readonly startDiscardCalls: number;
   private readonly startDiscardedPages: number;
@@ -115,6 +118,7 @@ export class Replayer {
     this.clock = options.clock ?? (() => performance.now());
     this.sampleEvery = Math.max(1, Math.floor(options.sampleEvery ?? 1000));
     this.progressEvery = Math.max(1, Math.floor(options.progressEvery ?? 10_000));
+    this.preserveChunkPages = Math.max(1, Math.floor(options.preserveChunkPages ?? 256));
     this.startDiscardCalls = this.shared.stats.discardCalls + this.priv.stats.discardCalls;
     this.startDiscardedPages = this.shared.stats.discardedPages + this.priv.stats.discardedPages;
     this.startCopiedPages = this.priv.stats.copiedPages;
@@ -233,22 +237,22 @@ export class Replayer {
   }
 
   private commit(c: PendingConversion, t0: number): void {
+    c.commit();
     if (c.preserve) {
-      // In-place encryption: copy the shared contents into private memory, set the attribute,
-      // then drop the shared copy whatever the policy says — it now holds private contents.
+      // In-place encryption, in the order a VMM does it: the attribute is set (commit), then
+      // the shared contents are copied into private memory chunk by chunk and each chunk's
+      // shared copy is dropped at once whatever the policy says — it holds what is now private
+      // contents. Chunking bounds the transient double allocation to one chunk.
       const flat = c.ownedFlat;
       for (let i = 0; i < flat.length; i += 2) {
-        const gfn = flat[i]!;
-        const npages = flat[i + 1]! - gfn;
-        this.priv.copyFrom(this.shared, gfn, npages);
-        this.populated("private", gfn, npages);
+        const end = flat[i + 1]!;
+        for (let gfn = flat[i]!; gfn < end; gfn += this.preserveChunkPages) {
+          const npages = Math.min(this.preserveChunkPages, end - gfn);
+          this.priv.copyFrom(this.shared, gfn, npages);
+          this.populated("private", gfn, npages);
+          this.discard("shared", this.shared, [{ gfn, npages }]);
+        }
       }
-      c.commit();
-      const ranges = [];
-      for (let i = 0; i < flat.length; i += 2) ranges.push({ gfn: flat[i]!, npages: flat[i + 1]! - flat[i]! });
-      this.carryOut({ shared: ranges, private: [] });
-    } else {
-      c.commit();
     }
     this.r.conversions++;
     this.carryOut(this.policy.onCommit(this.tracker, c, t0));
