@@ -37,6 +37,8 @@ export interface ReplayTarget {
   policy: DiscardPolicy;
   shared: Backing;
   private: Backing;
+  /** Frees the target after `replayAll` used it; default: close both backings, dispose the tracker. */
+  release?: () => void;
 }
 
 /** Progress of a long replay. */
@@ -99,6 +101,7 @@ export class Replayer {
   private readonly r: ReplayResult;
   private conversionMs = 0;
   private touchMs = 0;
+  private refaultMs = 0;
   private finished = false;
 
   /**
@@ -143,6 +146,8 @@ export class Replayer {
       finalStaleBytes: 0,
       conversionPathMs: 0,
       touchPathMs: 0,
+      refaultTouchMs: 0,
+      conversionCostMs: 0,
       pendingAtEnd: 0,
       series: { events: [], doubleAllocatedBytes: [], discardCalls: [] },
     };
@@ -270,13 +275,17 @@ export class Replayer {
 
   private touch(side: Side, gfn: number, npages: number, write: boolean, fill: number | undefined): void {
     const t0 = this.clock();
+    const refaultsBefore = this.r.refaultPages;
     try {
       (side === "shared" ? this.shared : this.priv).touch(gfn, npages, write, fill);
       if (this.populated(side, gfn, npages)) this.carryOut(this.policy.onPopulate(this.tracker, side, gfn, npages, t0));
     } catch (err) {
       this.refuse(err);
     }
-    this.touchMs += this.clock() - t0;
+    const dt = this.clock() - t0;
+    this.touchMs += dt;
+    // A touch that refaulted pays for an earlier discard: part of what a conversion costs.
+    if (this.r.refaultPages !== refaultsBefore) this.refaultMs += dt;
   }
 
   private carryOut(batch: DiscardBatch | null): void {
@@ -319,6 +328,8 @@ export class Replayer {
       finalStaleBytes: (this.tracker.stalePages("shared") + this.tracker.stalePages("private")) * PAGE_BYTES,
       conversionPathMs: this.conversionMs,
       touchPathMs: this.touchMs,
+      refaultTouchMs: this.refaultMs,
+      conversionCostMs: this.conversionMs + this.refaultMs,
       pendingAtEnd: pending,
       series: { events: [...r.series.events], doubleAllocatedBytes: [...r.series.doubleAllocatedBytes], discardCalls: [...r.series.discardCalls] },
     };

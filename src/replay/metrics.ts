@@ -60,6 +60,13 @@ export interface ReplayResult {
   conversionPathMs: number;
   /** Wall time carrying out guest touches (including refaults on real backings) and the policy's reaction. */
   touchPathMs: number;
+  /** Wall time of the guest touches that refaulted (part of `touchPathMs`): what discards cost later. */
+  refaultTouchMs: number;
+  /**
+   * `conversionPathMs + refaultTouchMs`: what flipping pages costs in all, the figure the
+   * policy targets compare (a flip under eager pays a discard now and a refault later).
+   */
+  conversionCostMs: number;
   /** Transactions still pending at the end. */
   pendingAtEnd: number;
   /** The time series for charts. */

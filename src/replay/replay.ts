@@ -169,7 +169,8 @@ export async function replayAll(openEvents: () => ReplayEvents, makeTarget: Targ
     try {
       out.push(await replayTrace(openEvents(), target, options));
     } finally {
-      if (options.release !== false) {
+      if (options.release !== false && target.release !== undefined) target.release();
+      else if (options.release !== false) {
         target.shared.close();
         target.private.close();
         target.tracker.dispose();

@@ -40,12 +40,12 @@ export function formatPolicyTable(results: readonly ReplayResult[], title?: stri
     lines.push(`**${title ?? "replay"}** — ${label}`, "");
   }
   lines.push(
-    "| policy | conversions | discard calls | discarded | refault pages | peak double-alloc | final double-alloc | conversion path ms | touch path ms |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| policy | conversions | discard calls | discarded | refault pages | peak double-alloc | final double-alloc | conversion path ms | refault touches ms | conversion + refault ms | all touches ms |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const r of results) {
     lines.push(
-      `| ${r.policy}${r.simulated ? " (simulated)" : ""} | ${r.conversions} | ${r.discardCalls} | ${bytes(r.discardedBytes)} | ${r.refaultPages} | ${bytes(r.peakDoubleAllocatedBytes)} | ${bytes(r.finalDoubleAllocatedBytes)} | ${ms(r.conversionPathMs)} | ${ms(r.touchPathMs)} |`,
+      `| ${r.policy}${r.simulated ? " (simulated)" : ""} | ${r.conversions} | ${r.discardCalls} | ${bytes(r.discardedBytes)} | ${r.refaultPages} | ${bytes(r.peakDoubleAllocatedBytes)} | ${bytes(r.finalDoubleAllocatedBytes)} | ${ms(r.conversionPathMs)} | ${ms(r.refaultTouchMs)} | ${ms(r.conversionCostMs)} | ${ms(r.touchPathMs)} |`,
     );
   }
   return `${lines.join("\n")}\n`;

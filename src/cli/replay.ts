@@ -1,0 +1,211 @@
+/**
+ * `memattr replay`: replay a trace file or a generator through the discard policies and print
+ * the side-by-side Markdown table.
+ *
+ *   memattr replay <trace.jsonl|ovmf-dma|linux-boot|adversarial> [--guest 1GiB] [--seed N]
+ *                  [--transactions N] [--policy eager|never|batched|adaptive|all] [--budget 2MiB]
+ *                  [--simulated] [--json]
+ *
+ * Backings: real memfd + guest_memfd when /dev/kvm and koffi work here (through the Node-only
+ * `../backing/index.js`, imported lazily); otherwise, or with `--simulated`, SimulatedBacking,
+ * and every output says "simulated backing". A progress bar goes to stderr on a TTY. Exit
+ * codes: 0 done, 1 an error (a bad trace line names its line; the partial table is printed),
+ * 2 usage.
+ */
+import { createReadStream } from "node:fs";
+import { parseArgs } from "node:util";
+import { createTracker } from "../model/create.js";
+import type { GfnRange } from "../model/errors.js";
+import { POLICY_NAMES } from "../policy/create.js";
+import type { DiscardPolicy, PolicyName } from "../policy/types.js";
+import type { ReplayEvents, ReplayProgress, ReplayResult, ReplayTarget, TargetFactory } from "../replay/index.js";
+import { formatPolicyTable, regionsForTrace, replayAll, ReplayStoppedError, simulatedTargets } from "../replay/index.js";
+import { formatBytes, GENERATORS, generateTrace, parseBytes, parseTrace } from "../trace/index.js";
+import type { GeneratorName, TraceHeader } from "../trace/index.js";
+
+const USAGE = `usage: memattr replay <trace.jsonl|${Object.keys(GENERATORS).join("|")}> [--guest 1GiB] [--seed N]
+                      [--transactions N] [--policy ${POLICY_NAMES.join("|")}|all] [--budget 2MiB]
+                      [--simulated] [--json]
+`;
+
+class UsageError extends Error {}
+
+/** A trace to replay, opened afresh for each policy. */
+export interface Workload {
+  /** Name for titles: the generator or the file. */
+  name: string;
+  header: TraceHeader;
+  open(): ReplayEvents;
+  /** Events in the trace, when cheap to know (generators), for the progress bar. */
+  totalEvents?: number;
+}
+
+/** Where the backings come from, and the label every output carries. */
+export interface BackingChoice {
+  label: string;
+  simulated: boolean;
+  factory(regions: readonly GfnRange[]): TargetFactory;
+}
+
+/**
+ * Real backings when /dev/kvm, koffi and guest_memfd MMAP work here and `forceSimulated` is
+ * false; otherwise SimulatedBacking, labelled with the reason.
+ */
+export async function chooseBackings(forceSimulated: boolean): Promise<BackingChoice> {
+  const simulated = (reason: string): BackingChoice => ({
+    label: `simulated backing (no real memory) — ${reason}`,
+    simulated: true,
+    factory: (regions) => simulatedTargets(regions),
+  });
+  if (forceSimulated) return simulated("--simulated");
+  let mod: typeof import("../backing/index.js");
+  try {
+    mod = await import("../backing/index.js");
+  } catch (err) {
+    return simulated(`real backings unavailable: ${(err as Error).message}`);
+  }
+  if (typeof mod.probeRealBackings !== "function" || typeof mod.createRealBackings !== "function") {
+    return simulated("src/backing does not provide createRealBackings yet");
+  }
+  const probe = mod.probeRealBackings();
+  if (!probe.available) return { ...simulated(probe.reason ?? "real backings unavailable"), label: probe.label };
+  return {
+    label: probe.label,
+    simulated: false,
+    factory:
+      (regions) =>
+      async (policy: DiscardPolicy): Promise<ReplayTarget> => {
+        const tracker = await createTracker({ regions });
+        const b = await mod.createRealBackings({ regions });
+        return {
+          tracker,
+          policy,
+          shared: b.shared,
+          private: b.private,
+          release: () => {
+            b.close();
+            tracker.dispose();
+          },
+        };
+      },
+  };
+}
+
+/** The workload named on the command line: a generator, or a JSONL file read afresh per policy. */
+export async function openWorkload(spec: string, o: { guestBytes: number; seed: number; transactions?: number; countEvents: boolean }): Promise<Workload> {
+  if (spec in GENERATORS) {
+    const name = spec as GeneratorName;
+    const main = name === "ovmf-dma" ? "transactions" : name === "linux-boot" ? "conversions" : "floodRequests";
+    const options: Record<string, number> = { guestBytes: o.guestBytes, seed: o.seed };
+    if (o.transactions !== undefined) options[main] = o.transactions;
+    const g = generateTrace(name, options);
+    let totalEvents: number | undefined;
+    if (o.countEvents) {
+      totalEvents = 0;
+      for (const _ of g.events) totalEvents++;
+    }
+    return { name: `${name}, ${formatBytes(o.guestBytes)} guest, seed ${o.seed}`, header: g.header, open: () => g.events, totalEvents };
+  }
+  const first = await parseTrace(createReadStream(spec));
+  let used = false;
+  return {
+    name: spec,
+    header: first.header,
+    open: () => {
+      if (!used) {
+        used = true;
+        return first.events;
+      }
+      // Each policy reads the file again: a trace may not fit in memory.
+      return (async function* () {
+        const again = await parseTrace(createReadStream(spec));
+        yield* again.events;
+      })();
+    },
+  };
+}
+
+function progressBar(total: number | undefined): ((p: ReplayProgress) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (p) => {
+    const width = 30;
+    const frac = total ? Math.min(1, p.events / total) : 0;
+    const bar = total ? `[${"#".repeat(Math.round(frac * width)).padEnd(width, "-")}] ${(frac * 100).toFixed(0).padStart(3)}%` : "";
+    process.stderr.write(`\r${p.policy.padEnd(8)} ${bar} ${p.events} events${total && p.events >= total ? "\n" : ""}`);
+  };
+}
+
+/**
+ * Replays `workload` through `policies` on the chosen backings.
+ * @returns one result per policy; throws ReplayStoppedError at a bad trace line.
+ */
+export async function replayWorkload(workload: Workload, policies: readonly PolicyName[], budgetBytes: number, backings: BackingChoice, guestBytes: number): Promise<ReplayResult[]> {
+  const regions = regionsForTrace(workload.header, guestBytes);
+  return replayAll(() => workload.open(), backings.factory(regions), {
+    policies,
+    policy: { budgetBytes },
+    totalEvents: workload.totalEvents,
+    onProgress: progressBar(workload.totalEvents),
+    progressEvery: 20_000,
+  });
+}
+
+/** Entry of `memattr replay`. @returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  let spec: string;
+  let o: { guestBytes: number; seed: number; transactions?: number; policies: PolicyName[]; budgetBytes: number; simulated: boolean; json: boolean };
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        guest: { type: "string", default: "1GiB" },
+        policy: { type: "string", default: "all" },
+        budget: { type: "string", default: "2MiB" },
+        seed: { type: "string", default: "1" },
+        transactions: { type: "string" },
+        simulated: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError("give one trace file or generator name");
+    spec = positionals[0]!;
+    const policy = values.policy!;
+    if (policy !== "all" && !(POLICY_NAMES as readonly string[]).includes(policy)) throw new UsageError(`unknown policy '${policy}'`);
+    if (!/^\d+$/.test(values.seed!)) throw new UsageError(`--seed must be a non-negative integer, got '${values.seed}'`);
+    if (values.transactions !== undefined && !/^\d+$/.test(values.transactions)) throw new UsageError(`--transactions must be a non-negative integer`);
+    o = {
+      guestBytes: parseBytes(values.guest!),
+      budgetBytes: parseBytes(values.budget!),
+      seed: Number(values.seed),
+      transactions: values.transactions === undefined ? undefined : Number(values.transactions),
+      policies: policy === "all" ? [...POLICY_NAMES] : [policy as PolicyName],
+      simulated: values.simulated!,
+      json: values.json!,
+    };
+  } catch (err) {
+    process.stderr.write(`memattr replay: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const backings = await chooseBackings(o.simulated);
+  const workload = await openWorkload(spec, { ...o, countEvents: process.stderr.isTTY === true });
+  process.stderr.write(`${backings.label}\n`);
+  try {
+    const results = await replayWorkload(workload, o.policies, o.budgetBytes, backings, o.guestBytes);
+    if (o.json) process.stdout.write(`${JSON.stringify({ workload: workload.name, backings: backings.label, budgetBytes: o.budgetBytes, results }, null, 2)}\n`);
+    else process.stdout.write(`${formatPolicyTable(results, `${workload.name}, budget ${formatBytes(o.budgetBytes)}`)}\n${backings.label}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ReplayStoppedError) {
+      process.stderr.write(`\nmemattr replay: ${err.message}\n`);
+      process.stdout.write(`${formatPolicyTable([err.partial], `${workload.name} — STOPPED at line ${err.line}, partial`)}\n${backings.label}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
