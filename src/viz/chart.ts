@@ -27,10 +27,12 @@ export interface ChartSpec {
   series: ChartSeries[];
   /** Last event index (the x axis runs 0 … xMax). */
   xMax: number;
+  /** Round the axis to powers of two (bytes) rather than of ten. */
+  binary?: boolean;
 }
 
-const W = 420;
-const H = 190;
+const W = 560;
+const H = 200;
 const PAD = { left: 64, right: 12, top: 26, bottom: 24 };
 const COLUMNS = W - PAD.left - PAD.right;
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -50,7 +52,7 @@ function columnMaxima(s: ChartSeries, xMax: number): Float64Array {
   let lastCol = 0;
   for (let i = 0; i < s.xs.length; i++) {
     const col = colOf(s.xs[i]!);
-    for (let c = lastCol + 1; c < col; c++) out[c] = Math.max(Number.isNaN(out[c]!) ? -Infinity : out[c]!, last); // held value
+    for (let c = lastCol + 1; c < col; c++) out[c] = last; // the value holds between samples
     const y = s.ys[i]!;
     out[col] = Number.isNaN(out[col]!) ? y : Math.max(out[col]!, y);
     last = y;
@@ -61,8 +63,9 @@ function columnMaxima(s: ChartSeries, xMax: number): Float64Array {
   return out;
 }
 
-function niceMax(y: number): number {
-  if (y <= 0) return 1;
+function niceMax(y: number, binary: boolean): number {
+  if (y <= 0) return binary ? 4096 : 1;
+  if (binary) return 2 ** Math.ceil(Math.log2(y));
   const p = 10 ** Math.floor(Math.log10(y));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= y) return m * p;
   return 10 * p;
@@ -75,7 +78,7 @@ export function renderChart(spec: ChartSpec): SVGSVGElement {
   const columns = spec.series.map((s) => columnMaxima(s, spec.xMax));
   let yMax = 0;
   for (const col of columns) for (const y of col) if (y > yMax) yMax = y;
-  yMax = niceMax(yMax);
+  yMax = niceMax(yMax, spec.binary === true);
   const plotH = H - PAD.top - PAD.bottom;
   const yPx = (y: number) => PAD.top + plotH - (y / yMax) * plotH;
   for (const frac of [0, 0.5, 1]) {

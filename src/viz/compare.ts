@@ -52,6 +52,7 @@ const COLUMNS: { key: keyof ComparisonRow; label: string; format: (v: number) =>
 /** Fills the charts and the table; returns the charts so the caller can move their cursors. */
 export function renderComparison(
   chartsEl: HTMLElement,
+  legendEl: HTMLElement,
   tableEl: HTMLTableElement,
   rows: ComparisonRow[],
   series: ComparisonSeries[],
@@ -61,20 +62,19 @@ export function renderComparison(
   const lines = (pick: (s: ComparisonSeries) => ArrayLike<number>): ChartSeries[] =>
     series.map((s) => ({ name: s.policy, color: colorOf(s.policy), xs: s.xs, ys: pick(s), dashed: s.policy === "never" }));
   const charts = [
-    renderChart({ title: "Double-allocated bytes (held on both sides)", formatY: formatBytes, series: lines((s) => s.doubleBytes), xMax: eventCount }),
+    renderChart({ title: "Double-allocated bytes (held on both sides)", formatY: formatBytes, series: lines((s) => s.doubleBytes), xMax: eventCount, binary: true }),
     renderChart({ title: "Discard calls (cumulative fallocate PUNCH_HOLE)", formatY: (v) => compact(v), series: lines((s) => s.discardCalls), xMax: eventCount }),
   ];
-  const legend = document.createElement("div");
-  legend.className = "chart-legend";
+  const legend: HTMLElement[] = [];
   for (const s of series) {
     const item = document.createElement("span");
     const swatch = document.createElement("i");
     swatch.style.background = colorOf(s.policy);
     item.append(swatch, s.policy);
-    legend.append(item);
+    legend.push(item);
   }
   chartsEl.replaceChildren(...charts);
-  chartsEl.append(legend);
+  legendEl.replaceChildren(...legend);
 
   const head = document.createElement("tr");
   for (const label of ["policy", ...COLUMNS.map((c) => c.label)]) {

@@ -41,6 +41,8 @@ export interface VizHook {
   readonly table: ComparisonRow[];
   /** The map's window: first page, pages per cell, cell size in CSS px, columns, rows. */
   readonly view: MapWindow;
+  /** The last draw: runs visited and milliseconds spent (bucketing and painting). */
+  readonly render: { runsVisited: number; drawMs: number };
   /** The error the page shows, if any. */
   readonly error: string | null;
   /** Centre of the cell showing `gfn`, in CSS pixels from the canvas's top-left, or null when out of view (redraws first). */

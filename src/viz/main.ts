@@ -46,6 +46,7 @@ const ui = {
   lastEvent: $("last-event"),
   legend: $("legend"),
   charts: $("charts"),
+  chartLegend: $("chart-legend"),
   table: $<HTMLTableElement>("policy-table"),
   compareNote: $("compare-note"),
 };
@@ -225,10 +226,12 @@ async function useTrace(make: () => LoadedTrace | Promise<LoadedTrace>): Promise
       ui.label.textContent = trace.label;
       ui.notes.textContent = [`${trace.eventCount.toLocaleString("en-US")} events`, `${regionsText(trace.regions)}`, ...trace.notes].join(" · ");
       map.setGuest(trace.regions);
-      map.setSource(next.tracker);
+      // Through the session: a seek backwards or a policy change swaps its tracker.
+      map.setSource({ forEachRawRun: (fn, gfn, npages) => next.tracker.forEachRawRun(fn, gfn, npages) });
       rows = [];
       charts = [];
       ui.charts.replaceChildren();
+      ui.chartLegend.replaceChildren();
       ui.table.replaceChildren();
       showPosition();
     });
@@ -248,7 +251,7 @@ async function compare(trace: LoadedTrace, token: number): Promise<void> {
   const result = await compareAllPolicies(wasm!, trace, () => token !== loadToken);
   if (token !== loadToken || result === null) return;
   rows = result.rows;
-  charts = renderComparison(ui.charts, ui.table, result.rows, result.series, trace.eventCount, ui.policy.value);
+  charts = renderComparison(ui.charts, ui.chartLegend, ui.table, result.rows, result.series, trace.eventCount, ui.policy.value);
   ui.compareNote.textContent = result.note;
   showPosition();
 }
@@ -294,7 +297,6 @@ function wire(): void {
     const s = session;
     if (s === undefined) return;
     await withBusy(`replaying under ${ui.policy.value}…`, () => s.setPolicy(ui.policy.value));
-    map.setSource(s.tracker);
     showPosition();
   });
   ui.genLoad.addEventListener("click", () => void loadFromGenerator());
@@ -332,8 +334,9 @@ function wire(): void {
     showPosition();
   });
   ui.scrub.addEventListener("input", () => {
-    setPlaying(false);
-    void seek(Number(ui.scrub.value));
+    const target = Number(ui.scrub.value); // read before setPlaying() redraws the slider
+    playing = false;
+    void seek(target);
   });
   $("zoom-in").addEventListener("click", () => map.zoom(1));
   $("zoom-out").addEventListener("click", () => map.zoom(-1));
@@ -380,6 +383,9 @@ function installHook(): void {
     },
     get view() {
       return { ...map.window };
+    },
+    get render() {
+      return { runsVisited: map.lastRunsVisited, drawMs: map.lastDrawMs };
     },
     get error() {
       return ui.status.classList.contains("error") ? ui.status.textContent : null;

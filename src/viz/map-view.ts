@@ -18,21 +18,19 @@ export interface RunSource {
   forEachRawRun(fn: (gfn: number, npages: number, value: number) => void, gfn?: number, npages?: number): void;
 }
 
-/** Cell size at the far zoom levels, in CSS pixels. */
-const BASE_CELL_PX = 2;
-/** Largest cell: one page drawn as a 32 px square. */
-const MAX_CELL_PX = 32;
+/** Cell sizes in CSS pixels when one cell is one page (level 0 … MAX_LEVEL); level < 0 halves the detail per step. */
+const PAGE_CELL_PX = [2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 32] as const;
 /** Cells this large get a one-pixel gap so single pages read as a grid. */
 const GRID_FROM_PX = 8;
 
-/** Zoom level → pages per cell and cell size. Level ≤ 0: 2^-level pages per 2-px cell; level > 0: one page per 2·2^level px. */
+/** Zoom level → pages per cell and cell size. Level < 0: 2^-level pages per 2-px cell; level ≥ 0: one page per cell of growing size. */
 export function levelGeometry(level: number): { pagesPerCell: number; cellPx: number } {
-  if (level <= 0) return { pagesPerCell: 2 ** -level, cellPx: BASE_CELL_PX };
-  return { pagesPerCell: 1, cellPx: Math.min(MAX_CELL_PX, BASE_CELL_PX * 2 ** level) };
+  if (level < 0) return { pagesPerCell: 2 ** -level, cellPx: PAGE_CELL_PX[0] };
+  return { pagesPerCell: 1, cellPx: PAGE_CELL_PX[Math.min(level, PAGE_CELL_PX.length - 1)]! };
 }
 
-/** Highest zoom level (one page per {@link MAX_CELL_PX} square). */
-export const MAX_LEVEL = Math.log2(MAX_CELL_PX / BASE_CELL_PX);
+/** Highest zoom level (one page per 32-px square). */
+export const MAX_LEVEL = PAGE_CELL_PX.length - 1;
 
 /** What the map is showing right now. */
 export interface MapWindow {
