@@ -65,6 +65,8 @@ export interface VmmReport {
   guestMs: number;
   /** Part of guestMs before the guest's bootDone. */
   bootMs: number;
+  /** Part of guestMs inside KVM_RUN (guest execution, faults, exits); the rest is the VMM's work. */
+  kvmRunMs: number;
   exits: number;
   exitsByReason: Record<string, number>;
   requests: number;
@@ -142,7 +144,7 @@ class VmmRun {
   readonly verify: boolean;
   readonly mailbox: DataView;
   readonly hasAttributes: boolean;
-  vec = new Uint8Array(0);
+  vec: Uint8Array = new Uint8Array(0);
   readonly t0 = performance.now();
 
   constructor(
@@ -157,7 +159,7 @@ class VmmRun {
     this.mailbox = new DataView(mb.buffer, mb.byteOffset, mb.byteLength);
     this.hasAttributes = (BigInt(m.vm.checkExtension(KVM_CAP.MEMORY_ATTRIBUTES)) & BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE)) !== 0n;
     this.report = {
-      policy: policy.name, end: "running", guestMs: 0, bootMs: 0, exits: 0, exitsByReason: {}, requests: 0, refused: {},
+      policy: policy.name, end: "running", guestMs: 0, bootMs: 0, kvmRunMs: 0, exits: 0, exitsByReason: {}, requests: 0, refused: {},
       conversions: 0, transactionsDone: 0, discardCalls: 0, discardedPages: 0, discardMs: 0, refaultPages: 0,
       peakDoubleAllocatedBytes: 0, finalDoubleAllocatedBytes: 0, sharedAllocatedBytes: 0, privateAllocatedBytes: 0,
       trackerMemoryBytes: 0, trackerRuns: 0, payloadsChecked: 0, payloadsBad: 0, leakedWords: 0, staleSharedPages: 0,
@@ -181,7 +183,9 @@ class VmmRun {
         report.end = "exit-limit";
         break;
       }
+      const t = performance.now();
       const exit = m.cpu.run();
+      report.kvmRunMs += performance.now() - t;
       report.exits++;
       report.exitsByReason[exit.reason] = (report.exitsByReason[exit.reason] ?? 0) + 1;
       this.onExit(exit, start);
@@ -219,7 +223,7 @@ class VmmRun {
   onDoorbell(op: number, start: number): void {
     const mb = this.mailbox;
     const u64 = (at: number): bigint => mb.getBigUint64(at, true);
-    let status = STATUS.ok;
+    let status: bigint = STATUS.ok;
     switch (op) {
       case OP.mapGpaRange:
         status = this.onMapGpaRange(u64(MB.gpa), u64(MB.npages), u64(MB.attrs));
@@ -247,7 +251,7 @@ class VmmRun {
   onMapGpaRange(gpa: bigint, npages: bigint, attrs: bigint): bigint {
     const { tracker, report } = this;
     report.requests++;
-    let status = STATUS.ok;
+    let status: bigint = STATUS.ok;
     try {
       const c = tracker.fromHypercall({ gpa, npages, attrs });
       try {
