@@ -94,6 +94,7 @@ export function runVmmInChild(job: ChildJob, timeoutMs: number): Promise<ChildRe
       const line = out.trim().split("\n").pop() ?? "";
       try {
         const parsed = JSON.parse(line) as { report: VmmReport; wallMs: number };
+        parsed.report.results = parsed.report.results.map((v) => BigInt(v as unknown as string));
         for (const r of parsed.report.requestsLog ?? []) {
           for (const k of ["gpa", "npages", "attrs", "status"] as const) r[k] = BigInt(r[k] as unknown as string);
         }

@@ -100,10 +100,14 @@ export interface VmmReport {
   /** Final tracker state: pages shared, private, pending. */
   pages: { shared: number; private: number; pending: number };
   sharedRanges: GfnRange[];
+  /** The mailbox's result slots after the run (hostile guests record statuses there). */
+  results: bigint[];
   requestsLog?: RequestRecord[];
 }
 
 const SIDES: readonly Side[] = ["shared", "private"];
+/** Mailbox result slots copied into the report. */
+const RESULTS_REPORTED = 64;
 
 function statusOf(err: unknown): bigint {
   if (err instanceof HypercallError) return STATUS.einval;
@@ -163,7 +167,7 @@ class VmmRun {
       conversions: 0, transactionsDone: 0, discardCalls: 0, discardedPages: 0, discardMs: 0, refaultPages: 0,
       peakDoubleAllocatedBytes: 0, finalDoubleAllocatedBytes: 0, sharedAllocatedBytes: 0, privateAllocatedBytes: 0,
       trackerMemoryBytes: 0, trackerRuns: 0, payloadsChecked: 0, payloadsBad: 0, leakedWords: 0, staleSharedPages: 0,
-      failedAtTxn: null, vmmErrors: [], pages: { shared: 0, private: 0, pending: 0 }, sharedRanges: [],
+      failedAtTxn: null, vmmErrors: [], pages: { shared: 0, private: 0, pending: 0 }, sharedRanges: [], results: [],
       ...(options.recordRequests ? { requestsLog: [] } : {}),
     };
   }
@@ -399,6 +403,7 @@ class VmmRun {
     const t = tracker.totals();
     report.pages = { shared: t.shared, private: t.private, pending: t.pendingPrivate + t.pendingShared };
     report.sharedRanges = tracker.rangesIn("shared");
+    for (let i = 0; i < RESULTS_REPORTED; i++) report.results.push(this.mailbox.getBigUint64(MB.results + 8 * i, true));
   }
 }
 
