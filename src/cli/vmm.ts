@@ -9,7 +9,7 @@
 import { Kvm } from "../kvm/system.js";
 import { POLICY_NAMES } from "../policy/create.js";
 import type { PolicyName } from "../policy/types.js";
-import { type ChildJob, probeHypercall, runVmmInChild } from "../vmm/child.js";
+import { type ChildJob, jsonReplacer, probeHypercall, runVmmInChild } from "../vmm/child.js";
 import type { RequestPath } from "../vmm/guest/program.js";
 import type { VmmReport } from "../vmm/vmm.js";
 
@@ -162,7 +162,7 @@ export async function run(args: string[]): Promise<number> {
     reports.push(r.report);
     if (r.report.end !== "halted" || r.report.payloadsBad > 0 || r.report.leakedWords > 0 || r.report.transactionsDone !== o.transactions) ok = false;
   }
-  if (o.json) process.stdout.write(JSON.stringify({ transactions: o.transactions, path, reports }, null, 2) + "\n");
+  if (o.json) process.stdout.write(JSON.stringify({ transactions: o.transactions, path, reports }, jsonReplacer, 2) + "\n");
   else if (reports.length > 0) {
     process.stdout.write(`memattr vmm: ${o.transactions} DMA transactions, ${o.ramMib} MiB guest, requests by ${path}\n\n`);
     process.stdout.write(formatTable(reports));
