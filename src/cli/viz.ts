@@ -78,7 +78,13 @@ export async function serveViz(options: ServeVizOptions = {}): Promise<VizServer
   const host = options.host ?? "127.0.0.1";
   const tracePath = options.tracePath === undefined ? undefined : resolve(options.tracePath);
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    } catch {
+      res.writeHead(400).end("bad request\n");
+      return;
+    }
     let file: string;
     let type: string;
     if (path === "/trace" && tracePath !== undefined) {

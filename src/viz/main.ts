@@ -128,13 +128,16 @@ function renderCounters(): void {
       sw.style.background = cssColor(cls);
       name.append(sw);
     }
-    name.append(label + (cls !== null ? " (pages)" : ""));
+    name.append(label);
     const v = document.createElement("td");
     v.textContent = value;
     tr.append(name, v);
     return tr;
   });
-  ui.counters.replaceChildren(...trs);
+  const head = document.createElement("tr");
+  head.className = "head";
+  head.innerHTML = "<th>state</th><th>pages</th>";
+  ui.counters.replaceChildren(head, ...trs);
 }
 
 // ---- player -------------------------------------------------------------------------------

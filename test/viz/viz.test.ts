@@ -75,12 +75,14 @@ describe.skipIf(!haveChromium)("viz in Chromium", () => {
   let context: BrowserContext;
   let page: Page;
   let userDataDir: string;
+  let distDir: string;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
     const { buildViz } = (await import(pathToFileURL(join(ROOT, "scripts/build-viz.mjs")).href)) as { buildViz(o: { outDir: string }): Promise<string> };
-    const root = await buildViz({ outDir: "viz-dist" });
-    server = await serveViz({ root, port: 0, host: "127.0.0.1" });
+    // Each test file builds its own copy: test files run in parallel.
+    distDir = await buildViz({ outDir: mkdtempSync(join(tmpdir(), "memattr-viz-dist-")) });
+    server = await serveViz({ root: distDir, port: 0, host: "127.0.0.1" });
     userDataDir = mkdtempSync(join(tmpdir(), "memattr-viz-chromium-"));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -99,6 +101,7 @@ describe.skipIf(!haveChromium)("viz in Chromium", () => {
     await context?.close();
     await server?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    if (distDir) rmSync(distDir, { recursive: true, force: true });
   });
 
   it("serves the .wasm with its MIME type and says the backing is simulated", async () => {
@@ -208,6 +211,21 @@ describe.skipIf(!haveChromium)("viz in Chromium", () => {
     // Fit goes back to the whole guest.
     await page.click("#zoom-fit");
     expect((await page.evaluate(() => window.memattrViz!.view)).cellPx).toBe(view.cellPx);
+  });
+
+  it("opens with a served trace file loaded (memattr viz TRACE)", async () => {
+    const file = join(ROOT, "test", "fixtures", "qemu-convert.log");
+    const withTrace = await serveViz({ root: distDir, port: 0, tracePath: file });
+    const other = await context.newPage();
+    try {
+      await other.goto(withTrace.url);
+      await other.waitForFunction(() => window.memattrViz?.ready === true && window.memattrViz.table.length === 4, null, { timeout: 60_000 });
+      expect(await other.evaluate(() => window.memattrViz!.traceLabel)).toBe("qemu-convert.log (qemu)");
+      expect(await other.evaluate(() => window.memattrViz!.eventCount)).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+      await withTrace.close();
+    }
   });
 
   it("saves a screenshot (test-artifacts/viz.png, docs/viz.png)", async () => {
