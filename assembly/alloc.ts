@@ -16,9 +16,9 @@
 /** Upper bound of what one set/update can allocate: 4 nodes of root growth, 2 edge paths of
  * 4 nodes each, and 2 edge leaves of 8 bits (4 616 B each) — rounded up. */
 @inline export const RESERVE_BYTES: usize = 16384;
-/** Grow memory by at least this fraction (1/8) of its size, so a growing map does not call
+/** Grow memory by at least this fraction (1/16) of its size, so a growing map does not call
  * memory.grow for every reservation. */
-@inline const GROW_FRACTION_SHIFT: i32 = 3;
+@inline const GROW_FRACTION_SHIFT: i32 = 4;
 @inline const WASM_PAGE_SHIFT: u64 = 16;
 
 const FREE_HEADS: usize = memory.data(4 * 4, 16);

@@ -399,6 +399,34 @@ export function leafNextChange(leaf: usize, o: u32, hi: u32): u32 {
   return hi;
 }
 
+/** Boundaries inside the range: offsets o in (lo, hi) whose value differs from page o − 1's. */
+export function leafBoundaries(leaf: usize, lo: u32, hi: u32): u32 {
+  let width = leafWidth(leaf);
+  let data = leafData(leaf);
+  let perWord = 64 / width;
+  let n: u32 = 0;
+  let o = lo + 1;
+  while (o < hi && (o & (perWord - 1)) != 0) {
+    if (idxAt(data, width, o) != idxAt(data, width, o - 1)) n++;
+    o++;
+  }
+  // word by word: compare each lane with the lane before it (the previous word's last for lane 0)
+  let lowBits = wordPattern(width, 1);
+  while (o + perWord <= hi) {
+    let x = load<u64>(data + ((o * width) >> 3));
+    let diff = x ^ ((x << width) | <u64>idxAt(data, width, o - 1));
+    let folded = diff;
+    for (let k: u32 = 1; k < width; k++) folded |= diff >> k;
+    n += <u32>popcnt(folded & lowBits);
+    o += perWord;
+  }
+  while (o < hi) {
+    if (idxAt(data, width, o) != idxAt(data, width, o - 1)) n++;
+    o++;
+  }
+  return n;
+}
+
 /** True when every page of [lo, hi) holds `x`. */
 export function leafAllEqual(leaf: usize, lo: u32, hi: u32, x: i32): bool {
   let width = leafWidth(leaf);

@@ -22,7 +22,7 @@ import {
 } from "./layout";
 import { allocBlock, freeBlock, resetHeap } from "./alloc";
 import {
-  leafAddHistogram, leafAllEqual, leafClass, leafCountValue, leafFromUniform, leafGet, leafNextChange,
+  leafAddHistogram, leafAllEqual, leafBoundaries, leafClass, leafCountValue, leafFromUniform, leafGet, leafNextChange,
   leafSetPage, leafSetRange, leafUpdate, leafValueAt, leafWidth,
 } from "./leaf";
 
@@ -93,13 +93,7 @@ function scanLeaf(leaf: usize, lo: u32, hi: u32): void {
   let first = leafValueAt(leaf, lo);
   if (scanLast < 0) scanFirst = first;
   else if (scanLast != first) scanBoundaries++;
-  let o = lo;
-  while (true) {
-    let next = leafNextChange(leaf, o, hi);
-    if (next >= hi) break;
-    scanBoundaries++;
-    o = next;
-  }
+  scanBoundaries += leafBoundaries(leaf, lo, hi);
   scanLast = leafValueAt(leaf, hi - 1);
   if (scanMode == SCAN_SUBTRACT) leafAddHistogram(leaf, lo, hi, -1);
   else if (scanMode == SCAN_ADD) leafAddHistogram(leaf, lo, hi, 1);

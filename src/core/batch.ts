@@ -7,6 +7,7 @@
  */
 import { badGfn, badRange, badValue, isRange } from "./_validate.js";
 import { MAX_GFN } from "./types.js";
+import { MemattrMemoryError } from "./errors.js";
 import { codeToError, type RangeMap } from "./range-map.js";
 
 const OP_SET = 1;
@@ -112,8 +113,14 @@ export class RangeMapBatch {
     this.map.f64().set(this.staged.subarray(0, n * F64_PER_COMMAND), x.batchIn() / 8);
     const rc = x.runBatch(n);
     if (rc !== 0) {
+      const failed = this.flushedCount + x.batchErrorIndex();
       this.count = 0;
-      throw codeToError(rc, `batch command ${this.flushedCount + x.batchErrorIndex()}`);
+      this.flushedResults = [];
+      this.flushedCount = 0;
+      if (rc === -12) {
+        throw new MemattrMemoryError(`batch command ${failed}: Wasm linear memory could not grow; commands before it stay applied, it and later ones were dropped`);
+      }
+      throw codeToError(rc, `batch command ${failed}`);
     }
     const outBase = x.batchOut() / 8;
     return this.map.f64().slice(outBase, outBase + n);
