@@ -1,0 +1,22 @@
+// Runs the registered bench suites (all of them, or those named on the command line, e.g.
+// `npm run bench -- core`). A suite module's default export is { name, groups() }; register
+// it in SUITES below. (Standalone scripts such as backing.bench.ts run by themselves.)
+// MEMATTR_BENCH_QUICK=1 shortens every case; results go to bench/results/<name>.json.
+import { runSuite, type BenchGroup } from "./_harness.js";
+
+interface Suite {
+  name: string;
+  groups: () => Promise<BenchGroup[]>;
+}
+
+const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
+  core: () => import("./core.bench.js"),
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, load] of Object.entries(SUITES)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  const suite = (await load()).default;
+  console.log(`## ${suite.name} (Node ${process.version})\n`);
+  await runSuite(suite.name, await suite.groups());
+}
