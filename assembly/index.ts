@@ -25,7 +25,7 @@ import { BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MAX_GFN_F64 } 
 import { E_INVAL, E_NOMEM, E_NOSYS, E_RANGE } from "./errors";
 import { RESERVE_BYTES, getLimitPages, heapLiveBytes, heapStartBytes, heapTopBytes, reserveBytes, setLimitPages } from "./alloc";
 import {
-  boundaryCount, clearAll, countValueInRange, getValue, height, resetTree, setRange, uniformValueOf, updateRange, writeRuns,
+  boundaryCount, clearAll, countValueInRange, getValue, height, resetTree, setPageInLeaf, setRange, uniformValueOf, updateRange, writeRuns,
 } from "./tree";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
 
@@ -41,8 +41,14 @@ resetTree();
 
 let errorIndex: i32 = -1;
 
+/** x has no fraction. floor is one instruction; f64↔u64 conversions are not, on x64. */
 @inline function isWhole(x: f64): bool {
-  return <f64><u64>x == x;
+  return Math.floor(x) == x;
+}
+
+/** f64 → u64 through the signed conversion (one instruction on x64); exact below 2^53. */
+@inline function toGfn(x: f64): u64 {
+  return <u64><i64>x;
 }
 
 /** 0 when [start, end) is a valid range of integer gfns, else -EINVAL/-ERANGE. */
@@ -58,7 +64,7 @@ let errorIndex: i32 = -1;
 
 /** Value of page `gfn` (0 ≤ gfn < 2^40, an integer). */
 export function get(gfn: f64): i32 {
-  return getValue(<u64>gfn);
+  return getValue(toGfn(gfn));
 }
 
 /** Sets every page of [start, end) to `value`. 0, -EINVAL, -ERANGE or -ENOMEM (map unchanged). */
@@ -66,8 +72,9 @@ export function set(start: f64, end: f64, value: i32): i32 {
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
   if (<u32>value > 255) return E_INVAL;
+  if (end - start == 1 && setPageInLeaf(toGfn(start), value)) return 0;
   if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
-  setRange(<u64>start, <u64>end, value);
+  setRange(toGfn(start), toGfn(end), value);
   return 0;
 }
 
@@ -77,7 +84,7 @@ export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 
   if (rc != 0) return rc;
   if (<u32>clearMask > 255 || <u32>setMask > 255) return E_INVAL;
   if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
-  updateRange(<u64>start, <u64>end, clearMask, setMask);
+  updateRange(toGfn(start), toGfn(end), clearMask, setMask);
   return 0;
 }
 
@@ -85,19 +92,19 @@ export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 
 export function uniformValue(start: f64, end: f64): i32 {
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
-  return uniformValueOf(<u64>start, <u64>end);
+  return uniformValueOf(toGfn(start), toGfn(end));
 }
 
 /** 1 when every page of [start, end) holds `value`, 0 when not, or a negative code. */
 export function isUniform(start: f64, end: f64, value: i32): i32 {
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
-  return uniformValueOf(<u64>start, <u64>end) == value ? 1 : 0;
+  return uniformValueOf(toGfn(start), toGfn(end)) == value ? 1 : 0;
 }
 
 /** Pages of [start, end) holding `value` (the facade validates the arguments). */
 export function countInRange(start: f64, end: f64, value: i32): f64 {
-  return <f64>countValueInRange(<u64>start, <u64>end, value);
+  return <f64>countValueInRange(toGfn(start), toGfn(end), value);
 }
 
 /** Pages of the whole map holding `value`: O(1). */
@@ -119,7 +126,7 @@ export function runs(start: f64, end: f64, maxRuns: i32): i32 {
   if (rc != 0) return rc;
   if (maxRuns <= 0) return E_INVAL;
   if (maxRuns > runsCapacity()) maxRuns = runsCapacity();
-  return writeRuns(<u64>start, <u64>end, BATCH_IN, maxRuns);
+  return writeRuns(toGfn(start), toGfn(end), BATCH_IN, maxRuns);
 }
 
 export function runsCapacity(): i32 {
@@ -213,12 +220,14 @@ export function runBatch(n: i32): i32 {
   for (let i = 0; i < n; i++) {
     let at = BATCH_IN + (<usize>i << 5);
     let op = <i32>load<f64>(at);
-    let a = <u64>load<f64>(at, 8);
-    let b = <u64>load<f64>(at, 16);
+    let a = toGfn(load<f64>(at, 8));
+    let b = toGfn(load<f64>(at, 16));
     let c = <i32>load<f64>(at, 24);
     let result: f64 = 0;
     if (op == OP_GET) {
       result = getValue(a);
+    } else if (op == OP_SET && b - a == 1 && setPageInLeaf(a, c)) {
+      // done in place
     } else if (op == OP_SET || op == OP_UPDATE) {
       if (!reserveBytes(RESERVE_BYTES)) {
         errorIndex = i;
@@ -251,7 +260,7 @@ export function getMany(n: i32): i32 {
       errorIndex = i;
       return g >= 0 && isWhole(g) ? E_RANGE : E_INVAL;
     }
-    store<u8>(BATCH_OUT + i, <u8>getValue(<u64>g));
+    store<u8>(BATCH_OUT + i, <u8>getValue(toGfn(g)));
   }
   return 0;
 }

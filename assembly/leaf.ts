@@ -337,6 +337,30 @@ export function leafSetPage(leaf: usize, o: u32, x: i32): u32 {
 }
 
 /**
+ * Sets one page when that needs no new block and does not make the leaf uniform: the hot
+ * flip. Returns the page's old value (x itself when nothing changes), or -1 having changed
+ * nothing when the generic path (widen or collapse) is needed.
+ */
+export function leafSetPageInPlace(leaf: usize, o: u32, x: i32): i32 {
+  let width = leafWidth(leaf);
+  let data = leafData(leaf);
+  let oldIdx = idxAt(data, width, o);
+  let old = valueOfIdx(leaf, width, oldIdx);
+  if (old == x) return x;
+  let idx = findOrAddIdx(leaf, width, x); // may label a free entry: harmless, its count stays 0
+  if (idx < 0) return -1;
+  let distinct = <i32>load<u16>(leaf + 2);
+  if (countOf(leaf, idx) == 0) distinct++;
+  if (countOf(leaf, oldIdx) == 1) distinct--;
+  if (distinct == 1) return -1;
+  putIdx(data, width, o, idx);
+  addCount(leaf, idx, 1);
+  addCount(leaf, oldIdx, -1);
+  store<u16>(leaf + 2, distinct);
+  return old;
+}
+
+/**
  * Masked update v = (v & ~clearMask) | setMask of pages [lo, hi). `whole` says the range is
  * the full chunk: then the leaf keeps its block (no allocation), and when the update maps the
  * values present one-to-one only the palette changes.

@@ -23,7 +23,7 @@ import {
 import { allocBlock, freeBlock, resetHeap } from "./alloc";
 import {
   leafAddHistogram, leafAllEqual, leafBoundaries, leafClass, leafCountValue, leafFromUniform, leafGet, leafNextChange,
-  leafSetPage, leafSetRange, leafUpdate, leafValueAt, leafWidth,
+  leafSetPage, leafSetPageInPlace, leafSetRange, leafUpdate, leafValueAt, leafWidth,
 } from "./leaf";
 
 export let height: i32 = 0;
@@ -357,6 +357,37 @@ function shrink(): void {
 
 @inline function differs(a: i32, b: i32): i64 {
   return a >= 0 && b >= 0 && a != b ? 1 : 0;
+}
+
+/**
+ * The hot 1-page flip: when page g's chunk is already a leaf that can take x in place, sets it
+ * with one walk down, no allocation and no tree change, and returns true. Returns false having
+ * changed nothing otherwise (the caller then reserves memory and calls setRange).
+ */
+export function setPageInLeaf(g: u64, x: i32): bool {
+  let level = height;
+  let shift = shiftOf(level);
+  if (g >> shift != 0) return false;
+  let slot = root;
+  while (level > 0) {
+    if (isUniformSlot(slot)) return false;
+    shift -= FANOUT_SHIFT;
+    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+    level--;
+  }
+  if (isUniformSlot(slot)) return false;
+  let o = <u32>g & 4095;
+  let before = o > 0 ? leafGet(slot, o - 1) : g > 0 ? getValue(g - 1) : -1;
+  let after = o < 4095 ? leafGet(slot, o + 1) : g + 1 < MAX_GFN ? getValue(g + 1) : -1;
+  let old = leafSetPageInPlace(slot, o, x);
+  if (old < 0) return false;
+  if (old == x) return true;
+  let oldAt = COUNTS + (<usize>old << 3);
+  store<i64>(oldAt, load<i64>(oldAt) - 1);
+  let xAt = COUNTS + (<usize>x << 3);
+  store<i64>(xAt, load<i64>(xAt) + 1);
+  boundaryCount += differs(before, x) + differs(x, after) - differs(before, old) - differs(old, after);
+  return true;
 }
 
 /** Sets [s, e) to x. The caller has validated the range and reserved memory. */
