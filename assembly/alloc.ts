@@ -3,10 +3,10 @@
 // caller always knows a block's class (nodes are class 0, a leaf's class follows its width).
 //
 //   class  bytes  holds
-//   0       528   internal node (520 B used) or 1-bit leaf
-//   1      1040   2-bit leaf
+//   0       536   internal node (520 B used) or 1-bit leaf
+//   1      1056   2-bit leaf
 //   2      2104   4-bit leaf
-//   3      4616   8-bit leaf
+//   3      4632   8-bit leaf
 //
 // A freed block goes on its class's list and is handed out again first, so memory a guest
 // fragments and later makes uniform is reused rather than grown. Mutating operations call
@@ -14,11 +14,11 @@
 // operation succeeds, which is how a failing memory.grow leaves the map unchanged.
 
 /** Upper bound of what one set/update can allocate: 4 nodes of root growth, 2 edge paths of
- * 4 nodes each, and 2 edge leaves of 8 bits (4 616 B each) — rounded up. */
+ * 4 nodes each, and 2 edge leaves of 8 bits (4 632 B each) — rounded up. */
 @inline export const RESERVE_BYTES: usize = 16384;
-/** Grow memory by at least this fraction (1/16) of its size, so a growing map does not call
+/** Grow memory by at least this fraction (1/32) of its size, so a growing map does not call
  * memory.grow for every reservation. */
-@inline const GROW_FRACTION_SHIFT: i32 = 4;
+@inline const GROW_FRACTION_SHIFT: i32 = 5;
 @inline const WASM_PAGE_SHIFT: u64 = 16;
 
 const FREE_HEADS: usize = memory.data(4 * 4, 16);
@@ -30,7 +30,7 @@ let liveBytes: u64 = 0;
 let limitPages: i32 = 65536;
 
 @inline export function classBytes(cls: i32): usize {
-  return cls == 0 ? 528 : cls == 1 ? 1040 : cls == 2 ? 2104 : 4616;
+  return cls == 0 ? 536 : cls == 1 ? 1056 : cls == 2 ? 2104 : 4632;
 }
 
 /** Makes sure `bytes` more can be bump-allocated without growing; false when memory cannot grow. */

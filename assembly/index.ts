@@ -25,7 +25,7 @@ import { BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MAX_GFN_F64 } 
 import { E_INVAL, E_NOMEM, E_NOSYS, E_RANGE } from "./errors";
 import { RESERVE_BYTES, getLimitPages, heapLiveBytes, heapStartBytes, heapTopBytes, reserveBytes, setLimitPages } from "./alloc";
 import {
-  boundaryCount, clearAll, countValueInRange, getValue, height, resetTree, setPageInLeaf, setRange, uniformValueOf, updateRange, writeRuns,
+  boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, height, resetTree, setPageInLeaf, setRange, uniformValueOf, updateRange, writeRuns,
 } from "./tree";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
 
@@ -254,13 +254,9 @@ export function runBatch(n: i32): i32 {
 export function getMany(n: i32): i32 {
   errorIndex = -1;
   if (n < 0 || n > BATCH_GFNS) return E_INVAL;
-  for (let i = 0; i < n; i++) {
-    let g = load<f64>(BATCH_IN + (<usize>i << 3));
-    if (!(g >= 0 && g < MAX_GFN_F64 && isWhole(g))) {
-      errorIndex = i;
-      return g >= 0 && isWhole(g) ? E_RANGE : E_INVAL;
-    }
-    store<u8>(BATCH_OUT + i, <u8>getValue(toGfn(g)));
-  }
-  return 0;
+  let bad = getValuesInto(BATCH_IN, BATCH_OUT, n);
+  if (bad < 0) return 0;
+  errorIndex = bad;
+  let g = load<f64>(BATCH_IN + (<usize>bad << 3));
+  return g >= 0 && isWhole(g) ? E_RANGE : E_INVAL;
 }

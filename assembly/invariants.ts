@@ -16,7 +16,7 @@
 
 import { COUNTS, MAX_GFN, MAX_HEIGHT, NODE_POINTERS, NODE_SLOTS, isUniformSlot, uniformSlot } from "./layout";
 import { classBytes, freeBlockCount, heapLiveBytes, heapStartBytes, heapTopBytes } from "./alloc";
-import { leafCheck, leafClass, leafWidth } from "./leaf";
+import { leafBytesOf, leafCheck } from "./leaf";
 import { addAllToCounts, boundariesInRange, boundaryCount, height, root, tailValue } from "./tree";
 
 const SAVED_COUNTS: usize = memory.data(256 * 8, 16);
@@ -36,7 +36,7 @@ function checkTree(slot: u32, level: i32): bool {
   if (level == 0) {
     let code = leafCheck(slot);
     if (code != 0) return fail(1, code);
-    reachableBytes += classBytes(leafClass(leafWidth(slot)));
+    reachableBytes += leafBytesOf(slot);
     return true;
   }
   reachableBytes += classBytes(0);

@@ -41,9 +41,9 @@
   return (<u64>1) << shiftOf(level);
 }
 
-/* Internal node, one allocator block of class 0 (528 B, shared with 1-bit leaves):
+/* Internal node, one allocator block of class 0 (536 B, shared with 1-bit leaves):
  *
- *   0              4            8                                   520      528
+ *   0              4            8                                   520      536
  *   ┌──────────────┬────────────┬───────────────────────────────────┬────────┐
  *   │ pointerCount │ (unused)   │ slots[128]: u32 each              │ (pad)  │
  *   │ u32          │ u32        │ slot i covers base + i·span/128   │        │

@@ -7,16 +7,16 @@
 // and fully covered edits never shrink it, to avoid re-encoding on every flip); range edits of
 // SHRINK_MIN_PAGES or more, and partial updates, re-encode it at the narrowest width.
 //
-// Leaf block (class = log2(width)):
+// Leaf block (class = log2(width)); palette and data sit at fixed offsets so a read needs no
+// header, and the slot pointing at a leaf carries log2(width) in bits 1–2 (blocks are 8-aligned):
 //
-//   0       1            2                4                 4+2P              dataOffset
-//   ┌───────┬────────────┬────────────────┬─────────────────┬─────────────────┬──────────────────────┐
-//   │ width │ dataOffset │ distinctCount  │ counts[P]: u16  │ palette[P]: u8  │ packed idx:          │
-//   │ u8    │ /8, u8     │ u16            │ pages per idx   │ idx → value     │ 4096 · width bits    │
-//   └───────┴────────────┴────────────────┴─────────────────┴─────────────────┴──────────────────────┘
-//   P = 2^width.  width 1: dataOffset 16, block 528 B · width 2: 16, 1040 B · width 4: 56, 2104 B
-//   width 8: the palette is the identity (idx = value), no palette bytes; dataOffset 520, 4616 B.
-//   Page o's idx sits at bit o·width of the data, least significant bit first.
+//   0                 16                          T = 16 + 512·width   T+2       T+4
+//   ┌─────────────────┬───────────────────────────┬───────────────────┬─────────┬────────────────┐
+//   │ palette[16]: u8 │ packed idx: 4096·width    │ distinctCount u16 │ (pad)   │ counts[P]: u16 │
+//   │ idx → value     │ bits, page o at bit o·w   │                   │         │ pages per idx  │
+//   └─────────────────┴───────────────────────────┴───────────────────┴─────────┴────────────────┘
+//   P = 2^width.  width 1: 536 B · width 2: 1056 B · width 4: 2104 B · width 8: 4632 B (rounded to 8).
+//   Width 8 uses no palette (idx = value). Bits are least significant first.
 // An idx with count 0 is free: its palette byte is stale and never matched.
 
 import { CHUNK_PAGES, COUNTS, SCRATCH_HIST, SCRATCH_INDEX, SCRATCH_VALUES, uniformSlot } from "./layout";
@@ -24,24 +24,36 @@ import { allocBlock, freeBlock } from "./alloc";
 
 /** Range edits at least this long re-encode a leaf at its narrowest width. */
 @inline const SHRINK_MIN_PAGES: u32 = 64;
+@inline const DATA_OFFSET: usize = 16;
 
-@inline export function leafWidth(leaf: usize): u32 {
-  return load<u8>(leaf);
+// ── slots and layout ─────────────────────────────────────────────────────────────────────
+
+@inline function addrOf(slot: u32): usize {
+  return <usize>(slot & ~7);
+}
+@inline function widthOf(slot: u32): u32 {
+  return 1 << ((slot >> 1) & 3);
+}
+@inline function slotOf(leaf: usize, width: u32): u32 {
+  return <u32>leaf | (ctz(width) << 1);
 }
 @inline export function leafClass(width: u32): i32 {
   return <i32>ctz(width);
 }
-@inline function leafData(leaf: usize): usize {
-  return leaf + (<usize>load<u8>(leaf, 1) << 3);
+@inline function dataAt(leaf: usize): usize {
+  return leaf + DATA_OFFSET;
 }
-@inline function countsAt(leaf: usize): usize {
-  return leaf + 4;
+@inline function trailerAt(leaf: usize, width: u32): usize {
+  return leaf + DATA_OFFSET + ((<usize>width) << 9);
 }
-@inline function paletteAt(leaf: usize, width: u32): usize {
-  return leaf + 4 + ((<usize>2) << width);
+@inline function countsAt(leaf: usize, width: u32): usize {
+  return trailerAt(leaf, width) + 4;
 }
-@inline function dataOffsetFor(width: u32): usize {
-  return width == 8 ? 520 : (4 + 3 * ((<usize>1) << width) + 7) & ~(<usize>7);
+@inline function distinctOf(leaf: usize, width: u32): i32 {
+  return <i32>load<u16>(trailerAt(leaf, width));
+}
+@inline function setDistinct(leaf: usize, width: u32, n: i32): void {
+  store<u16>(trailerAt(leaf, width), n);
 }
 @inline export function minWidthFor(distinct: i32): u32 {
   return distinct <= 2 ? 1 : distinct <= 4 ? 2 : distinct <= 16 ? 4 : 8;
@@ -58,13 +70,13 @@ import { allocBlock, freeBlock } from "./alloc";
   store<u8>(at, (load<u8>(at) & ~mask) | (idx << shift));
 }
 @inline function valueOfIdx(leaf: usize, width: u32, idx: u32): i32 {
-  return width == 8 ? <i32>idx : <i32>load<u8>(paletteAt(leaf, width) + idx);
+  return width == 8 ? <i32>idx : <i32>load<u8>(leaf + idx);
 }
-@inline function countOf(leaf: usize, idx: u32): u32 {
-  return load<u16>(countsAt(leaf) + (<usize>idx << 1));
+@inline function countOf(leaf: usize, width: u32, idx: u32): u32 {
+  return load<u16>(countsAt(leaf, width) + (<usize>idx << 1));
 }
-@inline function addCount(leaf: usize, idx: u32, delta: i32): void {
-  let at = countsAt(leaf) + (<usize>idx << 1);
+@inline function addCount(leaf: usize, width: u32, idx: u32, delta: i32): void {
+  let at = countsAt(leaf, width) + (<usize>idx << 1);
   store<u16>(at, <i32>load<u16>(at) + delta);
 }
 /** idx repeated over a byte: idx · 0xff/(2^width − 1). */
@@ -76,26 +88,35 @@ import { allocBlock, freeBlock } from "./alloc";
   return <u64>bytePattern(width, idx) * 0x0101010101010101;
 }
 
-/** Value of page `o`. The hot read: two loads of the header line, one of the data. */
-@inline export function leafGet(leaf: usize, o: u32): i32 {
-  let head = <u32>load<u16>(leaf);
-  let width = head & 0xff;
-  let idx = idxAt(leaf + (<usize>(head >> 8) << 3), width, o);
-  return width == 8 ? <i32>idx : <i32>load<u8>(leaf + 4 + ((<usize>2) << width) + idx);
+/** Bytes of the block behind a leaf slot. */
+export function leafBytesOf(slot: u32): usize {
+  let width = widthOf(slot);
+  return (DATA_OFFSET + ((<usize>width) << 9) + 4 + ((<usize>2) << width) + 7) & ~(<usize>7);
+}
+
+export function leafFree(slot: u32): void {
+  freeBlock(addrOf(slot), leafClass(widthOf(slot)));
+}
+
+/** Value of page `o`: the hot read, two dependent loads (data, then palette). */
+@inline export function leafGet(slot: u32, o: u32): i32 {
+  let log2Width = (slot >> 1) & 3;
+  let leaf = <usize>(slot & ~7);
+  let bit = o << log2Width;
+  let idx = (<u32>load<u8>(leaf + DATA_OFFSET + (bit >> 3)) >> (bit & 7)) & ((1 << (1 << log2Width)) - 1);
+  return log2Width == 3 ? <i32>idx : <i32>load<u8>(leaf + idx);
 }
 
 function leafNew(width: u32): usize {
   let leaf = allocBlock(leafClass(width));
-  let dataOffset = dataOffsetFor(width);
-  store<u8>(leaf, width);
-  store<u8>(leaf, <u8>(dataOffset >> 3), 1);
-  memory.fill(leaf + 2, 0, dataOffset - 2);
+  memory.fill(leaf, 0, DATA_OFFSET);
+  memory.fill(trailerAt(leaf, width), 0, 4 + ((<usize>2) << width));
   return leaf;
 }
 
 function recountDistinct(leaf: usize, width: u32): i32 {
   let n = 0;
-  let counts = countsAt(leaf);
+  let counts = countsAt(leaf, width);
   let entries = 1 << width;
   for (let i = 0; i < entries; i++) if (load<u16>(counts + (<usize>i << 1)) != 0) n++;
   return n;
@@ -103,11 +124,10 @@ function recountDistinct(leaf: usize, width: u32): i32 {
 
 /** Palette idx of value `x` if some page holds it, else -1. */
 function findIdx(leaf: usize, width: u32, x: i32): i32 {
-  if (width == 8) return countOf(leaf, x) != 0 ? x : -1;
-  let pal = paletteAt(leaf, width);
+  if (width == 8) return countOf(leaf, width, x) != 0 ? x : -1;
   let entries = 1 << width;
   for (let i = 0; i < entries; i++) {
-    if (countOf(leaf, i) != 0 && <i32>load<u8>(pal + i) == x) return i;
+    if (countOf(leaf, width, i) != 0 && <i32>load<u8>(leaf + i) == x) return i;
   }
   return -1;
 }
@@ -115,15 +135,14 @@ function findIdx(leaf: usize, width: u32, x: i32): i32 {
 /** Palette idx for value `x`, taking a free entry if needed; -1 when the palette is full. */
 function findOrAddIdx(leaf: usize, width: u32, x: i32): i32 {
   if (width == 8) return x;
-  let pal = paletteAt(leaf, width);
   let entries = 1 << width;
   let freeIdx = -1;
   for (let i = 0; i < entries; i++) {
-    if (countOf(leaf, i) != 0) {
-      if (<i32>load<u8>(pal + i) == x) return i;
+    if (countOf(leaf, width, i) != 0) {
+      if (<i32>load<u8>(leaf + i) == x) return i;
     } else if (freeIdx < 0) freeIdx = i;
   }
-  if (freeIdx >= 0) store<u8>(pal + freeIdx, <u8>x);
+  if (freeIdx >= 0) store<u8>(leaf + freeIdx, <u8>x);
   return freeIdx;
 }
 
@@ -138,18 +157,6 @@ function fillIdx(data: usize, width: u32, lo: u32, hi: u32, idx: u32): void {
     o = bytesEnd;
   }
   while (o < hi) putIdx(data, width, o++, idx);
-}
-
-/** Subtracts pages [lo, hi) from the per-idx counts (before they are overwritten). */
-function subtractCounts(leaf: usize, data: usize, width: u32, lo: u32, hi: u32): void {
-  if (width == 1) {
-    // two indices: popcount the ones, the rest are zeros
-    let ones = countRangeIdx(data, 1, lo, hi, 1);
-    addCount(leaf, 1, -<i32>ones);
-    addCount(leaf, 0, -<i32>(hi - lo - ones));
-    return;
-  }
-  for (let o = lo; o < hi; o++) addCount(leaf, idxAt(data, width, o), -1);
 }
 
 /** Pages in [lo, hi) whose idx is `idx`, word by word in the aligned middle. */
@@ -178,37 +185,48 @@ function countRangeIdx(data: usize, width: u32, lo: u32, hi: u32, idx: u32): u32
   return n;
 }
 
-/** A new 1-bit leaf: value `v` everywhere except `x` on [lo, hi). */
-export function leafFromUniform(v: i32, lo: u32, hi: u32, x: i32): usize {
+/** Subtracts pages [lo, hi) from the per-idx counts (before they are overwritten). */
+function subtractCounts(leaf: usize, width: u32, lo: u32, hi: u32): void {
+  let data = dataAt(leaf);
+  if (width == 1) {
+    // two indices: popcount the ones, the rest are zeros
+    let ones = countRangeIdx(data, 1, lo, hi, 1);
+    addCount(leaf, 1, 1, -<i32>ones);
+    addCount(leaf, 1, 0, -<i32>(hi - lo - ones));
+    return;
+  }
+  for (let o = lo; o < hi; o++) addCount(leaf, width, idxAt(data, width, o), -1);
+}
+
+/** A new 1-bit leaf: value `v` everywhere except `x` on [lo, hi). Returns its slot. */
+export function leafFromUniform(v: i32, lo: u32, hi: u32, x: i32): u32 {
   let leaf = leafNew(1);
-  let pal = paletteAt(leaf, 1);
-  store<u8>(pal, <u8>v);
-  store<u8>(pal + 1, <u8>x);
-  store<u16>(countsAt(leaf), CHUNK_PAGES - (hi - lo));
-  store<u16>(countsAt(leaf) + 2, hi - lo);
-  store<u16>(leaf + 2, 2);
-  let data = leafData(leaf);
+  store<u8>(leaf, <u8>v);
+  store<u8>(leaf + 1, <u8>x);
+  addCount(leaf, 1, 0, CHUNK_PAGES - (hi - lo));
+  addCount(leaf, 1, 1, hi - lo);
+  setDistinct(leaf, 1, 2);
+  let data = dataAt(leaf);
   memory.fill(data, 0, CHUNK_PAGES / 8);
   fillIdx(data, 1, lo, hi, 1);
-  return leaf;
+  return slotOf(leaf, 1);
 }
 
 /** A copy of `leaf` at twice the width (so its palette has room); frees the old block. */
-function leafWiden(leaf: usize): usize {
-  let width = leafWidth(leaf);
+function leafWiden(leaf: usize, width: u32): usize {
   let wider = width << 1;
   let next = leafNew(wider);
-  let oldData = leafData(leaf);
-  let newData = leafData(next);
+  let oldData = dataAt(leaf);
+  let newData = dataAt(next);
   let entries = 1 << width;
   for (let i = 0; i < entries; i++) {
-    let c = countOf(leaf, i);
+    let c = countOf(leaf, width, i);
     if (c == 0) continue;
     let target: u32 = wider == 8 ? <u32>valueOfIdx(leaf, width, i) : <u32>i;
-    store<u16>(countsAt(next) + (<usize>target << 1), c);
-    if (wider != 8) store<u8>(paletteAt(next, wider) + i, load<u8>(paletteAt(leaf, width) + i));
+    store<u16>(countsAt(next, wider) + (<usize>target << 1), c);
+    if (wider != 8) store<u8>(next + i, load<u8>(leaf + i));
   }
-  store<u16>(next + 2, load<u16>(leaf + 2));
+  setDistinct(next, wider, distinctOf(leaf, width));
   for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) {
     let idx = idxAt(oldData, width, o);
     putIdx(newData, wider, o, wider == 8 ? <u32>valueOfIdx(leaf, width, idx) : idx);
@@ -218,23 +236,21 @@ function leafWiden(leaf: usize): usize {
 }
 
 /** Values of all 4096 pages, one byte each, into `dst`. */
-function leafDecode(leaf: usize, dst: usize): void {
-  let width = leafWidth(leaf);
-  let data = leafData(leaf);
+function leafDecode(leaf: usize, width: u32, dst: usize): void {
+  let data = dataAt(leaf);
   if (width == 8) {
     memory.copy(dst, data, CHUNK_PAGES);
     return;
   }
-  let pal = paletteAt(leaf, width);
-  for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) store<u8>(dst + o, load<u8>(pal + idxAt(data, width, o)));
+  for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) store<u8>(dst + o, load<u8>(leaf + idxAt(data, width, o)));
 }
 
 /**
- * Encodes 4096 values at `src` as a slot. Into `leaf` in place, keeping its width (the caller
+ * Encodes 4096 values at `src` as a slot. Into `leaf` in place, keeping `keepWidth` (the caller
  * guarantees the values fit), or, when `leaf` is 0, into a new leaf of the narrowest width.
  * Returns a uniform slot (freeing `leaf`) when all pages are equal.
  */
-function leafEncode(src: usize, leaf: usize): u32 {
+function leafEncode(src: usize, leaf: usize, keepWidth: u32): u32 {
   memory.fill(SCRATCH_HIST, 0, 512);
   for (let o = 0; o < CHUNK_PAGES; o++) {
     let at = SCRATCH_HIST + (<usize>load<u8>(src + o) << 1);
@@ -249,7 +265,7 @@ function leafEncode(src: usize, leaf: usize): u32 {
     }
   }
   if (distinct == 1) {
-    if (leaf != 0) freeBlock(leaf, leafClass(leafWidth(leaf)));
+    if (leaf != 0) freeBlock(leaf, leafClass(keepWidth));
     return uniformSlot(lastValue);
   }
   let width: u32;
@@ -257,83 +273,55 @@ function leafEncode(src: usize, leaf: usize): u32 {
     width = minWidthFor(distinct);
     leaf = leafNew(width);
   } else {
-    width = leafWidth(leaf);
-    memory.fill(leaf + 2, 0, dataOffsetFor(width) - 2);
+    width = keepWidth;
+    memory.fill(leaf, 0, DATA_OFFSET);
+    memory.fill(trailerAt(leaf, width), 0, 4 + ((<usize>2) << width));
   }
-  store<u16>(leaf + 2, distinct);
-  let data = leafData(leaf);
+  setDistinct(leaf, width, distinct);
+  let data = dataAt(leaf);
   if (width == 8) {
-    memory.copy(countsAt(leaf), SCRATCH_HIST, 512);
+    memory.copy(countsAt(leaf, width), SCRATCH_HIST, 512);
     memory.copy(data, src, CHUNK_PAGES);
-    return <u32>leaf;
+    return slotOf(leaf, width);
   }
-  let pal = paletteAt(leaf, width);
   let k = 0;
   for (let v = 0; v < 256; v++) {
     let c = load<u16>(SCRATCH_HIST + (<usize>v << 1));
     if (c == 0) continue;
     store<u8>(SCRATCH_INDEX + v, <u8>k);
-    store<u8>(pal + k, <u8>v);
-    store<u16>(countsAt(leaf) + (<usize>k << 1), c);
+    store<u8>(leaf + k, <u8>v);
+    store<u16>(countsAt(leaf, width) + (<usize>k << 1), c);
     k++;
   }
   for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) putIdx(data, width, o, load<u8>(SCRATCH_INDEX + load<u8>(src + o)));
-  return <u32>leaf;
+  return slotOf(leaf, width);
 }
 
-/** Sets pages [lo, hi) of `leaf` to `x`. Returns the leaf's slot (it may move, or become uniform). */
-export function leafSetRange(leaf: usize, lo: u32, hi: u32, x: i32): u32 {
-  let width = leafWidth(leaf);
+/** Sets pages [lo, hi) of a leaf to `x`. Returns its slot (it may move, or become uniform). */
+export function leafSetRange(slot: u32, lo: u32, hi: u32, x: i32): u32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
   let idx = findOrAddIdx(leaf, width, x);
   if (idx < 0) {
-    leaf = leafWiden(leaf);
-    width = leafWidth(leaf);
+    leaf = leafWiden(leaf, width);
+    width <<= 1;
     idx = findOrAddIdx(leaf, width, x);
   }
-  let data = leafData(leaf);
-  subtractCounts(leaf, data, width, lo, hi);
-  fillIdx(data, width, lo, hi, idx);
-  addCount(leaf, idx, hi - lo);
+  subtractCounts(leaf, width, lo, hi);
+  fillIdx(dataAt(leaf), width, lo, hi, idx);
+  addCount(leaf, width, idx, hi - lo);
   let distinct = recountDistinct(leaf, width);
   if (distinct == 1) {
     freeBlock(leaf, leafClass(width));
     return uniformSlot(x);
   }
-  store<u16>(leaf + 2, distinct);
+  setDistinct(leaf, width, distinct);
   if (hi - lo >= SHRINK_MIN_PAGES && minWidthFor(distinct) < width) {
-    leafDecode(leaf, SCRATCH_VALUES);
+    leafDecode(leaf, width, SCRATCH_VALUES);
     freeBlock(leaf, leafClass(width));
-    return leafEncode(SCRATCH_VALUES, 0);
+    return leafEncode(SCRATCH_VALUES, 0, 0);
   }
-  return <u32>leaf;
-}
-
-/** Sets one page. Same contract as leafSetRange, without range loops. */
-export function leafSetPage(leaf: usize, o: u32, x: i32): u32 {
-  let width = leafWidth(leaf);
-  let data = leafData(leaf);
-  let oldIdx = idxAt(data, width, o);
-  if (valueOfIdx(leaf, width, oldIdx) == x) return <u32>leaf;
-  let idx = findOrAddIdx(leaf, width, x);
-  if (idx < 0) {
-    leaf = leafWiden(leaf);
-    width = leafWidth(leaf);
-    data = leafData(leaf);
-    oldIdx = idxAt(data, width, o);
-    idx = findOrAddIdx(leaf, width, x);
-  }
-  putIdx(data, width, o, idx);
-  let distinct = <i32>load<u16>(leaf + 2);
-  if (countOf(leaf, idx) == 0) distinct++;
-  addCount(leaf, idx, 1);
-  addCount(leaf, oldIdx, -1);
-  if (countOf(leaf, oldIdx) == 0) distinct--;
-  if (distinct == 1) {
-    freeBlock(leaf, leafClass(width));
-    return uniformSlot(x);
-  }
-  store<u16>(leaf + 2, distinct);
-  return <u32>leaf;
+  return slotOf(leaf, width);
 }
 
 /**
@@ -341,23 +329,30 @@ export function leafSetPage(leaf: usize, o: u32, x: i32): u32 {
  * flip. Returns the page's old value (x itself when nothing changes), or -1 having changed
  * nothing when the generic path (widen or collapse) is needed.
  */
-export function leafSetPageInPlace(leaf: usize, o: u32, x: i32): i32 {
-  let width = leafWidth(leaf);
-  let data = leafData(leaf);
+export function leafSetPageInPlace(slot: u32, o: u32, x: i32): i32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
+  let data = dataAt(leaf);
   let oldIdx = idxAt(data, width, o);
   let old = valueOfIdx(leaf, width, oldIdx);
   if (old == x) return x;
   let idx = findOrAddIdx(leaf, width, x); // may label a free entry: harmless, its count stays 0
   if (idx < 0) return -1;
-  let distinct = <i32>load<u16>(leaf + 2);
-  if (countOf(leaf, idx) == 0) distinct++;
-  if (countOf(leaf, oldIdx) == 1) distinct--;
+  let distinct = distinctOf(leaf, width);
+  if (countOf(leaf, width, idx) == 0) distinct++;
+  if (countOf(leaf, width, oldIdx) == 1) distinct--;
   if (distinct == 1) return -1;
   putIdx(data, width, o, idx);
-  addCount(leaf, idx, 1);
-  addCount(leaf, oldIdx, -1);
-  store<u16>(leaf + 2, distinct);
+  addCount(leaf, width, idx, 1);
+  addCount(leaf, width, oldIdx, -1);
+  setDistinct(leaf, width, distinct);
   return old;
+}
+
+/** Sets one page, widening or collapsing the leaf as needed. Returns its slot. */
+export function leafSetPage(slot: u32, o: u32, x: i32): u32 {
+  if (leafSetPageInPlace(slot, o, x) >= 0) return slot;
+  return leafSetRange(slot, o, o + 1, x);
 }
 
 /**
@@ -365,18 +360,18 @@ export function leafSetPageInPlace(leaf: usize, o: u32, x: i32): i32 {
  * the full chunk: then the leaf keeps its block (no allocation), and when the update maps the
  * values present one-to-one only the palette changes.
  */
-export function leafUpdate(leaf: usize, lo: u32, hi: u32, clearMask: i32, setMask: i32, whole: bool): u32 {
-  let width = leafWidth(leaf);
+export function leafUpdate(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask: i32, whole: bool): u32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
   if (whole && width < 8) {
-    let pal = paletteAt(leaf, width);
     let entries = 1 << width;
     let oneToOne = true;
     for (let i = 0; i < entries && oneToOne; i++) {
-      if (countOf(leaf, i) == 0) continue;
-      let vi = ((<i32>load<u8>(pal + i) & ~clearMask) | setMask) & 0xff;
+      if (countOf(leaf, width, i) == 0) continue;
+      let vi = ((<i32>load<u8>(leaf + i) & ~clearMask) | setMask) & 0xff;
       for (let j = 0; j < i; j++) {
-        if (countOf(leaf, j) == 0) continue;
-        if ((((<i32>load<u8>(pal + j) & ~clearMask) | setMask) & 0xff) == vi) {
+        if (countOf(leaf, width, j) == 0) continue;
+        if ((((<i32>load<u8>(leaf + j) & ~clearMask) | setMask) & 0xff) == vi) {
           oneToOne = false;
           break;
         }
@@ -384,25 +379,25 @@ export function leafUpdate(leaf: usize, lo: u32, hi: u32, clearMask: i32, setMas
     }
     if (oneToOne) {
       for (let i = 0; i < entries; i++) {
-        if (countOf(leaf, i) != 0) store<u8>(pal + i, <u8>((load<u8>(pal + i) & ~clearMask) | setMask));
+        if (countOf(leaf, width, i) != 0) store<u8>(leaf + i, <u8>((load<u8>(leaf + i) & ~clearMask) | setMask));
       }
-      return <u32>leaf;
+      return slot;
     }
   }
-  leafDecode(leaf, SCRATCH_VALUES);
+  leafDecode(leaf, width, SCRATCH_VALUES);
   for (let o = lo; o < hi; o++) {
     let at = SCRATCH_VALUES + o;
     store<u8>(at, <u8>((load<u8>(at) & ~clearMask) | setMask));
   }
-  if (whole) return leafEncode(SCRATCH_VALUES, leaf);
+  if (whole) return leafEncode(SCRATCH_VALUES, leaf, width);
   freeBlock(leaf, leafClass(width));
-  return leafEncode(SCRATCH_VALUES, 0);
+  return leafEncode(SCRATCH_VALUES, 0, 0);
 }
 
 /** First offset in (o, hi) whose value differs from page o's, or hi. */
-export function leafNextChange(leaf: usize, o: u32, hi: u32): u32 {
-  let width = leafWidth(leaf);
-  let data = leafData(leaf);
+export function leafNextChange(slot: u32, o: u32, hi: u32): u32 {
+  let width = widthOf(slot);
+  let data = dataAt(addrOf(slot));
   let idx = idxAt(data, width, o);
   let perWord = 64 / width;
   o++;
@@ -424,9 +419,9 @@ export function leafNextChange(leaf: usize, o: u32, hi: u32): u32 {
 }
 
 /** Boundaries inside the range: offsets o in (lo, hi) whose value differs from page o − 1's. */
-export function leafBoundaries(leaf: usize, lo: u32, hi: u32): u32 {
-  let width = leafWidth(leaf);
-  let data = leafData(leaf);
+export function leafBoundaries(slot: u32, lo: u32, hi: u32): u32 {
+  let width = widthOf(slot);
+  let data = dataAt(addrOf(slot));
   let perWord = 64 / width;
   let n: u32 = 0;
   let o = lo + 1;
@@ -452,11 +447,12 @@ export function leafBoundaries(leaf: usize, lo: u32, hi: u32): u32 {
 }
 
 /** True when every page of [lo, hi) holds `x`. */
-export function leafAllEqual(leaf: usize, lo: u32, hi: u32, x: i32): bool {
-  let width = leafWidth(leaf);
+export function leafAllEqual(slot: u32, lo: u32, hi: u32, x: i32): bool {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
   let idx = findIdx(leaf, width, x);
-  if (idx < 0 || countOf(leaf, idx) < hi - lo) return false;
-  let data = leafData(leaf);
+  if (idx < 0 || countOf(leaf, width, idx) < hi - lo) return false;
+  let data = dataAt(leaf);
   let perWord = 64 / width;
   let o = lo;
   while (o < hi && (o & (perWord - 1)) != 0) {
@@ -476,22 +472,24 @@ export function leafAllEqual(leaf: usize, lo: u32, hi: u32, x: i32): bool {
 }
 
 /** Pages of [lo, hi) holding `x`. */
-export function leafCountValue(leaf: usize, lo: u32, hi: u32, x: i32): u32 {
-  let width = leafWidth(leaf);
+export function leafCountValue(slot: u32, lo: u32, hi: u32, x: i32): u32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
   let idx = findIdx(leaf, width, x);
   if (idx < 0) return 0;
-  if (lo == 0 && hi == <u32>CHUNK_PAGES) return countOf(leaf, idx);
-  return countRangeIdx(leafData(leaf), width, lo, hi, idx);
+  if (lo == 0 && hi == <u32>CHUNK_PAGES) return countOf(leaf, width, idx);
+  return countRangeIdx(dataAt(leaf), width, lo, hi, idx);
 }
 
 /** Adds `sign` × (pages of [lo, hi) per value) to the map-wide COUNTS. */
-export function leafAddHistogram(leaf: usize, lo: u32, hi: u32, sign: i64): void {
-  let width = leafWidth(leaf);
+export function leafAddHistogram(slot: u32, lo: u32, hi: u32, sign: i64): void {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
   let entries = 1 << width;
   let whole = lo == 0 && hi == <u32>CHUNK_PAGES;
-  let data = leafData(leaf);
+  let data = dataAt(leaf);
   for (let i = 0; i < entries; i++) {
-    let c = countOf(leaf, i);
+    let c = countOf(leaf, width, i);
     if (c == 0) continue;
     let n = whole ? c : countRangeIdx(data, width, lo, hi, i);
     let at = COUNTS + (<usize>valueOfIdx(leaf, width, i) << 3);
@@ -499,33 +497,33 @@ export function leafAddHistogram(leaf: usize, lo: u32, hi: u32, sign: i64): void
   }
 }
 
-export function leafValueAt(leaf: usize, o: u32): i32 {
-  return leafGet(leaf, o);
+export function leafValueAt(slot: u32, o: u32): i32 {
+  return leafGet(slot, o);
 }
 
 /** Checks one leaf; 0 when sound, else a negative code naming the broken rule. */
-export function leafCheck(leaf: usize): i32 {
-  let width = leafWidth(leaf);
-  if (width != 1 && width != 2 && width != 4 && width != 8) return -1;
-  if (<usize>load<u8>(leaf, 1) << 3 != dataOffsetFor(width)) return -2;
+export function leafCheck(slot: u32): i32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
+  if ((leaf & 7) != 0) return -1;
   let entries = 1 << width;
-  let data = leafData(leaf);
+  let data = dataAt(leaf);
   let distinct = 0;
   let total: u32 = 0;
   for (let i = 0; i < entries; i++) {
-    let c = countOf(leaf, i);
+    let c = countOf(leaf, width, i);
     if (c == 0) continue;
     distinct++;
     total += c;
     if (countRangeIdx(data, width, 0, CHUNK_PAGES, i) != c) return -3;
     if (width < 8) {
-      let v = load<u8>(paletteAt(leaf, width) + i);
-      for (let j = 0; j < i; j++) if (countOf(leaf, j) != 0 && load<u8>(paletteAt(leaf, width) + j) == v) return -4;
+      let v = load<u8>(leaf + i);
+      for (let j = 0; j < i; j++) if (countOf(leaf, width, j) != 0 && load<u8>(leaf + j) == v) return -4;
     }
   }
   if (total != <u32>CHUNK_PAGES) return -5;
   if (distinct < 2) return -6;
-  if (distinct != <i32>load<u16>(leaf + 2)) return -7;
+  if (distinct != distinctOf(leaf, width)) return -7;
   if (minWidthFor(distinct) > width) return -8;
   return 0;
 }

@@ -17,13 +17,13 @@
 // edit itself) to learn what it removes.
 
 import {
-  COUNTS, FANOUT_SHIFT, MAX_GFN, NODE_POINTERS, NODE_SLOTS,
+  COUNTS, FANOUT_SHIFT, MAX_GFN, MAX_GFN_F64, NODE_POINTERS, NODE_SLOTS,
   isPointerBit, isUniformSlot, shiftOf, slotValue, spanOf, uniformSlot,
 } from "./layout";
 import { allocBlock, freeBlock, resetHeap } from "./alloc";
 import {
-  leafAddHistogram, leafAllEqual, leafBoundaries, leafClass, leafCountValue, leafFromUniform, leafGet, leafNextChange,
-  leafSetPage, leafSetPageInPlace, leafSetRange, leafUpdate, leafValueAt, leafWidth,
+  leafAddHistogram, leafAllEqual, leafBoundaries, leafCountValue, leafFree, leafFromUniform, leafGet, leafNextChange,
+  leafSetPage, leafSetPageInPlace, leafSetRange, leafUpdate, leafValueAt,
 } from "./leaf";
 
 export let height: i32 = 0;
@@ -63,6 +63,39 @@ export function resetTree(): void {
   return leafGet(slot, <u32>g & 4095);
 }
 
+/**
+ * Values of `n` pages: gfns (f64) at `gfnsAt`, one byte each to `valuesAt`. The tree's globals
+ * are read once into locals for the whole loop. Returns -1, or the index of the first gfn that
+ * is not an integer in [0, 2^40) (values before it are written).
+ */
+export function getValuesInto(gfnsAt: usize, valuesAt: usize, n: i32): i32 {
+  let top = root;
+  let topLevel = height;
+  let topShift = shiftOf(topLevel);
+  let tail = tailValue;
+  for (let i = 0; i < n; i++) {
+    let gfn = load<f64>(gfnsAt + (<usize>i << 3));
+    if (!(gfn >= 0 && gfn < MAX_GFN_F64 && Math.floor(gfn) == gfn)) return i;
+    let g = <u64><i64>gfn;
+    let value: i32;
+    if (g >> topShift != 0) {
+      value = tail;
+    } else {
+      let slot = top;
+      let level = topLevel;
+      let shift = topShift;
+      while (level > 0 && !isUniformSlot(slot)) {
+        shift -= FANOUT_SHIFT;
+        slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+        level--;
+      }
+      value = isUniformSlot(slot) ? slotValue(slot) : leafGet(slot, <u32>g & 4095);
+    }
+    store<u8>(valuesAt + i, <u8>value);
+  }
+  return -1;
+}
+
 // ── scanning: totals and boundaries of what a range holds ───────────────────────────────
 
 @inline const SCAN_NONE: i32 = 0;
@@ -89,7 +122,7 @@ function scanPiece(v: i32, pages: u64): void {
   }
 }
 
-function scanLeaf(leaf: usize, lo: u32, hi: u32): void {
+function scanLeaf(leaf: u32, lo: u32, hi: u32): void {
   let first = leafValueAt(leaf, lo);
   if (scanLast < 0) scanFirst = first;
   else if (scanLast != first) scanBoundaries++;
@@ -234,7 +267,7 @@ export function writeRuns(s: u64, e: u64, out: usize, maxRuns: i32): i32 {
 function freeSubtree(slot: u32, level: i32): void {
   if (isUniformSlot(slot)) return;
   if (level == 0) {
-    freeBlock(slot, leafClass(leafWidth(slot)));
+    leafFree(slot);
     return;
   }
   if (load<u32>(<usize>slot + NODE_POINTERS) != 0) {
@@ -271,7 +304,7 @@ function setTree(slot: u32, level: i32, base: u64, s: u64, e: u64, x: i32): u32 
   let lo = max(s, base) - base;
   let hi = min(e, end) - base;
   if (level == 0) {
-    if (isUniformSlot(slot)) return <u32>leafFromUniform(slotValue(slot), <u32>lo, <u32>hi, x);
+    if (isUniformSlot(slot)) return leafFromUniform(slotValue(slot), <u32>lo, <u32>hi, x);
     if (hi - lo == 1) return leafSetPage(slot, <u32>lo, x);
     return leafSetRange(slot, <u32>lo, <u32>hi, x);
   }
