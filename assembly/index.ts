@@ -6,7 +6,7 @@
 // exports validate their arguments themselves and return 0 or a negative errno (errors.ts);
 // reads assume the integers they are given (the facade validates) and never write.
 //
-// Batch: the embedder writes commands into batchIn() and calls runBatch(n); each command is
+// Batch: the embedder writes commands into batchCommands() and calls runBatch(n); each command is
 // four f64 (opcode, a, b, c) and its result one f64 at batchOut() + 8·i:
 //
 //   opcode  command                    a      b     c                       result
@@ -17,15 +17,16 @@
 //   5       uniformValue               start  end   –                       value or -1
 //   6       countInRange               start  end   value                   pages
 //
-// All commands are validated before the first runs (an invalid one fails the batch with
-// nothing applied); each command then runs whole or not at all, so -ENOMEM at command k
-// leaves commands 0…k−1 applied (batchErrorIndex() = k).
+// Commands run in order, each whole or not at all. The first one that is invalid (-EINVAL,
+// -ERANGE, -ENOSYS) or cannot get memory (-ENOMEM) stops the batch: commands 0…k−1 stay
+// applied, batchErrorIndex() = k. (The TypeScript batch validates every command when it is
+// added, so from there only -ENOMEM can stop a batch.)
 
-import { BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MAX_GFN_F64 } from "./layout";
+import { BATCH_CMDS, BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MAX_GFN_F64 } from "./layout";
 import { E_INVAL, E_NOMEM, E_NOSYS, E_RANGE } from "./errors";
 import { RESERVE_BYTES, getLimitPages, heapLiveBytes, heapStartBytes, heapTopBytes, reserveBytes, setLimitPages } from "./alloc";
 import {
-  boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, height, resetTree, setPageInLeaf, setRange, uniformValueOf, updateRange, writeRuns,
+  allEqual, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, height, resetTree, setPageInLeaf, setRange, uniformValueOf, updateRange, writeRuns,
 } from "./tree";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
 
@@ -99,7 +100,8 @@ export function uniformValue(start: f64, end: f64): i32 {
 export function isUniform(start: f64, end: f64, value: i32): i32 {
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
-  return uniformValueOf(toGfn(start), toGfn(end)) == value ? 1 : 0;
+  if (<u32>value > 255) return E_INVAL;
+  return allEqual(toGfn(start), toGfn(end), value) ? 1 : 0;
 }
 
 /** Pages of [start, end) holding `value` (the facade validates the arguments). */
@@ -176,6 +178,11 @@ export function memoryLimitPages(): i32 {
   return getLimitPages();
 }
 
+/** Where runBatch() reads its commands (4 f64 each); apart from batchIn() so runs/getMany never clobber staged commands. */
+export function batchCommands(): usize {
+  return BATCH_CMDS;
+}
+/** Where getMany() reads gfns and runs() writes runs. */
 export function batchIn(): usize {
   return BATCH_IN;
 }
@@ -206,19 +213,21 @@ function checkCommand(at: usize): i32 {
   return checkByte(c) ? 0 : E_INVAL;
 }
 
-/** Runs `n` commands from batchIn(); results at batchOut(). 0, or a code with batchErrorIndex(). */
+/**
+ * Runs `n` commands from batchCommands() in order; results at batchOut(). Returns 0, or the
+ * code of the first command that is invalid or cannot get memory, with batchErrorIndex(): the
+ * commands before it are applied, it and the rest are not.
+ */
 export function runBatch(n: i32): i32 {
   errorIndex = -1;
   if (n < 0 || n > BATCH_COMMANDS) return E_INVAL;
   for (let i = 0; i < n; i++) {
-    let rc = checkCommand(BATCH_IN + (<usize>i << 5));
+    let at = BATCH_CMDS + (<usize>i << 5);
+    let rc = checkCommand(at);
     if (rc != 0) {
       errorIndex = i;
       return rc;
     }
-  }
-  for (let i = 0; i < n; i++) {
-    let at = BATCH_IN + (<usize>i << 5);
     let op = <i32>load<f64>(at);
     let a = toGfn(load<f64>(at, 8));
     let b = toGfn(load<f64>(at, 16));
@@ -236,7 +245,7 @@ export function runBatch(n: i32): i32 {
       if (op == OP_SET) setRange(a, b, c);
       else updateRange(a, b, c & 255, c >> 8);
     } else if (op == OP_IS_UNIFORM) {
-      result = uniformValueOf(a, b) == c ? 1 : 0;
+      result = allEqual(a, b, c) ? 1 : 0;
     } else if (op == OP_UNIFORM_VALUE) {
       result = uniformValueOf(a, b);
     } else {

@@ -67,7 +67,9 @@ export const SCRATCH_INDEX: usize = memory.data(256, 16);
 /** Commands per batch call: 1024 commands × 4 f64 = 32 KiB, or 4096 gfns for getMany. */
 @inline export const BATCH_COMMANDS: i32 = 1024;
 @inline export const BATCH_GFNS: i32 = 4096;
-/** Batch input: f64[4096] (commands are 4 f64 each; getMany reads one gfn per f64; runs writes f64 triples). */
+/** getMany input (one gfn per f64) and runs output (f64 triples): f64[4096]. */
 export const BATCH_IN: usize = memory.data(BATCH_GFNS * 8, 16);
-/** Batch output: f64[1024] per command, or u8[4096] for getMany. */
+/** Batch commands: 1024 × (opcode, a, b, c) f64. */
+export const BATCH_CMDS: usize = memory.data(BATCH_COMMANDS * 32, 16);
+/** Batch output: one f64 per command, or one u8 per gfn for getMany: 8 KiB. */
 export const BATCH_OUT: usize = memory.data(BATCH_COMMANDS * 8, 16);

@@ -194,10 +194,14 @@ function allEqualTree(slot: u32, level: i32, base: u64, s: u64, e: u64, v: i32):
 /** The value every page of [s, e) holds, or -1. */
 export function uniformValueOf(s: u64, e: u64): i32 {
   let v = getValue(s);
+  return allEqual(s, e, v) ? v : -1;
+}
+
+/** True when every page of [s, e) holds v: one walk, stopping at the first other page. */
+export function allEqual(s: u64, e: u64, v: i32): bool {
   let span = spanOf(height);
-  if (e > span && tailValue != v) return -1;
-  if (s < span && !allEqualTree(root, height, 0, s, min(e, span), v)) return -1;
-  return v;
+  if (e > span && tailValue != v) return false;
+  return s >= span || allEqualTree(root, height, 0, s, min(e, span), v);
 }
 
 // ── runs: maximal runs of [s, e) written as f64 triples ─────────────────────────────────

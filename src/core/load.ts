@@ -40,6 +40,7 @@ export interface CoreExports {
   invariantDetail(): number;
   setMemoryLimitPages(pages: number): void;
   memoryLimitPages(): number;
+  batchCommands(): number;
   batchIn(): number;
   batchOut(): number;
   batchCapacity(): number;

@@ -271,9 +271,12 @@ export class RangeMap implements RangeMapLike {
     return out;
   }
 
-  /** A command buffer that runs many set/update/get/isUniform calls in one Wasm call. */
+  private theBatch: RangeMapBatch | undefined;
+
+  /** The map's command buffer: many set/update/get/isUniform calls per Wasm call. Always the same object. */
   batch(): RangeMapBatch {
-    return new RangeMapBatch(this);
+    if (this.x !== this.real) throw new MemattrDisposedError("RangeMap");
+    return (this.theBatch ??= new RangeMapBatch(this));
   }
 
   /** Releases the instance; any later call throws MemattrDisposedError. Idempotent. */

@@ -45,28 +45,38 @@ describe("errno codes", () => {
   });
 
   test("set returns -ENOMEM when memory may not grow, and changes nothing", () => {
-    x.setMemoryLimitPages(0);
-    expect(x.set(3, 4, 1)).toBe(-12);
-    expect(x.get(3)).toBe(0);
-    expect(x.runCount()).toBe(1);
+    x.setMemoryLimitPages(0); // no growth at all: the first pages of heap are all there is
+    let g = 1;
+    let rc = 0;
+    for (; g < 2 ** 30 && rc === 0; g += 4096) {
+      const runs = x.runCount();
+      rc = x.set(g, g + 1, 1);
+      if (rc !== 0) {
+        expect(x.get(g)).toBe(0);
+        expect(x.runCount()).toBe(runs);
+      }
+    }
+    expect(rc).toBe(-12);
+    expect(x.checkInvariants()).toBe(0);
   });
 });
 
 describe("batch buffer", () => {
   test("runs mixed commands and writes one result each", () => {
-    const inAt = x.batchIn() / 8;
+    const inAt = x.batchCommands() / 8;
     f64().set([1, 10, 20, 3, 3, 15, 0, 0, 4, 10, 20, 3, 5, 0, 20, 0, 6, 0, 100, 3, 2, 10, 12, 0 + 256 * 4, 3, 11, 0, 0], inAt);
     expect(x.runBatch(7)).toBe(0);
     const out = f64().slice(x.batchOut() / 8, x.batchOut() / 8 + 7);
     expect(Array.from(out)).toEqual([0, 3, 1, -1, 10, 0, 7]);
   });
 
-  test("an invalid command fails the batch before any command runs", () => {
-    const inAt = x.batchIn() / 8;
-    f64().set([1, 0, 10, 1, 1, 5, 5, 1], inAt);
-    expect(x.runBatch(2)).toBe(-22);
+  test("an invalid command stops the batch there, earlier commands applied", () => {
+    const inAt = x.batchCommands() / 8;
+    f64().set([1, 0, 10, 1, 1, 5, 5, 1, 1, 20, 30, 1], inAt);
+    expect(x.runBatch(3)).toBe(-22);
     expect(x.batchErrorIndex()).toBe(1);
-    expect(x.get(0)).toBe(0);
+    expect(x.get(0)).toBe(1);
+    expect(x.get(20)).toBe(0);
     f64().set([9, 0, 1, 0], inAt);
     expect(x.runBatch(1)).toBe(-38);
   });
