@@ -116,7 +116,7 @@ export class RangeMapBatch {
     const x = this.map.x;
     const n = this.count;
     this.map.f64().set(this.staged.subarray(0, n * F64_PER_COMMAND), this.commandsAt);
-    const rc = x.runBatch(n);
+    const rc = x.runBatch(n, 1); // 1: every command was validated by its add
     if (rc !== 0) {
       const failed = this.flushedCount + x.batchErrorIndex();
       this.count = 0;
@@ -128,7 +128,9 @@ export class RangeMapBatch {
       throw codeToError(rc, `batch command ${failed}`);
     }
     const outBase = x.batchOut() / 8;
-    return this.map.f64().slice(outBase, outBase + n);
+    const results = new Float64Array(n);
+    results.set(this.map.f64().subarray(outBase, outBase + n)); // memcpy; slice() of a Wasm view measured ~4 ns per element
+    return results;
   }
 
   /**

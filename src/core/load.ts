@@ -46,7 +46,7 @@ export interface CoreExports {
   batchCapacity(): number;
   getManyCapacity(): number;
   batchErrorIndex(): number;
-  runBatch(count: number): number;
+  runBatch(count: number, prechecked: number): number;
   getMany(count: number): number;
 }
 

@@ -174,7 +174,8 @@ export class RangeMap implements RangeMapLike {
       if (n < 0) throw codeToError(n, "runs");
       // copy out before calling fn: fn may touch the map and reuse the buffer
       const base = this.x.batchIn() / 8;
-      const triples = this.f64().slice(base, base + 3 * n);
+      const triples = new Float64Array(3 * n);
+      triples.set(this.f64().subarray(base, base + 3 * n)); // memcpy; slice() of a Wasm view is slow
       for (let i = 0; i < n; i++) {
         if (fn(triples[3 * i]!, triples[3 * i + 1]!, triples[3 * i + 2]!) === false) return;
       }

@@ -65,7 +65,7 @@ describe("batch buffer", () => {
   test("runs mixed commands and writes one result each", () => {
     const inAt = x.batchCommands() / 8;
     f64().set([1, 10, 20, 3, 3, 15, 0, 0, 4, 10, 20, 3, 5, 0, 20, 0, 6, 0, 100, 3, 2, 10, 12, 0 + 256 * 4, 3, 11, 0, 0], inAt);
-    expect(x.runBatch(7)).toBe(0);
+    expect(x.runBatch(7, 0)).toBe(0);
     const out = f64().slice(x.batchOut() / 8, x.batchOut() / 8 + 7);
     expect(Array.from(out)).toEqual([0, 3, 1, -1, 10, 0, 7]);
   });
@@ -73,12 +73,12 @@ describe("batch buffer", () => {
   test("an invalid command stops the batch there, earlier commands applied", () => {
     const inAt = x.batchCommands() / 8;
     f64().set([1, 0, 10, 1, 1, 5, 5, 1, 1, 20, 30, 1], inAt);
-    expect(x.runBatch(3)).toBe(-22);
+    expect(x.runBatch(3, 0)).toBe(-22);
     expect(x.batchErrorIndex()).toBe(1);
     expect(x.get(0)).toBe(1);
     expect(x.get(20)).toBe(0);
     f64().set([9, 0, 1, 0], inAt);
-    expect(x.runBatch(1)).toBe(-38);
+    expect(x.runBatch(1, 0)).toBe(-38);
   });
 
   test("getMany reads gfns and writes a byte per page", () => {
