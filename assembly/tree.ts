@@ -317,10 +317,20 @@ function setTree(slot: u32, level: i32, base: u64, s: u64, e: u64, x: i32): u32 
   let i0 = <i32>(lo >> childShift);
   let i1 = <i32>((hi - 1) >> childShift);
   let pointers = load<u32>(node + NODE_POINTERS);
+  let childSpan = spanOf(level - 1);
+  let fill = uniformSlot(x);
   for (let i = i0; i <= i1; i++) {
     let at = slotAt(node, i);
     let old = load<u32>(at);
-    let next = setTree(old, level - 1, base + (<u64>i << childShift), s, e, x);
+    let childBase = base + (<u64>i << childShift);
+    let next: u32;
+    if (s <= childBase && childBase + childSpan <= e) {
+      // the middle of a long range: no call per covered child
+      if (!isUniformSlot(old)) freeSubtree(old, level - 1);
+      next = fill;
+    } else {
+      next = setTree(old, level - 1, childBase, s, e, x);
+    }
     store<u32>(at, next);
     pointers = pointers + isPointerBit(next) - isPointerBit(old);
   }

@@ -49,18 +49,27 @@ function randomGfns(pages: number, seed: number, align = 1): Float64Array {
   return Float64Array.from({ length: OPS }, () => Math.floor((rnd() * pages) / align) * align);
 }
 
+/**
+ * Random gets from a pool of POOL_GFNS distinct gfns, OPS per sample, a new window each sample:
+ * a pool much larger than OPS keeps the flat array from living in cache when it is big.
+ */
+const POOL_GFNS = 2 ** 20;
+
 function getGroup(title: string, guest: Guest): BenchGroup {
   const { map, flat } = guest;
-  const gfns = randomGfns(guest.pages, 7);
+  const pool = Float64Array.from({ length: POOL_GFNS }, lcgGfns(guest.pages, 7));
   const out = new Uint8Array(OPS);
   const raw = (map as unknown as { x: CoreExports }).x;
+  let window = 0;
+  const next = (): number => (window = (window + OPS) & (POOL_GFNS - 1));
   const cases: BenchCase[] = [
     {
       name: "flat Uint8Array",
       opsPerSample: OPS,
       run: () => {
+        const base = next();
         let s = 0;
-        for (let i = 0; i < OPS; i++) s += flat[gfns[i]!]!;
+        for (let i = 0; i < OPS; i++) s += flat[pool[base + i]!]!;
         consume(s);
       },
     },
@@ -68,8 +77,9 @@ function getGroup(title: string, guest: Guest): BenchGroup {
       name: "RangeMap.get, per call",
       opsPerSample: OPS,
       run: () => {
+        const base = next();
         let s = 0;
-        for (let i = 0; i < OPS; i++) s += map.get(gfns[i]!);
+        for (let i = 0; i < OPS; i++) s += map.get(pool[base + i]!);
         consume(s);
       },
     },
@@ -77,8 +87,9 @@ function getGroup(title: string, guest: Guest): BenchGroup {
       name: "Wasm export get, per call (no validation)",
       opsPerSample: OPS,
       run: () => {
+        const base = next();
         let s = 0;
-        for (let i = 0; i < OPS; i++) s += raw.get(gfns[i]!);
+        for (let i = 0; i < OPS; i++) s += raw.get(pool[base + i]!);
         consume(s);
       },
     },
@@ -86,12 +97,24 @@ function getGroup(title: string, guest: Guest): BenchGroup {
       name: "RangeMap.getMany, batched",
       opsPerSample: OPS,
       run: () => {
-        map.getMany(gfns, out);
+        const base = next();
+        map.getMany(pool.subarray(base, base + OPS), out);
         consume(out[OPS - 1]!);
       },
     },
   ];
-  return { title, baseline: "flat Uint8Array", cases, note: `${guest.map.runCount()} runs, ${guest.map.memoryBytes()} B of tree data vs ${guest.flat.length} B flat.` };
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  return {
+    title,
+    baseline: "flat Uint8Array",
+    cases,
+    note: `${map.runCount()} runs; ${mib(map.memoryBytes())} MiB of tree data vs ${mib(flat.length)} MiB flat; gets drawn from ${POOL_GFNS} random pages.`,
+  };
+}
+
+function lcgGfns(pages: number, seed: number): () => number {
+  const rnd = lcg(seed);
+  return () => Math.floor(rnd() * pages);
 }
 
 function flipGroup(title: string, guest: Guest): BenchGroup {
@@ -180,15 +203,47 @@ function isUniformGroup(title: string, map: RangeMap, flat: Uint8Array, from: nu
   return { title, baseline: "flat Uint8Array", cases, note };
 }
 
+/** Setting a whole guest from a uniform map: constant in guest size (a slot per tree level). */
+async function wholeGuestGroup(): Promise<BenchGroup> {
+  const map = await RangeMap.create();
+  const flat = new Uint8Array(2 ** 18);
+  const REPS = 256;
+  let pass = 0;
+  const sized = (label: string, pages: number): BenchCase => ({
+    name: `RangeMap.set(0, ${label}), uniform → uniform`,
+    opsPerSample: REPS,
+    run: () => {
+      for (let i = 0; i < REPS; i++) map.set(0, pages, pass++ & 1);
+    },
+  });
+  return {
+    title: "set a whole guest from uniform (1 GiB → 64 TiB)",
+    baseline: "RangeMap.set(0, 1 GiB), uniform → uniform",
+    note: "Each op rewrites every page of the guest; the map holds only the guest's range and the rest of the page space.",
+    cases: [
+      {
+        name: "flat Uint8Array.fill, 1 GiB",
+        opsPerSample: REPS,
+        run: () => {
+          for (let i = 0; i < REPS; i++) flat.fill(pass++ & 1);
+        },
+      },
+      sized("1 GiB", 2 ** 18),
+      sized("1 TiB", 2 ** 28),
+      sized("64 TiB", 2 ** 34),
+    ],
+  };
+}
+
 /** The groups of this suite, built fresh (maps and arrays allocated here). */
 export async function groups(): Promise<BenchGroup[]> {
   const GiB = 2 ** 18; // pages
   const TiB = 2 ** 28;
   const small = await buildGuest(GiB, 2000, 1);
-  const out: BenchGroup[] = [getGroup("get, 1 GiB guest (2^18 4K pages)", small)];
+  const out: BenchGroup[] = [getGroup("get, 1 GiB guest (2^18 4K pages, 2 000 scattered flips)", small)];
   if (!QUICK || process.env.MEMATTR_BENCH_TIB === "1") {
-    const big = await buildGuest(TiB, 200_000, 2);
-    out.push(getGroup("get, 1 TiB guest (2^28 4K pages)", big));
+    const big = await buildGuest(TiB, 20_000, 2);
+    out.push(getGroup("get, 1 TiB guest (2^28 4K pages, 20 000 scattered flips)", big));
   }
   out.push(flipGroup("set 1 page (flip), 1 GiB guest", await buildGuest(GiB, 2000, 1)));
 
@@ -206,6 +261,7 @@ export async function groups(): Promise<BenchGroup[]> {
   out.push(
     isUniformGroup("isUniform 512 pages (2 MiB), fragmented area, 1 GiB guest", map, flat, GiB / 2, GiB, SHARED, "Pages alternate: both stop at the second page."),
   );
+  out.push(await wholeGuestGroup());
   return out;
 }
 
