@@ -104,8 +104,9 @@ export function isUniform(start: f64, end: f64, value: i32): i32 {
   return allEqual(toGfn(start), toGfn(end), value) ? 1 : 0;
 }
 
-/** Pages of [start, end) holding `value` (the facade validates the arguments). */
+/** Pages of [start, end) holding `value`; 0 for invalid arguments (the facade throws first). */
 export function countInRange(start: f64, end: f64, value: i32): f64 {
+  if (checkRange(start, end) != 0 || <u32>value > 255) return 0;
   return <f64>countValueInRange(toGfn(start), toGfn(end), value);
 }
 

@@ -11,6 +11,8 @@ import { CHUNK_PAGES, applyOp, expectSameQueries, gfnArb, opArb, rangeArb, type 
 const LONG = process.env.MEMATTR_LONG === "1";
 const SCALE = LONG ? 10 : 1;
 const MIN_TOTAL_OPS = 100_000;
+/** The long run takes minutes; the default run a few seconds per property. */
+const PROPERTY_TIMEOUT_MS = LONG ? 900_000 : 120_000;
 
 let map: RangeMap;
 let totalOps = 0;
@@ -42,7 +44,7 @@ describe("radix tree against the reference map", () => {
       }),
       { numRuns: 1200 * SCALE },
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
   test("matches a per-page model on page-alternating patterns inside and across chunks", () => {
     // A hostile guest flips every other page of a window of four chunks, then converts slices
@@ -93,7 +95,7 @@ describe("radix tree against the reference map", () => {
       }),
       { numRuns: 150 * SCALE },
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
   test("matches on ranges touching page 0 and page 2^40", () => {
     const edgeRangeArb = fc.oneof(
@@ -114,7 +116,7 @@ describe("radix tree against the reference map", () => {
       }),
       { numRuns: 300 * SCALE },
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
   test("has run at least 10^5 operations against the reference", () => {
     console.log(`property tests ran ${totalOps} operations against the reference models${LONG ? " (MEMATTR_LONG)" : ""}`);
