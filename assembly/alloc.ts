@@ -22,6 +22,22 @@
 @inline const WASM_PAGE_SHIFT: u64 = 16;
 
 const FREE_HEADS: usize = memory.data(4 * 4, 16);
+
+/* Parked leaves: a leaf that just became uniform (every page holds one palette idx) is not
+ * freed at once but parked here with its content, so the next edit of the same chunk — a page
+ * flipping through three or more values empties and refills its chunk on every cycle — takes
+ * it back without allocating, clearing or re-encoding (hysteresis). Parked blocks are not live
+ * (memoryBytes() excludes them); an allocation finding its free list empty takes a parked
+ * block of its class before growing the heap; the oldest entry is freed when the table is full.
+ *
+ *   PARK entry i (16 B):  0 chunk + 1 (0 = empty) u32 · 4 leaf slot u32 · 8 idx u32 · 12 class u32
+ */
+@inline const PARK_SLOTS: i32 = 8;
+const PARK: usize = memory.data(PARK_SLOTS * 16, 16);
+let parkNext: i32 = 0;
+let parkedBytes: u64 = 0;
+/** The idx every page of the block returned by unparkLeaf() holds. */
+export let unparkedIdx: u32 = 0;
 const HEAP_START: usize = (__heap_base + 15) & ~(<usize>15);
 
 let heapTop: usize = HEAP_START;
@@ -53,6 +69,8 @@ export function allocBlock(cls: i32): usize {
   let bytes = classBytes(cls);
   if (block != 0) {
     store<u32>(headAt, load<u32>(block));
+  } else if ((block = stealParked(cls)) != 0) {
+    // a parked leaf of this class: reused before the heap grows
   } else {
     block = heapTop;
     heapTop += bytes;
@@ -70,9 +88,67 @@ export function freeBlock(block: usize, cls: i32): void {
   liveBytes -= classBytes(cls);
 }
 
+/** Parks the block of a leaf that became uniform (all pages `idx`) for chunk `chunk`. */
+export function parkLeaf(chunk: u32, slot: u32, idx: u32, cls: i32): void {
+  let at = PARK + (<usize>parkNext << 4);
+  if (load<u32>(at) != 0) {
+    // table full: the oldest entry goes back to its free list
+    let oldCls = <i32>load<u32>(at, 12);
+    parkedBytes -= classBytes(oldCls);
+    freeFromPark(<usize>(load<u32>(at, 4) & ~7), oldCls);
+  }
+  store<u32>(at, chunk + 1);
+  store<u32>(at, slot, 4);
+  store<u32>(at, idx, 8);
+  store<u32>(at, <u32>cls, 12);
+  parkNext = (parkNext + 1) & (PARK_SLOTS - 1);
+  liveBytes -= classBytes(cls);
+  parkedBytes += classBytes(cls);
+}
+
+/** The parked leaf slot of `chunk` (now live again; its pages all hold `unparkedIdx`), or 0. */
+export function unparkLeaf(chunk: u32): u32 {
+  for (let i = 0; i < PARK_SLOTS; i++) {
+    let at = PARK + (<usize>i << 4);
+    if (load<u32>(at) != chunk + 1) continue;
+    let cls = <i32>load<u32>(at, 12);
+    store<u32>(at, 0);
+    liveBytes += classBytes(cls);
+    parkedBytes -= classBytes(cls);
+    unparkedIdx = load<u32>(at, 8);
+    return load<u32>(at, 4);
+  }
+  return 0;
+}
+
+function stealParked(cls: i32): usize {
+  for (let i = 0; i < PARK_SLOTS; i++) {
+    let at = PARK + (<usize>i << 4);
+    if (load<u32>(at) == 0 || <i32>load<u32>(at, 12) != cls) continue;
+    store<u32>(at, 0);
+    parkedBytes -= classBytes(cls);
+    return <usize>(load<u32>(at, 4) & ~7);
+  }
+  return 0;
+}
+
+@inline function freeFromPark(block: usize, cls: i32): void {
+  let headAt = FREE_HEADS + (<usize>cls << 2);
+  store<u32>(block, load<u32>(headAt));
+  store<u32>(headAt, <u32>block);
+}
+
+/** Bytes held by parked leaves (neither live nor on a free list). */
+export function heapParkedBytes(): u64 {
+  return parkedBytes;
+}
+
 /** Forgets every block at once (clear()). Linear memory stays as large as it was. */
 export function resetHeap(): void {
   memory.fill(FREE_HEADS, 0, 16);
+  memory.fill(PARK, 0, PARK_SLOTS * 16);
+  parkNext = 0;
+  parkedBytes = 0;
   heapTop = HEAP_START;
   liveBytes = 0;
 }

@@ -84,8 +84,30 @@ export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
   if (<u32>clearMask > 255 || <u32>setMask > 255) return E_INVAL;
+  if (end - start <= UPDATE_PAGEWISE_MAX) return updatePagewise(toGfn(start), toGfn(end), clearMask, setMask);
   if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
   updateRange(toGfn(start), toGfn(end), clearMask, setMask);
+  return 0;
+}
+
+/** Updates of at most this many pages go page by page (the hot 1–2 page conversion). */
+@inline const UPDATE_PAGEWISE_MAX: f64 = 4;
+
+/**
+ * A short update as a set per page: each page that changes is one in-place leaf write when its
+ * leaf has room, with no scan of the range. All or nothing: one page reserves as set() does;
+ * several reserve up front for the worst case of every page taking the slow path (≤ 2 chunks,
+ * each at most a path of nodes, a new leaf and widening to 8 bits: under 2 × RESERVE_BYTES).
+ */
+function updatePagewise(s: u64, e: u64, clearMask: i32, setMask: i32): i32 {
+  if (e - s > 1 && !reserveBytes(2 * RESERVE_BYTES)) return E_NOMEM;
+  for (let g = s; g < e; g++) {
+    let old = getValue(g);
+    let nv = ((old & ~clearMask) | setMask) & 0xff;
+    if (nv == old || setPageInLeaf(g, nv)) continue;
+    if (e - s == 1 && !reserveBytes(RESERVE_BYTES)) return E_NOMEM;
+    setRange(g, g + 1, nv);
+  }
   return 0;
 }
 

@@ -11,11 +11,11 @@
 //   6     COUNTS do not add up to 2^40
 //   7     boundaryCount differs from a recount
 //   8     live bytes differ from the blocks reachable from the root
-//   9     the free lists are broken or bytes are lost (live + free ≠ heap used)
+//   9     the free lists are broken or bytes are lost (live + free + parked ≠ heap used)
 //   10    height out of range
 
 import { COUNTS, MAX_GFN, MAX_HEIGHT, NODE_POINTERS, NODE_SLOTS, isUniformSlot, uniformSlot } from "./layout";
-import { classBytes, freeBlockCount, heapLiveBytes, heapStartBytes, heapTopBytes } from "./alloc";
+import { classBytes, freeBlockCount, heapLiveBytes, heapParkedBytes, heapStartBytes, heapTopBytes } from "./alloc";
 import { leafBytesOf, leafCheck } from "./leaf";
 import { addAllToCounts, boundariesInRange, boundaryCount, height, root, tailValue } from "./tree";
 
@@ -95,7 +95,7 @@ export function checkAll(): i32 {
     if (n < 0) return fail(9, cls) ? 0 : -1;
     freeBytes += <u64>n * classBytes(cls);
   }
-  if (heapLiveBytes() + freeBytes != <u64>(heapTopBytes() - heapStartBytes())) return fail(9, 4) ? 0 : -1;
+  if (heapLiveBytes() + heapParkedBytes() + freeBytes != <u64>(heapTopBytes() - heapStartBytes())) return fail(9, 4) ? 0 : -1;
   return 0;
 }
 

@@ -18,12 +18,20 @@
 //   P = 2^width.  width 1: 536 B · width 2: 1056 B · width 4: 2104 B · width 8: 4632 B (rounded to 8).
 //   Width 8 uses no palette (idx = value). Bits are least significant first.
 // An idx with count 0 is free: its palette byte is stale and never matched.
+//
+// Hysteresis, so a page cycling through three or more values (the model's value carries the
+// populated bits too) pays neither an allocation nor a re-encode per flip: a leaf that becomes
+// uniform through a small edit is parked (alloc.ts) with its width and content, and the next
+// edit of its chunk revives it by rewriting two palette entries and the edited pages; a leaf is
+// widened once, straight to the width an edit needs, and kept at that width by small edits.
 
 import { CHUNK_PAGES, COUNTS, SCRATCH_HIST, SCRATCH_INDEX, SCRATCH_VALUES, uniformSlot } from "./layout";
-import { allocBlock, freeBlock } from "./alloc";
+import { allocBlock, freeBlock, parkLeaf, unparkLeaf, unparkedIdx } from "./alloc";
 
 /** Range edits at least this long re-encode a leaf at its narrowest width. */
 @inline const SHRINK_MIN_PAGES: u32 = 64;
+/** Partial updates shorter than this go run by run in place (longer ones decode and re-encode). */
+@inline const UPDATE_IN_PLACE_MAX: u32 = 64;
 @inline const DATA_OFFSET: usize = 16;
 
 // ── slots and layout ─────────────────────────────────────────────────────────────────────
@@ -198,8 +206,14 @@ function subtractCounts(leaf: usize, width: u32, lo: u32, hi: u32): void {
   for (let o = lo; o < hi; o++) addCount(leaf, width, idxAt(data, width, o), -1);
 }
 
-/** A new 1-bit leaf: value `v` everywhere except `x` on [lo, hi). Returns its slot. */
-export function leafFromUniform(v: i32, lo: u32, hi: u32, x: i32): u32 {
+/**
+ * A leaf for chunk `chunk`: value `v` everywhere except `x` on [lo, hi). Revives the chunk's
+ * parked leaf when there is one (no allocation, no clearing: only the palette and the edited
+ * pages change), else makes a new 1-bit leaf. Returns its slot.
+ */
+export function leafFromUniform(v: i32, lo: u32, hi: u32, x: i32, chunk: u32): u32 {
+  let parked = unparkLeaf(chunk);
+  if (parked != 0) return leafRevive(parked, unparkedIdx, v, lo, hi, x);
   let leaf = leafNew(1);
   store<u8>(leaf, <u8>v);
   store<u8>(leaf + 1, <u8>x);
@@ -212,9 +226,34 @@ export function leafFromUniform(v: i32, lo: u32, hi: u32, x: i32): u32 {
   return slotOf(leaf, 1);
 }
 
-/** A copy of `leaf` at twice the width (so its palette has room); frees the old block. */
-function leafWiden(leaf: usize, width: u32): usize {
-  let wider = width << 1;
+/** A parked leaf whose pages all hold idx `k` made into `v` everywhere but `x` on [lo, hi). */
+function leafRevive(slot: u32, k: u32, v: i32, lo: u32, hi: u32, x: i32): u32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
+  let data = dataAt(leaf);
+  let counts = countsAt(leaf, width);
+  store<u16>(counts + (<usize>k << 1), 0); // every other count is 0 already
+  let idxV: u32;
+  let idxX: u32;
+  if (width == 8) {
+    if (<i32>k != v) memory.fill(data, <u8>v, CHUNK_PAGES);
+    idxV = <u32>v;
+    idxX = <u32>x;
+  } else {
+    idxV = k;
+    idxX = k == 0 ? 1 : 0;
+    store<u8>(leaf + idxV, <u8>v);
+    store<u8>(leaf + idxX, <u8>x);
+  }
+  store<u16>(counts + (<usize>idxV << 1), CHUNK_PAGES - (hi - lo));
+  store<u16>(counts + (<usize>idxX << 1), hi - lo);
+  setDistinct(leaf, width, 2);
+  fillIdx(data, width, lo, hi, idxX);
+  return slot;
+}
+
+/** A copy of `leaf` at width `wider` (so its palette has room); frees the old block. */
+function leafWidenTo(leaf: usize, width: u32, wider: u32): usize {
   let next = leafNew(wider);
   let oldData = dataAt(leaf);
   let newData = dataAt(next);
@@ -227,9 +266,11 @@ function leafWiden(leaf: usize, width: u32): usize {
     if (wider != 8) store<u8>(next + i, load<u8>(leaf + i));
   }
   setDistinct(next, wider, distinctOf(leaf, width));
-  for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) {
-    let idx = idxAt(oldData, width, o);
-    putIdx(newData, wider, o, wider == 8 ? <u32>valueOfIdx(leaf, width, idx) : idx);
+  if (wider == 8) {
+    for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) store<u8>(newData + o, load<u8>(leaf + idxAt(oldData, width, o)));
+  } else {
+    // palette indices stay: spread each byte of old data over wider/width bytes
+    for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) putIdx(newData, wider, o, idxAt(oldData, width, o));
   }
   freeBlock(leaf, leafClass(width));
   return next;
@@ -297,13 +338,17 @@ function leafEncode(src: usize, leaf: usize, keepWidth: u32): u32 {
   return slotOf(leaf, width);
 }
 
-/** Sets pages [lo, hi) of a leaf to `x`. Returns its slot (it may move, or become uniform). */
-export function leafSetRange(slot: u32, lo: u32, hi: u32, x: i32): u32 {
+/**
+ * Sets pages [lo, hi) of the leaf of chunk `chunk` to `x`. Returns its slot (it may move, or
+ * become uniform: then its block is parked). `allowShrink` lets a long edit re-encode the leaf
+ * narrower (a new block).
+ */
+export function leafSetRange(slot: u32, lo: u32, hi: u32, x: i32, chunk: u32, allowShrink: bool = true): u32 {
   let leaf = addrOf(slot);
   let width = widthOf(slot);
   let idx = findOrAddIdx(leaf, width, x);
   if (idx < 0) {
-    leaf = leafWiden(leaf, width);
+    leaf = leafWidenTo(leaf, width, width << 1);
     width <<= 1;
     idx = findOrAddIdx(leaf, width, x);
   }
@@ -312,11 +357,11 @@ export function leafSetRange(slot: u32, lo: u32, hi: u32, x: i32): u32 {
   addCount(leaf, width, idx, hi - lo);
   let distinct = recountDistinct(leaf, width);
   if (distinct == 1) {
-    freeBlock(leaf, leafClass(width));
+    parkLeaf(chunk, slotOf(leaf, width), <u32>idx, leafClass(width));
     return uniformSlot(x);
   }
   setDistinct(leaf, width, distinct);
-  if (hi - lo >= SHRINK_MIN_PAGES && minWidthFor(distinct) < width) {
+  if (allowShrink && hi - lo >= SHRINK_MIN_PAGES && minWidthFor(distinct) < width) {
     leafDecode(leaf, width, SCRATCH_VALUES);
     freeBlock(leaf, leafClass(width));
     return leafEncode(SCRATCH_VALUES, 0, 0);
@@ -350,9 +395,61 @@ export function leafSetPageInPlace(slot: u32, o: u32, x: i32): i32 {
 }
 
 /** Sets one page, widening or collapsing the leaf as needed. Returns its slot. */
-export function leafSetPage(slot: u32, o: u32, x: i32): u32 {
+export function leafSetPage(slot: u32, o: u32, x: i32, chunk: u32): u32 {
   if (leafSetPageInPlace(slot, o, x) >= 0) return slot;
-  return leafSetRange(slot, o, o + 1, x);
+  return leafSetRange(slot, o, o + 1, x, chunk);
+}
+
+@inline function applyMask(v: i32, clearMask: i32, setMask: i32): i32 {
+  return ((v & ~clearMask) | setMask) & 0xff;
+}
+
+/**
+ * A short partial update, run by run in place: first widens the leaf once, straight to a width
+ * whose palette holds every value the update can add, so that each run is a leafSetRange with a
+ * free palette entry (no allocation after the widen, no re-encode). Touches only the pages of
+ * [lo, hi) (and the whole leaf once, when it widens).
+ */
+function leafUpdateInPlace(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask: i32, chunk: u32): u32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
+  if (width < 8) {
+    let data = dataAt(leaf);
+    let present: u32 = 0; // bit i: idx i occurs in [lo, hi)
+    for (let o = lo; o < hi; o++) present |= 1 << idxAt(data, width, o);
+    let entries = 1 << width;
+    let added = 0;
+    for (let i = 0; i < entries; i++) {
+      if ((present & (1 << i)) == 0) continue;
+      let v = <i32>load<u8>(leaf + i);
+      let nv = applyMask(v, clearMask, setMask);
+      if (nv == v || findIdx(leaf, width, nv) >= 0) continue;
+      let seen = false;
+      for (let j = 0; j < i && !seen; j++) {
+        seen = (present & (1 << j)) != 0 && applyMask(<i32>load<u8>(leaf + j), clearMask, setMask) == nv;
+      }
+      if (!seen) added++;
+    }
+    let need = minWidthFor(distinctOf(leaf, width) + added);
+    if (need > width) {
+      leaf = leafWidenTo(leaf, width, need);
+      width = need;
+      slot = slotOf(leaf, width);
+    }
+  }
+  let o = lo;
+  while (o < hi) {
+    let next = leafNextChange(slot, o, hi);
+    let v = leafGet(slot, o);
+    let nv = applyMask(v, clearMask, setMask);
+    if (nv != v) {
+      slot = leafSetRange(slot, o, next, nv, chunk, false);
+      // uniform now: the pages after `next` held nv already, and the mask keeps nv
+      if ((slot & 1) != 0) return slot;
+    }
+    o = next;
+  }
+  return slot;
 }
 
 /**
@@ -360,7 +457,8 @@ export function leafSetPage(slot: u32, o: u32, x: i32): u32 {
  * the full chunk: then the leaf keeps its block (no allocation), and when the update maps the
  * values present one-to-one only the palette changes.
  */
-export function leafUpdate(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask: i32, whole: bool): u32 {
+export function leafUpdate(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask: i32, whole: bool, chunk: u32): u32 {
+  if (!whole && hi - lo < UPDATE_IN_PLACE_MAX) return leafUpdateInPlace(slot, lo, hi, clearMask, setMask, chunk);
   let leaf = addrOf(slot);
   let width = widthOf(slot);
   if (whole && width < 8) {

@@ -308,9 +308,10 @@ function setTree(slot: u32, level: i32, base: u64, s: u64, e: u64, x: i32): u32 
   let lo = max(s, base) - base;
   let hi = min(e, end) - base;
   if (level == 0) {
-    if (isUniformSlot(slot)) return leafFromUniform(slotValue(slot), <u32>lo, <u32>hi, x);
-    if (hi - lo == 1) return leafSetPage(slot, <u32>lo, x);
-    return leafSetRange(slot, <u32>lo, <u32>hi, x);
+    let chunk = <u32>(base >> 12);
+    if (isUniformSlot(slot)) return leafFromUniform(slotValue(slot), <u32>lo, <u32>hi, x, chunk);
+    if (hi - lo == 1) return leafSetPage(slot, <u32>lo, x, chunk);
+    return leafSetRange(slot, <u32>lo, <u32>hi, x, chunk);
   }
   let node: usize = isUniformSlot(slot) ? nodeFromUniform(slotValue(slot)) : <usize>slot;
   let childShift = shiftOf(level - 1);
@@ -354,7 +355,7 @@ function updateTree(slot: u32, level: i32, base: u64, s: u64, e: u64, clearMask:
   }
   let lo = max(s, base) - base;
   let hi = min(e, end) - base;
-  if (level == 0) return leafUpdate(slot, <u32>lo, <u32>hi, clearMask, setMask, whole);
+  if (level == 0) return leafUpdate(slot, <u32>lo, <u32>hi, clearMask, setMask, whole, <u32>(base >> 12));
   let node = <usize>slot;
   let childShift = shiftOf(level - 1);
   let i0 = <i32>(lo >> childShift);

@@ -11,6 +11,7 @@ interface Suite {
 
 const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   core: () => import("./core.bench.js"),
+  model: () => import("./model.bench.js"),
 };
 
 const wanted = process.argv.slice(2);

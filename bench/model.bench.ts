@@ -1,0 +1,139 @@
+// The conversion hot path, from the core up: what one OVMF-style flip (1–2 pages at a hot gfn,
+// private ↔ shared) costs in the core (set/update cycling three values), in the model
+// (request + commit) and with a policy's decision on top. Sizes in the titles; per-op figures
+// are per conversion (or per core call where the title says so).
+//
+// Run alone: `node --expose-gc --import tsx bench/run.ts model` (MEMATTR_BENCH_QUICK=1 shortens).
+import { RangeMap } from "../src/core/range-map.js";
+import { Tracker } from "../src/model/tracker.js";
+import { adaptivePolicy } from "../src/policy/adaptive.js";
+import { eagerPolicy } from "../src/policy/eager.js";
+import { neverPolicy } from "../src/policy/never.js";
+import type { DiscardPolicy } from "../src/policy/types.js";
+import { consume, type BenchCase, type BenchGroup } from "./_harness.js";
+
+const GIB_PAGES = 2 ** 18;
+const CYCLES = 1024;
+/** Hot bounce-buffer gfns, as in the ovmf-dma generator (a few slots, 1–2 pages each). */
+const HOT = [0x1000, 0x1002, 0x1004, 0x1006];
+
+async function freshMap(): Promise<RangeMap> {
+  return RangeMap.create();
+}
+
+async function coreGroup(): Promise<BenchGroup> {
+  const three = await freshMap();
+  const two = await freshMap();
+  const upd = await freshMap();
+  upd.set(0, GIB_PAGES, 0x91);
+  upd.set(50, 51, 0x81); // one other value: the chunk is a leaf
+  const updWide = await freshMap();
+  updWide.set(0, GIB_PAGES, 0x91);
+  for (let g = 0; g < 4096; g += 7) updWide.set(g, g + 1, 0x80 | (g % 13)); // a 4-bit leaf
+  const cases: BenchCase[] = [
+    {
+      name: "set(100,102,v): 2-value cycle 1,0",
+      opsPerSample: CYCLES * 2,
+      run: () => {
+        for (let i = 0; i < CYCLES; i++) {
+          two.set(100, 102, 1);
+          two.set(100, 102, 0);
+        }
+      },
+    },
+    {
+      name: "set(100,102,v): 3-value cycle 1,2,0",
+      opsPerSample: CYCLES * 3,
+      run: () => {
+        for (let i = 0; i < CYCLES; i++) {
+          three.set(100, 102, 1);
+          three.set(100, 102, 2);
+          three.set(100, 102, 0);
+        }
+      },
+    },
+    {
+      name: "update 1 page, toggle a bit (2-value leaf)",
+      opsPerSample: CYCLES * 2,
+      run: () => {
+        for (let i = 0; i < CYCLES; i++) {
+          upd.update(100, 101, 0, 0x02);
+          upd.update(100, 101, 0x02, 0);
+        }
+      },
+    },
+    {
+      name: "update 2 pages, toggle a bit (4-bit leaf)",
+      opsPerSample: CYCLES * 2,
+      run: () => {
+        for (let i = 0; i < CYCLES; i++) {
+          updWide.update(100, 102, 0, 0x02);
+          updWide.update(100, 102, 0x02, 0);
+        }
+      },
+    },
+  ];
+  return { title: "core: edits cycling values on a hot range, per call", baseline: "set(100,102,v): 2-value cycle 1,0", cases };
+}
+
+/** A 1 GiB guest, all private, private side populated: what ovmf-dma has after acceptance. */
+async function guest(): Promise<Tracker> {
+  const t = new Tracker(await RangeMap.create(), { regions: [{ gfn: 0, npages: GIB_PAGES }], initial: "private" });
+  t.markPopulated("private", 0, GIB_PAGES);
+  return t;
+}
+
+/**
+ * One transaction, as ovmf-dma does it: flip the bounce pages private → shared, the device
+ * writes them (shared populated), flip back shared → private. Two conversions.
+ */
+function transactionCase(name: string, t: Tracker, policy: DiscardPolicy | null, touch: boolean): BenchCase {
+  let k = 0;
+  const ROUNDS = 256;
+  return {
+    name,
+    opsPerSample: ROUNDS * 2,
+    run: () => {
+      for (let i = 0; i < ROUNDS; i++) {
+        const slot = k++ & 3;
+        const gfn = HOT[slot]!;
+        const npages = 1 + (slot & 1);
+        const a = t.requestConversion({ gfn, npages, to: "shared" });
+        a.commit();
+        if (policy !== null) applyBatch(t, policy.onCommit(t, a, 0));
+        if (touch) t.markPopulated("shared", gfn, npages);
+        const b = t.requestConversion({ gfn, npages, to: "private" });
+        b.commit();
+        if (policy !== null) applyBatch(t, policy.onCommit(t, b, 0));
+      }
+      consume(k);
+    },
+  };
+}
+
+function applyBatch(t: Tracker, batch: ReturnType<DiscardPolicy["onCommit"]>): void {
+  if (batch === null) return;
+  for (const r of batch.shared) t.markDiscarded("shared", r.gfn, r.npages);
+  for (const r of batch.private) t.markDiscarded("private", r.gfn, r.npages);
+}
+
+async function modelGroup(): Promise<BenchGroup> {
+  return {
+    title: "model: request + commit, 1–2 pages at 4 hot gfns, 1 GiB guest, per conversion",
+    baseline: "request+commit",
+    note: "A transaction = private→shared, device write (markPopulated shared), shared→private; figures are per conversion (half a transaction).",
+    cases: [
+      transactionCase("request+commit", await guest(), null, false),
+      transactionCase("request+commit + markPopulated", await guest(), null, true),
+      transactionCase("+ never policy", await guest(), neverPolicy(), true),
+      transactionCase("+ adaptive policy", await guest(), adaptivePolicy(), true),
+      transactionCase("+ eager policy (model only, no syscalls)", await guest(), eagerPolicy(), true),
+    ],
+  };
+}
+
+async function groups(): Promise<BenchGroup[]> {
+  return [await coreGroup(), await modelGroup()];
+}
+
+export default { name: "model", groups };
