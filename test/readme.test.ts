@@ -1,16 +1,16 @@
-// Every ```ts block of README.md runs as written (with "memattr" pointing at src/), and the
+// Every ```ts block of README.md and docs/guide.md runs as written (with "memattr" pointing at src/), and the
 // values its comments promise are what it prints.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it, vi } from "vitest";
 
 const root = new URL("..", import.meta.url);
-const readme = readFileSync(new URL("README.md", root), "utf8");
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const docs = ["README.md", "docs/guide.md"].map((name) => readFileSync(new URL(name, root), "utf8"));
+const blocks = docs.flatMap((text) => [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!));
 const outDir = new URL("test-artifacts/readme/", root);
 
-describe("README examples", () => {
+describe("README and guide examples", () => {
   it("has examples", () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
   });
 
   blocks.forEach((code, i) => {
@@ -27,6 +27,7 @@ describe("README examples", () => {
           expect(log.mock.calls).toContainEqual(["pending-private"]);
           expect(log.mock.calls).toContainEqual([true, 16]);
         }
+        if (code.includes("eagerPolicy()")) expect(log.mock.calls).toContainEqual([true, [{ gfn: 256, npages: 2 }]]);
       } finally {
         log.mockRestore();
       }
