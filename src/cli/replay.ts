@@ -2,7 +2,7 @@
  * `memattr replay`: replay a trace file or a generator through the discard policies and print
  * the side-by-side Markdown table.
  *
- *   memattr replay <trace.jsonl|ovmf-dma|linux-boot|adversarial> [--guest 1GiB] [--seed N]
+ *   memattr replay <trace.jsonl|ftrace.txt|qemu.log|ovmf-dma|linux-boot|adversarial> [--guest 1GiB] [--seed N]
  *                  [--transactions N] [--policy eager|never|batched|adaptive|all] [--budget 2MiB]
  *                  [--simulated] [--json]
  *
@@ -13,6 +13,7 @@
  * 2 usage.
  */
 import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { createTracker } from "../model/create.js";
 import type { GfnRange } from "../model/errors.js";
@@ -20,10 +21,10 @@ import { POLICY_NAMES } from "../policy/create.js";
 import type { DiscardPolicy, PolicyName } from "../policy/types.js";
 import type { ReplayEvents, ReplayProgress, ReplayResult, ReplayTarget, TargetFactory } from "../replay/index.js";
 import { formatPolicyTable, regionsForTrace, replayAll, ReplayStoppedError, simulatedTargets } from "../replay/index.js";
-import { formatBytes, GENERATORS, generateTrace, parseBytes, parseTrace } from "../trace/index.js";
+import { detectTraceFormat, formatBytes, formatImportSummary, GENERATORS, generateTrace, importTraceAsync, parseBytes, parseTrace } from "../trace/index.js";
 import type { GeneratorName, TraceHeader } from "../trace/index.js";
 
-const USAGE = `usage: memattr replay <trace.jsonl|${Object.keys(GENERATORS).join("|")}> [--guest 1GiB] [--seed N]
+const USAGE = `usage: memattr replay <trace.jsonl|ftrace.txt|qemu.log|${Object.keys(GENERATORS).join("|")}> [--guest 1GiB] [--seed N]
                       [--transactions N] [--policy ${POLICY_NAMES.join("|")}|all] [--budget 2MiB]
                       [--simulated] [--json]
 `;
@@ -91,7 +92,22 @@ export async function chooseBackings(forceSimulated: boolean): Promise<BackingCh
   };
 }
 
-/** The workload named on the command line: a generator, or a JSONL file read afresh per policy. */
+/** The first `bytes` of a file, as text (enough to recognise its format). */
+async function readHead(path: string, bytes: number): Promise<string> {
+  const file = await open(path, "r");
+  try {
+    const buf = new Uint8Array(bytes);
+    const { bytesRead } = await file.read(buf, 0, bytes, 0);
+    return new TextDecoder().decode(buf.subarray(0, bytesRead));
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The workload named on the command line: a generator; a memattr JSONL file, read afresh per
+ * policy; or a kernel ftrace / QEMU trace log, imported once.
+ */
 export async function openWorkload(spec: string, o: { guestBytes: number; seed: number; transactions?: number; countEvents: boolean }): Promise<Workload> {
   if (spec in GENERATORS) {
     const name = spec as GeneratorName;
@@ -105,6 +121,13 @@ export async function openWorkload(spec: string, o: { guestBytes: number; seed: 
       for (const _ of g.events) totalEvents++;
     }
     return { name: `${name}, ${formatBytes(o.guestBytes)} guest, seed ${o.seed}`, header: g.header, open: () => g.events, totalEvents };
+  }
+  const format = detectTraceFormat(await readHead(spec, 64 * 1024));
+  if (format === "ftrace" || format === "qemu") {
+    // A real kernel or QEMU trace: import it once (unknown lines are counted, not dropped).
+    const imported = await importTraceAsync(createReadStream(spec), { format });
+    process.stderr.write(`${formatImportSummary(imported.summary)}\n`);
+    return { name: `${spec} (imported ${format})`, header: imported.header, open: () => imported.events, totalEvents: imported.events.length };
   }
   const first = await parseTrace(createReadStream(spec));
   let used = false;
