@@ -137,6 +137,14 @@ export function pages(value: i32): f64 {
   return <f64>load<i64>(COUNTS + (<usize>(value & 255) << 3));
 }
 
+/**
+ * Where the per-value page totals live: i64[256] (value v at + 8·v), for an embedder that sums
+ * many of them without a call each. Values stay below 2^41, so the high word is small.
+ */
+export function pagesTable(): usize {
+  return COUNTS;
+}
+
 /** Maximal runs in the whole map: O(1). */
 export function runCount(): f64 {
   return <f64>(boundaryCount + 1);

@@ -27,6 +27,7 @@ export interface CoreExports {
   isUniform(start: number, end: number, value: number): number;
   countInRange(start: number, end: number, value: number): number;
   pages(value: number): number;
+  pagesTable(): number;
   runCount(): number;
   runs(start: number, end: number, maxRuns: number): number;
   runsCapacity(): number;

@@ -71,12 +71,21 @@ export class RangeMap implements RangeMapLike {
   private readonly real: CoreExports;
   private f64View: Float64Array;
   private u8View: Uint8Array;
+  private u32View: Uint32Array;
+  /** Index of COUNTS[0]'s low word in u32View. */
+  private readonly pagesAt: number;
+  /** forEachRun copies runs here when not called from inside another forEachRun callback. */
+  private readonly runsScratch: Float64Array;
+  private runsDepth = 0;
 
   private constructor(exports: CoreExports) {
     this.x = exports;
     this.real = exports;
     this.f64View = new Float64Array(exports.memory.buffer);
     this.u8View = new Uint8Array(exports.memory.buffer);
+    this.u32View = new Uint32Array(exports.memory.buffer);
+    this.pagesAt = exports.pagesTable() / 4;
+    this.runsScratch = new Float64Array(3 * exports.runsCapacity());
   }
 
   /**
@@ -113,6 +122,7 @@ export class RangeMap implements RangeMapLike {
     const buffer = this.x.memory.buffer;
     this.f64View = new Float64Array(buffer);
     this.u8View = new Uint8Array(buffer);
+    this.u32View = new Uint32Array(buffer);
   }
 
   /** Value of page `gfn`. O(tree height). */
@@ -168,19 +178,37 @@ export class RangeMap implements RangeMapLike {
   forEachRun(start: number, end: number, fn: (start: number, end: number, value: number) => void | boolean): void {
     if (!isRange(start, end)) badRange(start, end);
     const capacity = this.x.runsCapacity();
-    let from = start;
-    while (from < end) {
-      const n = this.x.runs(from, end, capacity);
-      if (n < 0) throw codeToError(n, "runs");
-      // copy out before calling fn: fn may touch the map and reuse the buffer
-      const base = this.x.batchIn() / 8;
-      const triples = new Float64Array(3 * n);
-      triples.set(this.f64().subarray(base, base + 3 * n)); // memcpy; slice() of a Wasm view is slow
-      for (let i = 0; i < n; i++) {
-        if (fn(triples[3 * i]!, triples[3 * i + 1]!, triples[3 * i + 2]!) === false) return;
+    // copy out before calling fn: fn may touch the map and reuse the buffer. The outermost call
+    // copies into one scratch array (no allocation per call); a nested one gets its own.
+    const nested = this.runsDepth > 0;
+    this.runsDepth++;
+    try {
+      let from = start;
+      while (from < end) {
+        const n = this.x.runs(from, end, capacity);
+        if (n < 0) throw codeToError(n, "runs");
+        const base = this.x.batchIn() / 8;
+        const f64 = this.f64();
+        let triples: Float64Array;
+        if (n === 1) {
+          // the common case (a uniform range): read into locals, no copy
+          const s = f64[base]!;
+          const e = f64[base + 1]!;
+          const v = f64[base + 2]!;
+          fn(s, e, v);
+          return;
+        }
+        if (nested) triples = new Float64Array(3 * n);
+        else triples = this.runsScratch;
+        triples.set(f64.subarray(base, base + 3 * n)); // memcpy; slice() of a Wasm view is slow
+        for (let i = 0; i < n; i++) {
+          if (fn(triples[3 * i]!, triples[3 * i + 1]!, triples[3 * i + 2]!) === false) return;
+        }
+        if (n < capacity) return;
+        from = triples[3 * n - 2]!;
       }
-      if (n < capacity) return;
-      from = triples[3 * n - 2]!;
+    } finally {
+      this.runsDepth--;
     }
   }
 
@@ -188,6 +216,26 @@ export class RangeMap implements RangeMapLike {
   pages(value: number): number {
     if ((value & 255) !== value) badValue("value", value);
     return this.x.pages(value);
+  }
+
+  /**
+   * Sum of `pages(v)` over the values in `values`, read straight from the core's table (no call
+   * per value). O(values.length).
+   */
+  pagesOfValues(values: Int32Array): number {
+    if (this.x !== this.real) throw new MemattrDisposedError("RangeMap");
+    let u32 = this.u32View;
+    if (u32.byteLength === 0) {
+      this.refreshViews();
+      u32 = this.u32View;
+    }
+    const at = this.pagesAt;
+    let n = 0;
+    for (let i = 0; i < values.length; i++) {
+      const k = at + 2 * (values[i]! & 255);
+      n += u32[k]! + u32[k + 1]! * 4294967296;
+    }
+    return n;
   }
 
   /** Pages of `[start, end)` holding `value`. O(pieces in range). */
@@ -285,6 +333,7 @@ export class RangeMap implements RangeMapLike {
     if (this.x === this.real) this.x = disposedExports(this.real);
     this.f64View = new Float64Array(0);
     this.u8View = new Uint8Array(0);
+    this.u32View = new Uint32Array(0);
   }
 
   [Symbol.dispose](): void {

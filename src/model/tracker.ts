@@ -59,8 +59,10 @@ import {
   valuesMatching,
 } from "./states.js";
 
-/** Up to this many runs, maskedUpdate rewrites a range with set() per run instead of update(). */
+/** Up to this many runs, maskedUpdate rewrites a long range with set() per run instead of update(). */
 const SET_PIECES_MAX = 16;
+/** Ranges shorter than this go to the core's update() directly: it edits them in place. */
+const SHORT_UPDATE_PAGES = 64;
 const ATTRIBUTES: readonly Attribute[] = ["shared", "private"];
 const SIDES: readonly Side[] = ["shared", "private"];
 const CONVERSION_STATES: readonly ConversionState[] = ["shared", "private", "pending-private", "pending-shared"];
@@ -162,6 +164,36 @@ function pendingTarget(value: number): Attribute {
 }
 
 /**
+ * The conflict a request to `to` meets at gfn `s`, whose value `v` is pending; null when it
+ * may join (pending the same way, and with the same PRESERVE when `strictPreserve`).
+ */
+function pendingConflict(
+  v: number,
+  s: number,
+  gfn: number,
+  npages: number,
+  to: Attribute,
+  preserve: boolean,
+  strictPreserve: boolean,
+): ConversionConflictError | null {
+  if (pendingTarget(v) !== to) {
+    const state = conversionStateOf(v);
+    return new ConversionConflictError(state, `pending-${to}`, gfn, npages, s, `gfn 0x${s.toString(16)} is ${state}`);
+  }
+  if (strictPreserve && ((v & PRESERVE) !== 0) !== preserve) {
+    return new ConversionConflictError(
+      "pending-private",
+      "pending-private",
+      gfn,
+      npages,
+      s,
+      `gfn 0x${s.toString(16)} is pending to private ${preserve ? "without" : "with"} preserve`,
+    );
+  }
+  return null;
+}
+
+/**
  * Conversion state of one guest's memory, over a range map.
  * @remarks Single-threaded: one tracker and its handles belong to one JS thread (a VMM with
  * several vCPU threads funnels their exits to it).
@@ -184,6 +216,8 @@ export class Tracker implements ConversionOwner {
   private launchedFlag = false;
   private preservingOpen = 0;
   private readonly scratch: number[] = [];
+  /** The map's one-read sum of per-value totals (the Wasm RangeMap has it), else null. */
+  private readonly pagesOfValues: ((values: Int32Array) => number) | null;
 
   /**
    * Takes ownership of `map` (clears it) and marks every page of `options.regions` as guest
@@ -202,6 +236,8 @@ export class Tracker implements ConversionOwner {
     this.memory = new GuestMemoryMap(o.regions as GfnRange[]);
     const initial = o.initial === undefined ? "shared" : checkOneOf(o.initial, "initial", ATTRIBUTES);
     this.map = map;
+    const sum = (map as RangeMapLike & { pagesOfValues?: (values: Int32Array) => number }).pagesOfValues;
+    this.pagesOfValues = typeof sum === "function" ? sum : null;
     map.clear();
     const value = GUEST | (initial === "private" ? PRIVATE : 0);
     this.memory.forEach((start, end) => map.set(start, end, value));
@@ -235,11 +271,22 @@ export class Tracker implements ConversionOwner {
     throw err;
   }
 
-  // Masked update `v = (v & ~clear) | set` of [start, end). The core's update() costs ≈ 6 µs
-  // even for one page today while set() costs ≈ 0.2 µs, so a range of few runs is rewritten run
-  // by run with set(); longer ranges use update(). All or nothing: a failing set() (ENOMEM)
-  // restores the runs already rewritten before rethrowing.
+  // Masked update `v = (v & ~clear) | set` of [start, end). The core's update() edits a short
+  // range in place (tens of ns), so it takes those directly; a long uniform range is one set().
+  // A long mixed range that touches a leaf partly is decoded and re-encoded by update() (µs per
+  // leaf), so a range of few runs is rewritten run by run with set(); many runs use update().
+  // All or nothing: a failing set() (ENOMEM) restores the runs already rewritten before rethrowing.
   private maskedUpdate(start: number, end: number, clear: number, set: number): void {
+    if (end - start < SHORT_UPDATE_PAGES) {
+      this.map.update(start, end, clear, set);
+      return;
+    }
+    const u = this.map.uniformValue(start, end);
+    if (u >= 0) {
+      const nu = (u & ~clear) | set;
+      if (nu !== u) this.map.set(start, end, nu);
+      return;
+    }
     const pieces = this.scratch;
     pieces.length = 0;
     let many = false;
@@ -510,37 +557,35 @@ export class Tracker implements ConversionOwner {
       );
     }
     const end = gfn + npages;
+    const toPrivate = to === "private";
+    const setMask = PENDING | (preserve ? PRESERVE : 0);
+    const u = this.map.uniformValue(gfn, end);
+    if (u >= 0) {
+      // One value over the whole range (the common 1–2 page flip): one read, at most one write.
+      if ((u & PENDING) !== 0) {
+        const conflict = pendingConflict(u, gfn, gfn, npages, to, preserve, strictPreserve);
+        if (conflict !== null) throw conflict;
+      } else if (((u & PRIVATE) !== 0) !== toPrivate) {
+        this.map.set(gfn, end, u | setMask);
+        return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [gfn, end], npages));
+      }
+      return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [], 0));
+    }
     const owned: number[] = [];
     let npagesOwned = 0;
     let conflict: ConversionConflictError | null = null;
     this.map.forEachRun(gfn, end, (s, e, v) => {
       if ((v & PENDING) !== 0) {
-        if (pendingTarget(v) !== to) {
-          const state = conversionStateOf(v);
-          conflict = new ConversionConflictError(state, `pending-${to}`, gfn, npages, s, `gfn 0x${s.toString(16)} is ${state}`);
-          return false;
-        }
-        if (strictPreserve && ((v & PRESERVE) !== 0) !== preserve) {
-          conflict = new ConversionConflictError(
-            "pending-private",
-            "pending-private",
-            gfn,
-            npages,
-            s,
-            `gfn 0x${s.toString(16)} is pending to private ${preserve ? "without" : "with"} preserve`,
-          );
-          return false;
-        }
-        return true;
+        conflict = pendingConflict(v, s, gfn, npages, to, preserve, strictPreserve);
+        return conflict === null;
       }
-      if (((v & PRIVATE) !== 0 ? "private" : "shared") === to) return true;
+      if (((v & PRIVATE) !== 0) === toPrivate) return true;
       npagesOwned += e - s;
       if (owned.length > 0 && owned[owned.length - 1] === s) owned[owned.length - 1] = e;
       else owned.push(s, e);
       return true;
     });
     if (conflict !== null) throw conflict;
-    const setMask = PENDING | (preserve ? PRESERVE : 0);
     let i = 0;
     try {
       for (; i < owned.length; i += 2) this.maskedUpdate(owned[i]!, owned[i + 1]!, 0, setMask);
@@ -548,9 +593,12 @@ export class Tracker implements ConversionOwner {
       for (let j = 0; j < i; j += 2) this.maskedUpdate(owned[j]!, owned[j + 1]!, PENDING | PRESERVE, 0);
       throw err;
     }
-    const c = new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, owned, npagesOwned);
+    return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, owned, npagesOwned));
+  }
+
+  private opened(c: PendingConversion): PendingConversion {
     this.open.set(c.id, c);
-    if (preserve) this.preservingOpen++;
+    if (c.preserve) this.preservingOpen++;
     return c;
   }
 
@@ -626,12 +674,21 @@ export class Tracker implements ConversionOwner {
       [g, n] = this.checkRange(gfn, npages, "markPopulated");
       const pop = populatedBit(side);
       const disc = discardedBit(side);
-      this.map.forEachRun(g, g + n, (s, e, v) => {
-        if ((v & pop) !== 0) return;
-        if ((v & disc) !== 0) npagesRefault += e - s;
-        else npagesNew += e - s;
-      });
-      if (npagesNew + npagesRefault > 0) this.maskedUpdate(g, g + n, disc, pop);
+      const u = this.map.uniformValue(g, g + n);
+      if (u >= 0) {
+        if ((u & pop) === 0) {
+          if ((u & disc) !== 0) npagesRefault = n;
+          else npagesNew = n;
+          this.map.set(g, g + n, (u & ~disc) | pop);
+        }
+      } else {
+        this.map.forEachRun(g, g + n, (s, e, v) => {
+          if ((v & pop) !== 0) return;
+          if ((v & disc) !== 0) npagesRefault += e - s;
+          else npagesNew += e - s;
+        });
+        if (npagesNew + npagesRefault > 0) this.maskedUpdate(g, g + n, disc, pop);
+      }
     } catch (err) {
       this.refuse("markPopulated", err);
     }
@@ -660,15 +717,23 @@ export class Tracker implements ConversionOwner {
       checkOneOf(side, "side", SIDES);
       [g, n] = this.checkRange(gfn, npages, "markDiscarded");
       const pop = populatedBit(side);
-      const runs = this.coalescedRuns(g, n, (v) => (v & pop) !== 0);
-      for (let i = 0; i < runs.length; i += 2) npagesFreed += runs[i + 1]! - runs[i]!;
-      const disc = discardedBit(side);
-      let i = 0;
-      try {
-        for (; i < runs.length; i += 2) this.maskedUpdate(runs[i]!, runs[i + 1]!, pop, disc);
-      } catch (err) {
-        for (let j = 0; j < i; j += 2) this.maskedUpdate(runs[j]!, runs[j + 1]!, disc, pop);
-        throw err;
+      const u = this.map.uniformValue(g, g + n);
+      if (u >= 0) {
+        if ((u & pop) !== 0) {
+          npagesFreed = n;
+          this.map.set(g, g + n, (u & ~pop) | discardedBit(side));
+        }
+      } else {
+        const runs = this.coalescedRuns(g, n, (v) => (v & pop) !== 0);
+        for (let i = 0; i < runs.length; i += 2) npagesFreed += runs[i + 1]! - runs[i]!;
+        const disc = discardedBit(side);
+        let i = 0;
+        try {
+          for (; i < runs.length; i += 2) this.maskedUpdate(runs[i]!, runs[i + 1]!, pop, disc);
+        } catch (err) {
+          for (let j = 0; j < i; j += 2) this.maskedUpdate(runs[j]!, runs[j + 1]!, disc, pop);
+          throw err;
+        }
       }
     } catch (err) {
       this.refuse("markDiscarded", err);
@@ -726,6 +791,7 @@ export class Tracker implements ConversionOwner {
   }
 
   private sumPages(values: Int32Array): number {
+    if (this.pagesOfValues !== null) return this.pagesOfValues.call(this.map, values);
     let n = 0;
     for (let i = 0; i < values.length; i++) n += this.map.pages(values[i]!);
     return n;
