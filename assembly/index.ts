@@ -74,6 +74,7 @@ export function set(start: f64, end: f64, value: i32): i32 {
   if (rc != 0) return rc;
   if (<u32>value > 255) return E_INVAL;
   if (end - start == 1 && setPageInLeaf(toGfn(start), value)) return 0;
+  if (end - start <= UPDATE_PAGEWISE_MAX) return updatePagewise(toGfn(start), toGfn(end), 255, value);
   if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
   setRange(toGfn(start), toGfn(end), value);
   return 0;
@@ -90,7 +91,7 @@ export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 
   return 0;
 }
 
-/** Updates of at most this many pages go page by page (the hot 1–2 page conversion). */
+/** Sets and updates of at most this many pages go page by page (the hot 1–2 page conversion). */
 @inline const UPDATE_PAGEWISE_MAX: f64 = 4;
 
 /**

@@ -118,6 +118,8 @@ export class EventHub {
   private readonly all = new Set<(e: TrackerEvent) => void>();
   private readonly byType = new Map<TrackerEventType, Set<(e: TrackerEvent) => void>>();
   private anyCount = 0;
+  /** Listeners of any kind: 0 answers wants() with one compare (the hot path has none). */
+  private listeners = 0;
   private readonly typeCount: Record<TrackerEventType, number> = {
     requested: 0,
     committed: 0,
@@ -131,7 +133,7 @@ export class EventHub {
 
   /** True when a listener for `type` (or for all events) exists. */
   wants(type: TrackerEventType): boolean {
-    return this.anyCount !== 0 || this.typeCount[type] !== 0;
+    return this.listeners !== 0 && (this.anyCount !== 0 || this.typeCount[type] !== 0);
   }
 
   on<K extends TrackerEventType>(type: K, fn: (e: TrackerEventOf<K>) => void): Unsubscribe {
@@ -142,12 +144,14 @@ export class EventHub {
     const wrapped = (e: TrackerEvent) => fn(e as TrackerEventOf<K>);
     set.add(wrapped);
     this.typeCount[type]++;
+    this.listeners++;
     let live = true;
     return () => {
       if (!live) return;
       live = false;
       set.delete(wrapped);
       this.typeCount[type]--;
+      this.listeners--;
     };
   }
 
@@ -155,12 +159,14 @@ export class EventHub {
     const wrapped = (e: TrackerEvent) => fn(e);
     this.all.add(wrapped);
     this.anyCount++;
+    this.listeners++;
     let live = true;
     return () => {
       if (!live) return;
       live = false;
       this.all.delete(wrapped);
       this.anyCount--;
+      this.listeners--;
     };
   }
 

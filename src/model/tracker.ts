@@ -153,6 +153,9 @@ const STALE_VALUES: Record<Side, Int32Array> = {
   private: valuesMatching(PRIVATE_POPULATED | PRIVATE | PENDING, PRIVATE_POPULATED),
 };
 
+// A page is stale on at most one side (the PRIVATE bit decides which), so the union sums both.
+const STALE_ANY_VALUES = Int32Array.from([...STALE_VALUES.shared, ...STALE_VALUES.private]);
+
 function isStale(value: number, side: Side): boolean {
   const pop = populatedBit(side);
   const attrBit = side === "private" ? PRIVATE : 0;
@@ -604,31 +607,36 @@ export class Tracker implements ConversionOwner {
 
   /** @internal Called by PendingConversion.commit()/abort(). */
   settleConversion(c: PendingConversion, outcome: "committed" | "aborted"): void {
-    const op = outcome === "committed" ? "commit" : "abort";
+    const committed = outcome === "committed";
+    if (c.status !== "pending" || this.open.get(c.id) !== c) {
+      const err =
+        c.status !== "pending"
+          ? new ConversionSettledError(c.status, outcome, c.gfn, c.npages, c.id)
+          : new ConversionError("EFOREIGN", "unknown", outcome, c.gfn, c.npages, `conversion #${c.id} is not from this tracker`);
+      this.refuse(committed ? "commit" : "abort", err);
+    }
+    // commit to private: clear PENDING|PRESERVE, set PRIVATE. commit to shared: clear PENDING|PRIVATE.
+    // abort: clear PENDING|PRESERVE (the attribute bit never changed while pending).
+    const toPrivate = c.to === "private";
+    const clear = !committed || toPrivate ? PENDING | PRESERVE : PENDING | PRIVATE;
+    const set = committed && toPrivate ? PRIVATE : 0;
+    const owned = c.ownedFlat;
     try {
-      if (c.status !== "pending") throw new ConversionSettledError(c.status, outcome, c.gfn, c.npages, c.id);
-      if (this.open.get(c.id) !== c) {
-        throw new ConversionError("EFOREIGN", "unknown", outcome, c.gfn, c.npages, `conversion #${c.id} is not from this tracker`);
-      }
-      const owned = c.ownedFlat;
-      // commit to private: clear PENDING|PRESERVE, set PRIVATE. commit to shared: clear PENDING|PRIVATE.
-      // abort: clear PENDING|PRESERVE (the attribute bit never changed while pending).
-      let clear: number;
-      let set: number;
-      if (outcome === "aborted") [clear, set] = [PENDING | PRESERVE, 0];
-      else if (c.to === "private") [clear, set] = [PENDING | PRESERVE, PRIVATE];
-      else [clear, set] = [PENDING | PRIVATE, 0];
-      const undoClear = set;
-      const undoSet = clear & (c.to === "private" ? PENDING | (c.preserve ? PRESERVE : 0) : PENDING | PRIVATE);
-      let i = 0;
-      try {
-        for (; i < owned.length; i += 2) this.maskedUpdate(owned[i]!, owned[i + 1]!, clear, set);
-      } catch (err) {
-        for (let j = 0; j < i; j += 2) this.maskedUpdate(owned[j]!, owned[j + 1]!, undoClear, undoSet);
-        throw err;
+      if (owned.length === 2) {
+        this.maskedUpdate(owned[0]!, owned[1]!, clear, set); // all or nothing by itself
+      } else {
+        const undoClear = set;
+        const undoSet = clear & (toPrivate ? PENDING | (c.preserve ? PRESERVE : 0) : PENDING | PRIVATE);
+        let i = 0;
+        try {
+          for (; i < owned.length; i += 2) this.maskedUpdate(owned[i]!, owned[i + 1]!, clear, set);
+        } catch (err) {
+          for (let j = 0; j < i; j += 2) this.maskedUpdate(owned[j]!, owned[j + 1]!, undoClear, undoSet);
+          throw err;
+        }
       }
     } catch (err) {
-      this.refuse(op, err);
+      this.refuse(committed ? "commit" : "abort", err);
     }
     c.markSettled(outcome);
     this.open.delete(c.id);
@@ -810,6 +818,11 @@ export class Tracker implements ConversionOwner {
   /** Pages populated on `side` that the page no longer uses (discard candidates). O(1). */
   stalePages(side: Side): number {
     return this.sumPages(STALE_VALUES[checkOneOf(side, "side", SIDES)]);
+  }
+
+  /** Pages stale on either side (`stalePages("shared") + stalePages("private")`): one read. O(1). */
+  totalStalePages(): number {
+    return this.sumPages(STALE_ANY_VALUES);
   }
 
   /** Pages populated on both sides. O(1). */

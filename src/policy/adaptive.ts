@@ -120,7 +120,7 @@ class AdaptivePolicy implements DiscardPolicy {
   }
 
   onPopulate(tracker: Tracker, side: Side, gfn: number, npages: number): DiscardBatch | null {
-    const stale = tracker.stalePages("shared") + tracker.stalePages("private");
+    const stale = tracker.totalStalePages();
     // A populate that made pages stale (a touch on the side a page does not use): remember it.
     if (stale > this.staleSeen) this.remember(side, gfn, npages);
     return this.enforce(tracker, stale);
@@ -131,7 +131,7 @@ class AdaptivePolicy implements DiscardPolicy {
   }
 
   private enforce(tracker: Tracker, staleNow?: number): DiscardBatch | null {
-    let stale = staleNow ?? tracker.stalePages("shared") + tracker.stalePages("private");
+    let stale = staleNow ?? tracker.totalStalePages();
     let dbl = tracker.doubleAllocatedPages();
     if (stale <= this.budgetPages && dbl <= this.budgetPages && this.lru.size <= this.maxEntries) {
       this.staleSeen = stale;
