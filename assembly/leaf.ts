@@ -5,7 +5,8 @@
 // 8. Powers of two keep a page inside one byte, so reads are one load and word-wide compares
 // work for every width. A leaf may stay wider than its current distinct count needs (single-page
 // and fully covered edits never shrink it, to avoid re-encoding on every flip); range edits of
-// SHRINK_MIN_PAGES or more, and partial updates, re-encode it at the narrowest width.
+// SHRINK_MIN_PAGES or more re-encode it at the narrowest width when that is a quarter of its
+// width or less (shouldShrink).
 //
 // Leaf block (class = log2(width)); palette and data sit at fixed offsets so a read needs no
 // header, and the slot pointing at a leaf carries log2(width) in bits 1–2 (blocks are 8-aligned):
@@ -30,8 +31,8 @@ import { allocBlock, freeBlock, parkLeaf, unparkLeaf, unparkedIdx } from "./allo
 
 /** Range edits at least this long re-encode a leaf at its narrowest width. */
 @inline const SHRINK_MIN_PAGES: u32 = 64;
-/** Partial updates shorter than this go run by run in place (longer ones decode and re-encode). */
-@inline const UPDATE_IN_PLACE_MAX: u32 = 64;
+/** Partial updates over at most this many runs go run by run in place (more: decode, re-encode). */
+@inline const UPDATE_RUNS_MAX: i32 = 64;
 @inline const DATA_OFFSET: usize = 16;
 
 // ── slots and layout ─────────────────────────────────────────────────────────────────────
@@ -65,6 +66,14 @@ import { allocBlock, freeBlock, parkLeaf, unparkLeaf, unparkedIdx } from "./allo
 }
 @inline export function minWidthFor(distinct: i32): u32 {
   return distinct <= 2 ? 1 : distinct <= 4 ? 2 : distinct <= 16 ? 4 : 8;
+}
+/**
+ * A long edit re-encodes a leaf narrower only when a quarter of its width would do: one step of
+ * slack, so a range whose values cycle (one more value, then one fewer) does not re-encode the
+ * whole leaf twice per cycle.
+ */
+@inline function shouldShrink(distinct: i32, width: u32): bool {
+  return minWidthFor(distinct) * 4 <= width;
 }
 @inline function idxAt(data: usize, width: u32, o: u32): u32 {
   let bit = o * width;
@@ -341,9 +350,10 @@ function leafEncode(src: usize, leaf: usize, keepWidth: u32): u32 {
 /**
  * Sets pages [lo, hi) of the leaf of chunk `chunk` to `x`. Returns its slot (it may move, or
  * become uniform: then its block is parked). `allowShrink` lets a long edit re-encode the leaf
- * narrower (a new block).
+ * narrower (a new block). `oldValue` ≥ 0 says every page of the range holds that value (≠ x):
+ * then the counts change without reading the range.
  */
-export function leafSetRange(slot: u32, lo: u32, hi: u32, x: i32, chunk: u32, allowShrink: bool = true): u32 {
+export function leafSetRange(slot: u32, lo: u32, hi: u32, x: i32, chunk: u32, allowShrink: bool = true, oldValue: i32 = -1): u32 {
   let leaf = addrOf(slot);
   let width = widthOf(slot);
   let idx = findOrAddIdx(leaf, width, x);
@@ -352,16 +362,25 @@ export function leafSetRange(slot: u32, lo: u32, hi: u32, x: i32, chunk: u32, al
     width <<= 1;
     idx = findOrAddIdx(leaf, width, x);
   }
-  subtractCounts(leaf, width, lo, hi);
+  let distinct = 0;
+  if (oldValue >= 0) {
+    let oldIdx = <u32>findIdx(leaf, width, oldValue);
+    distinct = distinctOf(leaf, width);
+    if (countOf(leaf, width, idx) == 0) distinct++;
+    addCount(leaf, width, oldIdx, -<i32>(hi - lo));
+    if (countOf(leaf, width, oldIdx) == 0) distinct--;
+  } else {
+    subtractCounts(leaf, width, lo, hi);
+  }
   fillIdx(dataAt(leaf), width, lo, hi, idx);
   addCount(leaf, width, idx, hi - lo);
-  let distinct = recountDistinct(leaf, width);
+  if (oldValue < 0) distinct = recountDistinct(leaf, width);
   if (distinct == 1) {
     parkLeaf(chunk, slotOf(leaf, width), <u32>idx, leafClass(width));
     return uniformSlot(x);
   }
   setDistinct(leaf, width, distinct);
-  if (allowShrink && hi - lo >= SHRINK_MIN_PAGES && minWidthFor(distinct) < width) {
+  if (allowShrink && hi - lo >= SHRINK_MIN_PAGES && shouldShrink(distinct, width)) {
     leafDecode(leaf, width, SCRATCH_VALUES);
     freeBlock(leaf, leafClass(width));
     return leafEncode(SCRATCH_VALUES, 0, 0);
@@ -405,28 +424,36 @@ export function leafSetPage(slot: u32, o: u32, x: i32, chunk: u32): u32 {
 }
 
 /**
- * A short partial update, run by run in place: first widens the leaf once, straight to a width
- * whose palette holds every value the update can add, so that each run is a leafSetRange with a
- * free palette entry (no allocation after the widen, no re-encode). Touches only the pages of
- * [lo, hi) (and the whole leaf once, when it widens).
+ * A partial update run by run in place, touching only the pages of [lo, hi): a survey of the
+ * range's runs (word-wide) learns which palette entries occur there; if the values the update
+ * adds would not fit, the leaf widens once, straight to a width that holds them all; then each
+ * run that changes is one leafSetRange with known old value (counts adjusted, bytes filled, no
+ * allocation). A long edit (≥ SHRINK_MIN_PAGES) that did not widen re-encodes narrower when it
+ * can, so at most one block is allocated per leaf. Returns -1, having changed nothing, when the
+ * range holds more than UPDATE_RUNS_MAX runs (the caller decodes and re-encodes instead).
  */
-function leafUpdateInPlace(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask: i32, chunk: u32): u32 {
+function leafUpdateRuns(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask: i32, chunk: u32): i64 {
   let leaf = addrOf(slot);
   let width = widthOf(slot);
+  let present: u64 = 0; // bit i: idx i occurs in [lo, hi) (widths below 8)
+  let runs = 0;
+  for (let o = lo; o < hi; ) {
+    if (++runs > UPDATE_RUNS_MAX) return -1;
+    if (width < 8) present |= (<u64>1) << idxAt(dataAt(leaf), width, o);
+    o = leafNextChange(slot, o, hi);
+  }
+  let widened = false;
   if (width < 8) {
-    let data = dataAt(leaf);
-    let present: u32 = 0; // bit i: idx i occurs in [lo, hi)
-    for (let o = lo; o < hi; o++) present |= 1 << idxAt(data, width, o);
     let entries = 1 << width;
     let added = 0;
     for (let i = 0; i < entries; i++) {
-      if ((present & (1 << i)) == 0) continue;
+      if ((present & ((<u64>1) << i)) == 0) continue;
       let v = <i32>load<u8>(leaf + i);
       let nv = applyMask(v, clearMask, setMask);
       if (nv == v || findIdx(leaf, width, nv) >= 0) continue;
       let seen = false;
       for (let j = 0; j < i && !seen; j++) {
-        seen = (present & (1 << j)) != 0 && applyMask(<i32>load<u8>(leaf + j), clearMask, setMask) == nv;
+        seen = (present & ((<u64>1) << j)) != 0 && applyMask(<i32>load<u8>(leaf + j), clearMask, setMask) == nv;
       }
       if (!seen) added++;
     }
@@ -435,6 +462,7 @@ function leafUpdateInPlace(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask:
       leaf = leafWidenTo(leaf, width, need);
       width = need;
       slot = slotOf(leaf, width);
+      widened = true;
     }
   }
   let o = lo;
@@ -443,13 +471,18 @@ function leafUpdateInPlace(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask:
     let v = leafGet(slot, o);
     let nv = applyMask(v, clearMask, setMask);
     if (nv != v) {
-      slot = leafSetRange(slot, o, next, nv, chunk, false);
+      slot = leafSetRange(slot, o, next, nv, chunk, false, v);
       // uniform now: the pages after `next` held nv already, and the mask keeps nv
-      if ((slot & 1) != 0) return slot;
+      if ((slot & 1) != 0) return <i64>slot;
     }
     o = next;
   }
-  return slot;
+  if (!widened && hi - lo >= SHRINK_MIN_PAGES && shouldShrink(distinctOf(leaf, width), width)) {
+    leafDecode(leaf, width, SCRATCH_VALUES);
+    freeBlock(leaf, leafClass(width));
+    return <i64>leafEncode(SCRATCH_VALUES, 0, 0);
+  }
+  return <i64>slot;
 }
 
 /**
@@ -458,7 +491,10 @@ function leafUpdateInPlace(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask:
  * values present one-to-one only the palette changes.
  */
 export function leafUpdate(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask: i32, whole: bool, chunk: u32): u32 {
-  if (!whole && hi - lo < UPDATE_IN_PLACE_MAX) return leafUpdateInPlace(slot, lo, hi, clearMask, setMask, chunk);
+  if (!whole) {
+    let done = leafUpdateRuns(slot, lo, hi, clearMask, setMask, chunk);
+    if (done >= 0) return <u32>done;
+  }
   let leaf = addrOf(slot);
   let width = widthOf(slot);
   if (whole && width < 8) {

@@ -59,10 +59,6 @@ import {
   valuesMatching,
 } from "./states.js";
 
-/** Up to this many runs, maskedUpdate rewrites a long range with set() per run instead of update(). */
-const SET_PIECES_MAX = 16;
-/** Ranges shorter than this go to the core's update() directly: it edits them in place. */
-const SHORT_UPDATE_PAGES = 64;
 const ATTRIBUTES: readonly Attribute[] = ["shared", "private"];
 const SIDES: readonly Side[] = ["shared", "private"];
 const CONVERSION_STATES: readonly ConversionState[] = ["shared", "private", "pending-private", "pending-shared"];
@@ -218,7 +214,6 @@ export class Tracker implements ConversionOwner {
   private nextId = 1;
   private launchedFlag = false;
   private preservingOpen = 0;
-  private readonly scratch: number[] = [];
   /** The map's one-read sum of per-value totals (the Wasm RangeMap has it), else null. */
   private readonly pagesOfValues: ((values: Int32Array) => number) | null;
 
@@ -274,49 +269,12 @@ export class Tracker implements ConversionOwner {
     throw err;
   }
 
-  // Masked update `v = (v & ~clear) | set` of [start, end). The core's update() edits a short
-  // range in place (tens of ns), so it takes those directly; a long uniform range is one set().
-  // A long mixed range that touches a leaf partly is decoded and re-encoded by update() (µs per
-  // leaf), so a range of few runs is rewritten run by run with set(); many runs use update().
-  // All or nothing: a failing set() (ENOMEM) restores the runs already rewritten before rethrowing.
+  // Masked update `v = (v & ~clear) | set` of [start, end): one core update(), which edits only
+  // the pages of the range (in place, run by run) and is all or nothing by itself.
   private maskedUpdate(start: number, end: number, clear: number, set: number): void {
-    if (end - start < SHORT_UPDATE_PAGES) {
-      this.map.update(start, end, clear, set);
-      return;
-    }
-    const u = this.map.uniformValue(start, end);
-    if (u >= 0) {
-      const nu = (u & ~clear) | set;
-      if (nu !== u) this.map.set(start, end, nu);
-      return;
-    }
-    const pieces = this.scratch;
-    pieces.length = 0;
-    let many = false;
-    this.map.forEachRun(start, end, (s, e, v) => {
-      if (pieces.length === 3 * SET_PIECES_MAX) {
-        many = true;
-        return false;
-      }
-      pieces.push(s, e, v);
-      return true;
-    });
-    if (many) {
-      this.map.update(start, end, clear, set);
-      return;
-    }
-    let i = 0;
-    try {
-      for (; i < pieces.length; i += 3) {
-        const v = pieces[i + 2]!;
-        const nv = (v & ~clear) | set;
-        if (nv !== v) this.map.set(pieces[i]!, pieces[i + 1]!, nv);
-      }
-    } catch (err) {
-      for (let j = 0; j < i; j += 3) this.map.set(pieces[j]!, pieces[j + 1]!, pieces[j + 2]!);
-      throw err;
-    }
+    this.map.update(start, end, clear, set);
   }
+
 
   // ---- launch gate -----------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-// The conversion hot path of the core (assembly/leaf.ts hysteresis, assembly/index.ts short
-// updates): a page cycling through three or more values keeps its leaf (parked while its chunk
+// The conversion hot path of the core (assembly/leaf.ts hysteresis and run-by-run partial
+// updates, assembly/index.ts page-by-page short edits): a page cycling through three or more values keeps its leaf (parked while its chunk
 // is uniform, revived on the next edit), short updates touch only their pages, and both agree
 // page for page with a flat per-page model, keep every invariant, and stay all-or-nothing when
 // memory cannot grow.
@@ -95,7 +95,7 @@ describe("short updates", () => {
     map.checkInvariants();
   });
 
-  test("agree page for page with a flat model (1–70 pages, many values, across chunk edges)", async () => {
+  test("agree page for page with a flat model (sets of 1–70 pages, updates of 1–5000, many values, across chunk edges)", async () => {
     // Short sets and updates over two chunks with up to 24 values, so leaves widen to 8 bits,
     // collapse, are parked and revived; the window straddles a chunk boundary.
     const WINDOW = 2 * CHUNK_PAGES;
@@ -105,10 +105,12 @@ describe("short updates", () => {
       fc.integer({ min: 0, max: 40 }),
       fc.integer({ min: 0, max: WINDOW - 1 }),
     );
+    // short updates, and long partial ones (run by run, or decoded when they hold > 64 runs)
+    const updatePages = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 70 }) }, { weight: 1, arbitrary: fc.integer({ min: 64, max: 5000 }) });
     const opArb = fc.oneof(
       fc.tuple(hotGfn, fc.integer({ min: 1, max: 70 }), fc.integer({ min: 0, max: 23 })).map(([g, n, value]) => ({ kind: "set" as const, g, n, value })),
       fc
-        .tuple(hotGfn, fc.integer({ min: 1, max: 70 }), fc.constantFrom(0, 1, 2, 3, 6, 0x18, 0xff), fc.constantFrom(0, 1, 2, 4, 8, 16))
+        .tuple(hotGfn, updatePages, fc.constantFrom(0, 1, 2, 3, 6, 0x18, 0xff), fc.constantFrom(0, 1, 2, 4, 8, 16))
         .map(([g, n, c, v]) => ({ kind: "update" as const, g, n, c, v })),
     );
     let totalOps = 0;
@@ -146,6 +148,25 @@ describe("short updates", () => {
       expect(totalOps).toBeGreaterThanOrEqual(10_000);
     }
   }, 120_000);
+
+  test("a long partial update that adds a value, then takes it back, widens once and stays", async () => {
+    using map = await RangeMap.create();
+    map.set(0, 2 ** 18, 0x91);
+    map.set(5, 8, 0x99); // chunk 0: a 1-bit leaf
+    expect(map.memoryBytes()).toBe(536 + 536);
+    map.update(100, 612, 0, 2); // a third value: 2 bits
+    const bytes = map.memoryBytes();
+    const heap = map.heapBytes();
+    for (let i = 0; i < 100; i++) {
+      map.update(100, 612, 2, 0);
+      expect(map.get(611)).toBe(0x91);
+      map.update(100, 612, 0, 2);
+      expect(map.countInRange(0, 4096, 0x93)).toBe(512);
+    }
+    expect(map.memoryBytes()).toBe(bytes);
+    expect(map.heapBytes()).toBe(heap);
+    map.checkInvariants();
+  });
 
   test("a short update that cannot get memory throws ENOMEM and leaves the map unchanged", async () => {
     using map = await RangeMap.create();
