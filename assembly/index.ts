@@ -107,6 +107,10 @@ function updatePagewise(s: u64, e: u64, clearMask: i32, setMask: i32): i32 {
     let nv = ((old & ~clearMask) | setMask) & 0xff;
     if (nv == old || setPageInLeaf(g, nv)) continue;
     if (e - s == 1 && !reserveBytes(RESERVE_BYTES)) return E_NOMEM;
+    if (clearMask == 255) {
+      setRange(g, e, nv); // a set: the rest of the range takes the same value in one edit
+      return 0;
+    }
     setRange(g, g + 1, nv);
   }
   return 0;
