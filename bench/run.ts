@@ -3,6 +3,7 @@
 // it in SUITES below. (Standalone scripts such as backing.bench.ts run by themselves.)
 // MEMATTR_BENCH_QUICK=1 shortens every case; results go to bench/results/<name>.json.
 import { runSuite, type BenchGroup } from "./_harness.js";
+import { writeSummary } from "./_report.js";
 
 interface Suite {
   name: string;
@@ -12,6 +13,9 @@ interface Suite {
 const SUITES: Record<string, () => Promise<{ default: Suite }>> = {
   core: () => import("./core.bench.js"),
   model: () => import("./model.bench.js"),
+  peers: () => import("./peers.bench.js"),
+  sweep: () => import("./sweep.bench.js"),
+  adversarial: () => import("./adversarial.bench.js"),
 };
 
 const wanted = process.argv.slice(2);
@@ -21,3 +25,4 @@ for (const [name, load] of Object.entries(SUITES)) {
   console.log(`## ${suite.name} (Node ${process.version})\n`);
   await runSuite(suite.name, await suite.groups());
 }
+await writeSummary(); // targets table + bench/results/summary.md (machine, every table of this run)
