@@ -1,5 +1,6 @@
 // The adversarial fragmentation case: a guest that fragments its memory on purpose. Two values
-// alternating page by page, and four values at random, over 2^24 pages (64 GiB; quick: 2^18).
+// alternating page by page, and four values at random, over 2^24 pages (64 GiB; quick runs:
+// 2^18, where fixed costs weigh a little more per page).
 // Shows memory per page (bits/page) for each contender, plus setup time and random gets.
 // The maps are built run by run, in chunks, so the command list never exists whole.
 import { createPrng } from "../src/trace/prng.js";
