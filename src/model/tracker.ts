@@ -214,8 +214,8 @@ export class Tracker implements ConversionOwner {
   private nextId = 1;
   private launchedFlag = false;
   private preservingOpen = 0;
-  /** The map's one-read sum of per-value totals (the Wasm RangeMap has it), else null. */
-  private readonly pagesOfValues: ((values: Int32Array) => number) | null;
+  /** The map itself when it sums per-value totals in one read (the Wasm RangeMap does), else null. */
+  private readonly summingMap: (RangeMapLike & { pagesOfValues(values: Int32Array): number }) | null;
 
   /**
    * Takes ownership of `map` (clears it) and marks every page of `options.regions` as guest
@@ -234,8 +234,8 @@ export class Tracker implements ConversionOwner {
     this.memory = new GuestMemoryMap(o.regions as GfnRange[]);
     const initial = o.initial === undefined ? "shared" : checkOneOf(o.initial, "initial", ATTRIBUTES);
     this.map = map;
-    const sum = (map as RangeMapLike & { pagesOfValues?: (values: Int32Array) => number }).pagesOfValues;
-    this.pagesOfValues = typeof sum === "function" ? sum : null;
+    const summing = map as RangeMapLike & { pagesOfValues?: (values: Int32Array) => number };
+    this.summingMap = typeof summing.pagesOfValues === "function" ? (summing as RangeMapLike & { pagesOfValues(values: Int32Array): number }) : null;
     map.clear();
     const value = GUEST | (initial === "private" ? PRIVATE : 0);
     this.memory.forEach((start, end) => map.set(start, end, value));
@@ -757,7 +757,7 @@ export class Tracker implements ConversionOwner {
   }
 
   private sumPages(values: Int32Array): number {
-    if (this.pagesOfValues !== null) return this.pagesOfValues.call(this.map, values);
+    if (this.summingMap !== null) return this.summingMap.pagesOfValues(values);
     let n = 0;
     for (let i = 0; i < values.length; i++) n += this.map.pages(values[i]!);
     return n;
