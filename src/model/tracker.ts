@@ -351,8 +351,11 @@ export class Tracker implements ConversionOwner {
     let c: PendingConversion;
     try {
       const o = checkObject(request, "request");
-      const [gfn, npages] = this.checkRange(o.gfn, o.npages, "requestConversion");
-      const to = checkOneOf(o.to, "to", ATTRIBUTES);
+      // checkRange inlined: no tuple on the hot path
+      const gfn = checkGfn(o.gfn);
+      const npages = checkNpages(o.npages);
+      if (!this.memory.contains(gfn, npages)) throw new OutsideGuestMemoryError(gfn, npages, "requestConversion");
+      const to = o.to === "private" || o.to === "shared" ? o.to : checkOneOf(o.to, "to", ATTRIBUTES);
       const preserve = checkBoolean(o.preserve, "preserve", false);
       c = this.request(gfn, npages, to, preserve, "api", true);
     } catch (err) {
