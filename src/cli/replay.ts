@@ -20,7 +20,7 @@ import type { GfnRange } from "../model/errors.js";
 import { POLICY_NAMES } from "../policy/create.js";
 import type { DiscardPolicy, PolicyName } from "../policy/types.js";
 import type { ReplayEvents, ReplayProgress, ReplayResult, ReplayTarget, TargetFactory } from "../replay/index.js";
-import { formatPolicyTable, regionsForTrace, replayAll, ReplayStoppedError, simulatedTargets } from "../replay/index.js";
+import { formatPolicyTable, materializeEvents, regionsForTrace, replayAll, ReplayStoppedError, simulatedTargets } from "../replay/index.js";
 import { detectTraceFormat, formatBytes, formatImportSummary, GENERATORS, generateTrace, importTraceAsync, parseBytes, parseTrace } from "../trace/index.js";
 import type { GeneratorName, TraceHeader } from "../trace/index.js";
 
@@ -115,12 +115,17 @@ export async function openWorkload(spec: string, o: { guestBytes: number; seed: 
     const options: Record<string, number> = { guestBytes: o.guestBytes, seed: o.seed };
     if (o.transactions !== undefined) options[main] = o.transactions;
     const g = generateTrace(name, options);
+    const title = `${name}, ${formatBytes(o.guestBytes)} guest, seed ${o.seed}`;
+    // Generated once, before any timed replay, and shared by every policy: no event object is
+    // allocated (and no generator runs) inside the timed loop. Huge traces stream instead.
+    const events = materializeEvents(g.events);
+    if (events !== null) return { name: title, header: g.header, open: () => events, totalEvents: events.length };
     let totalEvents: number | undefined;
     if (o.countEvents) {
       totalEvents = 0;
       for (const _ of g.events) totalEvents++;
     }
-    return { name: `${name}, ${formatBytes(o.guestBytes)} guest, seed ${o.seed}`, header: g.header, open: () => g.events, totalEvents };
+    return { name: title, header: g.header, open: () => g.events, totalEvents };
   }
   const format = detectTraceFormat(await readHead(spec, 64 * 1024));
   if (format === "ftrace" || format === "qemu") {

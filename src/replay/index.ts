@@ -5,6 +5,7 @@ export { SimulatedBacking, type SimulatedBackingOptions } from "./simulated.js";
 export type { FaultCounts, ReplayResult, ReplaySeries } from "./metrics.js";
 export { Replayer, type ReplayOptions, type ReplayProgress, type ReplayTarget } from "./engine.js";
 export {
+  materializeEvents,
   regionsForTrace,
   replayAll,
   type ReplayAllOptions,
@@ -15,4 +16,4 @@ export {
   simulatedTargets,
   type TargetFactory,
 } from "./replay.js";
-export { formatPolicyTable } from "./table.js";
+export { formatPolicyTable, POLICY_TABLE_FOOTNOTE } from "./table.js";

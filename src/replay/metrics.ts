@@ -50,13 +50,36 @@ export interface ReplayResult {
   refaultPages: number;
   /** Pages populated for the first time. */
   newPages: number;
-  /** Most bytes held on both sides after any event (measured before the policy reacts). */
+  /**
+   * Most bytes held on both sides at any point of the replay, launch included (measured each
+   * time a backing populates pages, before the policy reacts). Before launch this is usually
+   * the in-place encryption's transient chunk (one `preserveChunkPages` chunk, 1 MiB by
+   * default, whatever the policy): see {@link peakDoubleAllocatedAfterLaunchBytes}.
+   */
   peakDoubleAllocatedBytes: number;
+  /**
+   * The same peak, counted only from the trace's `launch` event on (starting from the bytes
+   * held at launch) — what a running guest makes the policy hold. `null` when the tracker never
+   * launched (an imported trace of a running guest carries no launch: read the overall peak).
+   */
+  peakDoubleAllocatedAfterLaunchBytes: number | null;
   /** Bytes held on both sides at the end. */
   finalDoubleAllocatedBytes: number;
   /** Bytes populated on a side their page no longer uses, at the end. */
   finalStaleBytes: number;
-  /** Wall time in the conversion path: request, commit/abort, fault/hypercall decoding, policy, discard. */
+  /**
+   * Wall time of the pre-launch in-place encryption: copying shared contents into private
+   * memory and dropping each chunk's shared copy, for every `preserve` conversion. The same
+   * work under every policy (it discards whatever the policy says), so it is kept out of
+   * `conversionPathMs` and `conversionCostMs`; `totalConversionCostMs` includes it.
+   */
+  launchCopyMs: number;
+  /**
+   * Wall time in the runtime conversion path: request, commit/abort, fault/hypercall decoding,
+   * policy, discard, and the final flush — everything a conversion costs the VMM except the
+   * in-place copy (`launchCopyMs`). How the clock is read: src/replay/engine.ts, "How time is
+   * measured".
+   */
   conversionPathMs: number;
   /** Wall time carrying out guest touches (including refaults on real backings) and the policy's reaction. */
   touchPathMs: number;
@@ -67,6 +90,8 @@ export interface ReplayResult {
    * policy targets compare (a flip under eager pays a discard now and a refault later).
    */
   conversionCostMs: number;
+  /** `conversionCostMs + launchCopyMs`: everything conversions cost, launch-time copies included. */
+  totalConversionCostMs: number;
   /** Transactions still pending at the end. */
   pendingAtEnd: number;
   /** The time series for charts. */

@@ -19,9 +19,20 @@ function ms(n: number): string {
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 }
 
+/** What each time and peak column means; printed under the table. */
+export const POLICY_TABLE_FOOTNOTE = [
+  "peak double-alloc: most bytes populated on both sides at any point, the pre-launch in-place encryption included (its 1 MiB copy chunk, the same under every policy);",
+  "after launch: the same peak from the `launch` event on (— when the trace never launches).",
+  "launch copy ms: the in-place encryption before launch (copy into guest_memfd, drop the shared copy), the same work under every policy, kept out of the conversion path.",
+  "conversion path ms: request, commit/abort, fault and hypercall decoding, policy, discards, final flush — launch copy excluded;",
+  "conversion + refault ms: that plus the guest touches that refaulted (what a discard costs later): the figure the policy targets compare;",
+  "total = conversion + refault + launch copy. Clock read once per category boundary (src/replay/engine.ts, \"How time is measured\").",
+].join("\n");
+
 /**
- * Formats results as a Markdown table, one row per policy. When any result ran on a
- * simulated backing, the title says "simulated backing".
+ * Formats results as a Markdown table, one row per policy, with a footnote defining the
+ * peak and time columns ({@link POLICY_TABLE_FOOTNOTE}). When any result ran on a simulated
+ * backing, the title says "simulated backing".
  * @param results - from `replayAll` (or single replays of the same trace).
  * @param title - a heading line printed above the table (optional).
  * @returns the table text, ending in a newline.
@@ -40,13 +51,15 @@ export function formatPolicyTable(results: readonly ReplayResult[], title?: stri
     lines.push(`**${title ?? "replay"}** — ${label}`, "");
   }
   lines.push(
-    "| policy | conversions | discard calls | discarded | refault pages | peak double-alloc | final double-alloc | conversion path ms | refault touches ms | conversion + refault ms | all touches ms |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| policy | conversions | discard calls | discarded | refault pages | peak double-alloc | after launch | final double-alloc | launch copy ms | conversion path ms | refault touches ms | conversion + refault ms | total ms | all touches ms |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const r of results) {
+    const afterLaunch = r.peakDoubleAllocatedAfterLaunchBytes === null ? "—" : bytes(r.peakDoubleAllocatedAfterLaunchBytes);
     lines.push(
-      `| ${r.policy}${r.simulated ? " (simulated)" : ""} | ${r.conversions} | ${r.discardCalls} | ${bytes(r.discardedBytes)} | ${r.refaultPages} | ${bytes(r.peakDoubleAllocatedBytes)} | ${bytes(r.finalDoubleAllocatedBytes)} | ${ms(r.conversionPathMs)} | ${ms(r.refaultTouchMs)} | ${ms(r.conversionCostMs)} | ${ms(r.touchPathMs)} |`,
+      `| ${r.policy}${r.simulated ? " (simulated)" : ""} | ${r.conversions} | ${r.discardCalls} | ${bytes(r.discardedBytes)} | ${r.refaultPages} | ${bytes(r.peakDoubleAllocatedBytes)} | ${afterLaunch} | ${bytes(r.finalDoubleAllocatedBytes)} | ${ms(r.launchCopyMs)} | ${ms(r.conversionPathMs)} | ${ms(r.refaultTouchMs)} | ${ms(r.conversionCostMs)} | ${ms(r.totalConversionCostMs)} | ${ms(r.touchPathMs)} |`,
     );
   }
+  if (results.length > 0) lines.push("", POLICY_TABLE_FOOTNOTE);
   return `${lines.join("\n")}\n`;
 }
