@@ -53,6 +53,80 @@ describe("Replayer", () => {
     tracker.dispose();
   });
 
+  // Times with a clock that counts its reads (each read is one "ms" later than the last).
+  // apply(): two reads per timed event (launch untimed); the in-place copy reads twice more.
+  it("apply: times per category, the in-place copy apart (hand count, counting clock)", async () => {
+    const { result: r, tracker } = await step(SMALL, eagerPolicy());
+    expect(r).toMatchObject({
+      launchCopyMs: 1, //            commit 1: copy start..end
+      conversionPathMs: 9 + 1, //     8 conversion events, commit 1 is 3 reads apart less the copy's 1 → 9; final flush 1
+      touchPathMs: 3,
+      refaultTouchMs: 2, //           the 2nd and 3rd touches refault under eager
+      conversionCostMs: 12,
+      totalConversionCostMs: 13,
+    });
+    tracker.dispose();
+  });
+
+  it("applyAll: one clock read per category boundary, same counts as apply", async () => {
+    const tracker = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+    let reads = 0;
+    const r = new Replayer({ tracker, policy: eagerPolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") }, { clock: () => reads++ });
+    r.applyAll(SMALL);
+    const m = r.finish();
+    // Reads: 1 to open; after each touch (3), after each conversion run (4: req1+commit1, req2+commit2,
+    // req3+commit3, req4+abort4), after launch (1), inside commit 1's copy (2); flush 2 → 13.
+    expect(reads).toBe(13);
+    expect(m).toMatchObject({ launchCopyMs: 1, conversionPathMs: 2 + 1 + 1 + 1 + 1, touchPathMs: 3, refaultTouchMs: 2, conversionCostMs: 8, totalConversionCostMs: 9 });
+    const { result: stepped } = await step(SMALL, eagerPolicy());
+    const counts = (x: typeof m) => ({ ...x, launchCopyMs: 0, conversionPathMs: 0, touchPathMs: 0, refaultTouchMs: 0, conversionCostMs: 0, totalConversionCostMs: 0 });
+    expect(counts(m)).toEqual(counts(stepped));
+    tracker.dispose();
+  });
+
+  it("peak double allocation: overall includes the in-place copy chunk, after launch does not", async () => {
+    const eager = await step(SMALL, eagerPolicy());
+    expect(eager.result).toMatchObject({ peakDoubleAllocatedBytes: 8 * 4096, peakDoubleAllocatedAfterLaunchBytes: 0 });
+    // never: the shared touch after commit 2 refaults pages 0..1 whose private copy is kept.
+    const never = await step(SMALL, neverPolicy());
+    expect(never.result).toMatchObject({ peakDoubleAllocatedBytes: 8 * 4096, peakDoubleAllocatedAfterLaunchBytes: 2 * 4096 });
+    eager.tracker.dispose();
+    never.tracker.dispose();
+    // Copied in chunks of 4 pages: the transient peak is one chunk.
+    const tracker = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+    const r = new Replayer({ tracker, policy: neverPolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") }, { preserveChunkPages: 4 });
+    r.applyAll(SMALL);
+    expect(r.finish()).toMatchObject({ peakDoubleAllocatedBytes: 4 * 4096, peakDoubleAllocatedAfterLaunchBytes: 2 * 4096, copiedPages: 8 });
+    tracker.dispose();
+  });
+
+  it("peak after launch is null when the trace never launches", async () => {
+    const { result: r, tracker } = await step(SMALL.filter((ev) => ev.type !== "launch"), neverPolicy());
+    expect(r.peakDoubleAllocatedAfterLaunchBytes).toBeNull();
+    tracker.dispose();
+  });
+
+  it("keeps interleaved, reused and unknown transaction ids apart", async () => {
+    const { result: r, tracker } = await step(
+      [
+        { type: "request", id: 1, gfn: 0, npages: 1, to: "private" },
+        { type: "request", id: 2, gfn: 1, npages: 1, to: "private" },
+        { type: "request", id: 3, gfn: 2, npages: 1, to: "private" },
+        { type: "commit", id: 1 }, //                                    not the latest: from the Map
+        { type: "commit", id: 9 }, //                                    unknown: nothing
+        { type: "abort", id: 3 }, //                                     the latest
+        { type: "request", id: 1, gfn: 4, npages: 1, to: "private" }, // id 1 reused
+        { type: "commit", id: 1 },
+        { type: "commit", id: 1 }, //                                    already closed: nothing
+      ],
+      neverPolicy(),
+    );
+    expect(r).toMatchObject({ conversions: 2, aborts: 1, pendingAtEnd: 1 });
+    expect([0, 1, 2, 4].map((g) => tracker.isPrivate(g))).toEqual([true, false, false, true]);
+    expect(tracker.state(1).conversion).toBe("pending-private");
+    tracker.dispose();
+  });
+
   it("counts refused guest requests and goes on", async () => {
     const { result: r, tracker } = await step(
       [

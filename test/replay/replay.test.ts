@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createTracker } from "../../src/model/index.js";
 import { eagerPolicy } from "../../src/policy/index.js";
-import { regionsForTrace, replayAll, ReplayStoppedError, replayTrace, replayTraceSync, SimulatedBacking, simulatedTargets } from "../../src/replay/index.js";
+import { materializeEvents, regionsForTrace, replayAll, ReplayStoppedError, replayTrace, replayTraceSync, SimulatedBacking, simulatedTargets } from "../../src/replay/index.js";
 import { generateTrace, parseTrace, parseTraceSync, TraceParseError } from "../../src/trace/index.js";
 
 const HEADER = '{"format":"memattr-trace","version":1,"pageBytes":4096,"regions":[{"gfn":0,"npages":64}]}';
@@ -56,6 +56,20 @@ describe("replayTrace", () => {
     const r = await replayTrace((await parseTrace(chunks())).events, await target(), { onProgress: (p) => seen.push(p.events), progressEvery: 1 });
     expect(r.conversions).toBe(1);
     expect(seen).toEqual([1, 2, 2]);
+  });
+
+  it("streams a generator in chunks with the same counts as its materialized array", async () => {
+    const { header, events } = generateTrace("ovmf-dma", { guestBytes: 64 * 2 ** 20, transactions: 2500 }); // > one 16 384-event chunk
+    const all = materializeEvents(events)!;
+    expect(all.length).toBeGreaterThan(16_384);
+    expect(materializeEvents(events, 100)).toBeNull();
+    const make = simulatedTargets(header.regions);
+    const streamed = replayTraceSync(events, await make(eagerPolicy()));
+    const whole = replayTraceSync(all, await make(eagerPolicy()));
+    const counts = ({ events, conversions, discardCalls, discardedPages, refaultPages, newPages, peakDoubleAllocatedBytes, peakDoubleAllocatedAfterLaunchBytes, series }: typeof whole) =>
+      ({ events, conversions, discardCalls, discardedPages, refaultPages, newPages, peakDoubleAllocatedBytes, peakDoubleAllocatedAfterLaunchBytes, series });
+    expect(counts(streamed)).toEqual(counts(whole));
+    expect(whole.events).toBe(all.length);
   });
 
   it("uses the header's regions, or a fallback size for imported traces", () => {
