@@ -1,6 +1,6 @@
 // Builds each contender's store on the same commands, timing the setup and measuring what it
 // holds, and checks that every contender gives the same answers before anything is timed.
-import { consume, fmtBytes, type BenchCase } from "./_harness.js";
+import { consume, type BenchCase } from "./_harness.js";
 import type { Contender, Shape, Store } from "./contenders/index.js";
 import { Cmds } from "./_inputs.js";
 
@@ -109,12 +109,6 @@ export function verify(built: Built[], gfns: Float64Array, queries?: Cmds, runsF
       if (counted !== want.length / 3) throw new MismatchError(`${name}: countRuns = ${counted}, memattr has ${want.length / 3} runs`);
     }
   }
-}
-
-/** A one-line description of what a store holds, for notes. */
-export function describeMemory(b: Built, pages: number): string {
-  if (b.memoryBytes === undefined) return `${b.contender.name}: –`;
-  return `${b.contender.name} ${fmtBytes(b.memoryBytes)} (${((b.memoryBytes * 8) / pages).toFixed(2)} bits/page)`;
 }
 
 /**
