@@ -101,6 +101,12 @@ export type FaultDecision =
       error: MemattrError;
     };
 
+/** What `Tracker.markPopulated` found: pages that were empty, and pages discarded before (refaults). */
+export interface PopulateCounts {
+  npagesNew: number;
+  npagesRefault: number;
+}
+
 /** Page totals by state, all O(1) from the core's per-value counts. */
 export interface PageTotals {
   /** Pages of guest memory. */
@@ -546,6 +552,22 @@ export class Tracker implements ConversionOwner {
       }
       return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [], 0));
     }
+    return this.requestRuns(gfn, npages, to, preserve, source, strictPreserve, setMask);
+  }
+
+  // A range over several runs. Apart from request() so that the closure's context (it captures
+  // most of the arguments) is made only here, not on the one-run fast path of every flip.
+  private requestRuns(
+    gfn: number,
+    npages: number,
+    to: Attribute,
+    preserve: boolean,
+    source: RequestSource,
+    strictPreserve: boolean,
+    setMask: number,
+  ): PendingConversion {
+    const end = gfn + npages;
+    const toPrivate = to === "private";
     const owned: number[] = [];
     let npagesOwned = 0;
     let conflict: ConversionConflictError | null = null;
@@ -637,6 +659,8 @@ export class Tracker implements ConversionOwner {
    * Records that `side`'s backing now holds pages `gfn .. gfn + npages - 1` (after a
    * populate, a guest touch, or at bind time for pre-allocated pages).
    * @param side - `shared` (memfd) or `private` (guest_memfd).
+   * @param out - an object to fill and return instead of a new one (a replay loop reuses one:
+   *   no allocation per touch); both fields are overwritten.
    * @returns `npagesNew` (were empty) and `npagesRefault` (were discarded before).
    * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad range.
    * @example
@@ -646,9 +670,10 @@ export class Tracker implements ConversionOwner {
    * t.markPopulated("shared", 0, 8); // { npagesNew: 8, npagesRefault: 0 }
    * ```
    */
-  markPopulated(side: Side, gfn: number, npages: number): { npagesNew: number; npagesRefault: number } {
-    let npagesNew = 0;
-    let npagesRefault = 0;
+  markPopulated(side: Side, gfn: number, npages: number, out?: PopulateCounts): PopulateCounts {
+    const res = out ?? { npagesNew: 0, npagesRefault: 0 };
+    res.npagesNew = 0;
+    res.npagesRefault = 0;
     let g: number;
     let n: number;
     try {
@@ -662,23 +687,29 @@ export class Tracker implements ConversionOwner {
       const u = this.map.uniformValue(g, g + n);
       if (u >= 0) {
         if ((u & pop) === 0) {
-          if ((u & disc) !== 0) npagesRefault = n;
-          else npagesNew = n;
+          if ((u & disc) !== 0) res.npagesRefault = n;
+          else res.npagesNew = n;
           this.map.set(g, g + n, (u & ~disc) | pop);
         }
       } else {
-        this.map.forEachRun(g, g + n, (s, e, v) => {
-          if ((v & pop) !== 0) return;
-          if ((v & disc) !== 0) npagesRefault += e - s;
-          else npagesNew += e - s;
-        });
-        if (npagesNew + npagesRefault > 0) this.maskedUpdate(g, g + n, disc, pop);
+        this.countUnpopulated(g, g + n, pop, disc, res);
+        if (res.npagesNew + res.npagesRefault > 0) this.maskedUpdate(g, g + n, disc, pop);
       }
     } catch (err) {
       this.refuse("markPopulated", err);
     }
-    if (this.hub.wants("populated")) this.hub.emit({ type: "populated", side, gfn: g, npages: n, npagesNew, npagesRefault });
-    return { npagesNew, npagesRefault };
+    if (this.hub.wants("populated")) this.hub.emit({ type: "populated", side, gfn: g, npages: n, npagesNew: res.npagesNew, npagesRefault: res.npagesRefault });
+    return res;
+  }
+
+  // Apart from markPopulated so that its closure (and the context it needs) is only made for
+  // ranges of several runs, not on the uniform fast path.
+  private countUnpopulated(start: number, end: number, pop: number, disc: number, res: PopulateCounts): void {
+    this.map.forEachRun(start, end, (s, e, v) => {
+      if ((v & pop) !== 0) return;
+      if ((v & disc) !== 0) res.npagesRefault += e - s;
+      else res.npagesNew += e - s;
+    });
   }
 
   /**

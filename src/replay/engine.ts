@@ -47,7 +47,7 @@
 import { MemattrError } from "../core/errors.js";
 import type { PendingConversion } from "../model/conversion.js";
 import { PAGE_BYTES, type Side } from "../model/states.js";
-import type { Tracker } from "../model/tracker.js";
+import type { PopulateCounts, Tracker } from "../model/tracker.js";
 import type { DiscardBatch, DiscardPolicy } from "../policy/types.js";
 import type { TraceEvent } from "../trace/format.js";
 import type { Backing } from "./backing.js";
@@ -99,6 +99,16 @@ const CONVERSION = 1;
 const TOUCH = 2;
 const REFAULT_TOUCH = 3;
 
+// Slots of Replayer.ms: per-category totals, the in-place copy, and the clock reading the
+// current interval started at (what policies get as `nowMs`).
+const MS_CONVERSION = 0;
+const MS_TOUCH = 1;
+const MS_REFAULT = 2;
+const MS_LAUNCH_COPY = 3;
+const MS_COPY_IN_INTERVAL = 4; // in-place copy time inside the interval being timed, taken out of its category
+const MS_NOW = 5;
+const MS_SLOTS = 6;
+
 /** True for the event types charged to the conversion path. */
 function isConversionEvent(ev: TraceEvent): boolean {
   const t = ev.type;
@@ -135,6 +145,7 @@ export class Replayer {
   private readonly requestArgs = { gfn: 0, npages: 0, to: "private" as "private" | "shared", preserve: false };
   private readonly hypercallArgs = { gpa: 0, npages: 0, attrs: 0 };
   private readonly faultArgs = { gpa: 0, size: 0, private: false };
+  private readonly populateCounts: PopulateCounts = { npagesNew: 0, npagesRefault: 0 };
   private readonly clock: () => number;
   private readonly sampleEvery: number;
   private readonly progressEvery: number;
@@ -145,12 +156,9 @@ export class Replayer {
   private readonly startDiscardedPages: number;
   private readonly startCopiedPages: number;
   private readonly r: ReplayResult;
-  private conversionMs = 0;
-  private touchMs = 0;
-  private refaultMs = 0;
-  private launchCopyMs = 0;
-  // In-place copy time inside the interval being timed, taken out of its category.
-  private copyMsInInterval = 0;
+  // Time accumulators in one Float64Array: a double written to an object field, or handed to a
+  // call that is not inlined, is boxed (a heap number per event); an element of a typed array is not.
+  private readonly ms = new Float64Array(MS_SLOTS);
   private finished = false;
 
   /**
@@ -217,11 +225,12 @@ export class Replayer {
    */
   apply(ev: TraceEvent): void {
     if (this.finished) throw new MemattrError("EDISPOSED", "Replayer.apply after finish()");
-    if (ev.type === "launch") this.run(ev, 0);
+    if (ev.type === "launch") this.run(ev);
     else {
-      const t0 = this.clock();
-      const category = this.run(ev, t0);
-      this.charge(category, this.clock() - t0);
+      const ms = this.ms;
+      ms[MS_NOW] = this.clock();
+      const category = this.run(ev);
+      this.charge(category, this.clock() - ms[MS_NOW]!);
     }
     const n = ++this.r.events;
     if (n % this.sampleEvery === 0) this.sample();
@@ -240,46 +249,47 @@ export class Replayer {
   applyAll(events: readonly TraceEvent[], start = 0, end = events.length): void {
     if (this.finished) throw new MemattrError("EDISPOSED", "Replayer.applyAll after finish()");
     const r = this.r;
-    let t = this.clock();
+    const ms = this.ms;
+    ms[MS_NOW] = this.clock();
     for (let i = start; i < end; i++) {
       const ev = events[i]!;
-      const category = this.run(ev, t);
+      const category = this.run(ev);
       const n = ++r.events;
       const due = n % this.sampleEvery === 0 || n % this.progressEvery === 0;
       // A run of conversion events shares one interval: no read until it ends.
       if (category === CONVERSION && !due && i + 1 < end && isConversionEvent(events[i + 1]!)) continue;
       const now = this.clock();
-      this.charge(category, now - t);
-      t = now;
+      this.charge(category, now - ms[MS_NOW]!);
+      ms[MS_NOW] = now;
       if (due) {
         if (n % this.sampleEvery === 0) this.sample();
         if (n % this.progressEvery === 0) this.progress();
-        t = this.clock();
+        ms[MS_NOW] = this.clock();
       }
     }
   }
 
   /** Adds an interval to its category, less the in-place copy time it held. */
-  private charge(category: number, ms: number): void {
-    const copyMs = this.copyMsInInterval;
-    if (copyMs !== 0) {
-      ms -= copyMs;
-      this.copyMsInInterval = 0;
+  private charge(category: number, intervalMs: number): void {
+    const ms = this.ms;
+    if (ms[MS_COPY_IN_INTERVAL] !== 0) {
+      intervalMs -= ms[MS_COPY_IN_INTERVAL]!;
+      ms[MS_COPY_IN_INTERVAL] = 0;
     }
-    if (category === CONVERSION) this.conversionMs += ms;
-    else if (category === TOUCH) this.touchMs += ms;
+    if (category === CONVERSION) ms[MS_CONVERSION] += intervalMs;
+    else if (category === TOUCH) ms[MS_TOUCH] += intervalMs;
     else if (category === REFAULT_TOUCH) {
       // A touch that refaulted pays for an earlier discard: part of what a conversion costs.
-      this.touchMs += ms;
-      this.refaultMs += ms;
+      ms[MS_TOUCH] += intervalMs;
+      ms[MS_REFAULT] += intervalMs;
     }
   }
 
-  /** Carries out one event; `nowMs` is handed to the policy. @returns the event's category. */
-  private run(ev: TraceEvent, nowMs: number): number {
+  /** Carries out one event; policies get `ms[MS_NOW]` as `nowMs`. @returns the event's category. */
+  private run(ev: TraceEvent): number {
     switch (ev.type) {
       case "touch":
-        return this.touch(ev.side, ev.gfn, ev.npages, ev.write !== false, this.fillOf === undefined ? undefined : this.fillOf(ev), nowMs);
+        return this.touch(ev.side, ev.gfn, ev.npages, ev.write !== false, this.fillOf === undefined ? undefined : this.fillOf(ev));
       case "request": {
         const q = this.requestArgs;
         q.gfn = ev.gfn;
@@ -313,11 +323,11 @@ export class Replayer {
       case "abort": {
         const c = this.takeOpen(ev.id);
         if (c === undefined || c === null) return CONVERSION; // refused (or unknown to a hand-fed stepper)
-        if (ev.type === "commit") this.commit(c, nowMs);
+        if (ev.type === "commit") this.commit(c);
         else {
           c.abort();
           this.r.aborts++;
-          this.carryOut(this.policy.onAbort(this.tracker, c, nowMs));
+          this.carryOut(this.policy.onAbort(this.tracker, c, this.ms[MS_NOW]!));
         }
         return CONVERSION;
       }
@@ -330,7 +340,7 @@ export class Replayer {
           const d = this.tracker.onMemoryFault(q);
           if (d.kind === "convert") {
             this.r.faults.convert++;
-            this.commit(d.conversion, nowMs);
+            this.commit(d.conversion);
           } else if (d.kind === "in-flight") this.r.faults.inFlight++;
           else if (d.kind === "spurious") this.r.faults.spurious++;
           else this.r.faults.violation++;
@@ -381,11 +391,11 @@ export class Replayer {
     this.r.refused++;
   }
 
-  private commit(c: PendingConversion, nowMs: number): void {
+  private commit(c: PendingConversion): void {
     c.commit();
     if (c.preserve) this.encryptInPlace(c);
     this.r.conversions++;
-    this.carryOut(this.policy.onCommit(this.tracker, c, nowMs));
+    this.carryOut(this.policy.onCommit(this.tracker, c, this.ms[MS_NOW]!));
   }
 
   /**
@@ -407,13 +417,13 @@ export class Replayer {
         this.discard("shared", this.shared, [{ gfn, npages }]);
       }
     }
-    const ms = this.clock() - t0;
-    this.launchCopyMs += ms;
-    this.copyMsInInterval += ms;
+    const copyMs = this.clock() - t0;
+    this.ms[MS_LAUNCH_COPY] += copyMs;
+    this.ms[MS_COPY_IN_INTERVAL] += copyMs;
   }
 
   private populated(side: Side, gfn: number, npages: number): boolean {
-    const p = this.tracker.markPopulated(side, gfn, npages);
+    const p = this.tracker.markPopulated(side, gfn, npages, this.populateCounts);
     if (p.npagesNew + p.npagesRefault === 0) return false;
     const r = this.r;
     r.newPages += p.npagesNew;
@@ -426,11 +436,11 @@ export class Replayer {
   }
 
   /** @returns TOUCH, or REFAULT_TOUCH when the touch refaulted pages. */
-  private touch(side: Side, gfn: number, npages: number, write: boolean, fill: number | undefined, nowMs: number): number {
+  private touch(side: Side, gfn: number, npages: number, write: boolean, fill: number | undefined): number {
     const refaultsBefore = this.r.refaultPages;
     try {
       (side === "shared" ? this.shared : this.priv).touch(gfn, npages, write, fill);
-      if (this.populated(side, gfn, npages)) this.carryOut(this.policy.onPopulate(this.tracker, side, gfn, npages, nowMs));
+      if (this.populated(side, gfn, npages)) this.carryOut(this.policy.onPopulate(this.tracker, side, gfn, npages, this.ms[MS_NOW]!));
     } catch (err) {
       this.refuse(err);
     }
@@ -462,6 +472,7 @@ export class Replayer {
   /** The metrics so far (a copy; the replay may go on). */
   snapshot(): ReplayResult {
     const r = this.r;
+    const ms = this.ms;
     const discardedPages = this.shared.stats.discardedPages + this.priv.stats.discardedPages - this.startDiscardedPages;
     let pending = this.slotUsed && this.slotConversion !== null ? 1 : 0;
     for (const c of this.open.values()) if (c !== null) pending++;
@@ -475,12 +486,12 @@ export class Replayer {
       discardedBytes: discardedPages * PAGE_BYTES,
       finalDoubleAllocatedBytes: this.tracker.doubleAllocatedBytes(),
       finalStaleBytes: (this.tracker.stalePages("shared") + this.tracker.stalePages("private")) * PAGE_BYTES,
-      launchCopyMs: this.launchCopyMs,
-      conversionPathMs: this.conversionMs,
-      touchPathMs: this.touchMs,
-      refaultTouchMs: this.refaultMs,
-      conversionCostMs: this.conversionMs + this.refaultMs,
-      totalConversionCostMs: this.conversionMs + this.refaultMs + this.launchCopyMs,
+      launchCopyMs: ms[MS_LAUNCH_COPY]!,
+      conversionPathMs: ms[MS_CONVERSION]!,
+      touchPathMs: ms[MS_TOUCH]!,
+      refaultTouchMs: ms[MS_REFAULT]!,
+      conversionCostMs: ms[MS_CONVERSION]! + ms[MS_REFAULT]!,
+      totalConversionCostMs: ms[MS_CONVERSION]! + ms[MS_REFAULT]! + ms[MS_LAUNCH_COPY]!,
       pendingAtEnd: pending,
       series: { events: [...r.series.events], doubleAllocatedBytes: [...r.series.doubleAllocatedBytes], discardCalls: [...r.series.discardCalls] },
     };
@@ -496,7 +507,7 @@ export class Replayer {
       if (flush) {
         const t0 = this.clock();
         this.carryOut(this.policy.flush(this.tracker, t0));
-        this.conversionMs += this.clock() - t0;
+        this.ms[MS_CONVERSION] += this.clock() - t0;
       }
       const s = this.r.series;
       if (s.events.length > 0 && s.events[s.events.length - 1] === this.r.events) {
