@@ -159,9 +159,28 @@ export function sysClose(fd: number): void {
   check("close", lib().close(fd) as number);
 }
 
+/** errno of an interrupted system call. */
+const EINTR = 4;
+/** How often an interrupted call is restarted before EINTR is reported. */
+const MAX_EINTR_RETRIES = 100;
+
+/**
+ * Runs `call` again while it fails with EINTR (a signal arrived, e.g. a profiler's SIGPROF;
+ * KVM_CREATE_VM is interruptible), then checks its result as {@link check} does.
+ * Not for KVM_RUN, whose EINTR is an exit the caller must see (see ioctlRaw).
+ */
+function checkRestarting(op: string, call: () => number): number {
+  for (let attempt = 0; ; attempt++) {
+    const result = call();
+    if (result !== -1) return result;
+    const errno = lib().koffi.errno();
+    if (errno !== EINTR || attempt >= MAX_EINTR_RETRIES) throw errorFromErrno(op, errno);
+  }
+}
+
 /** ioctl with an integer argument (or none); returns the kernel's non-negative result. */
 export function ioctlValue(fd: number, request: number, arg: number | bigint = 0, op = ioctlName(request)): number {
-  return check(op, lib().ioctl(fd, request, "unsigned long", arg) as number);
+  return checkRestarting(op, () => lib().ioctl(fd, request, "unsigned long", arg) as number);
 }
 
 /**
@@ -171,7 +190,7 @@ export function ioctlValue(fd: number, request: number, arg: number | bigint = 0
 export function ioctlStruct(fd: number, request: number, buf: Uint8Array, op = ioctlName(request)): number {
   // SAFETY: koffi passes a pointer to `buf`'s own bytes for the synchronous call; `buf` is a
   // live JS object for the whole call and is at least the size encoded in `request`.
-  return check(op, lib().ioctl(fd, request, "void *", buf) as number);
+  return checkRestarting(op, () => lib().ioctl(fd, request, "void *", buf) as number);
 }
 
 /** ioctl returning -1 without throwing: `{ result, errno }`, for KVM_RUN's EFAULT/EINTR exits. */
@@ -181,7 +200,7 @@ export function ioctlRaw(fd: number, request: number, arg: number | bigint = 0):
 }
 
 export function sysFallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): void {
-  check("fallocate", lib().fallocate(fd, mode, offsetBytes, lengthBytes) as number);
+  checkRestarting("fallocate", () => lib().fallocate(fd, mode, offsetBytes, lengthBytes) as number);
 }
 
 export function sysMemfdCreate(name: string, flags: number): number {
