@@ -26,7 +26,7 @@ import { BATCH_CMDS, BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MA
 import { E_INVAL, E_NOMEM, E_NOSYS, E_RANGE } from "./errors";
 import { RESERVE_BYTES, getLimitPages, heapLiveBytes, heapStartBytes, heapTopBytes, reserveBytes, setLimitPages } from "./alloc";
 import {
-  allEqual, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, height, resetTree, setPageInLeaf, setRange, uniformValueOf, updateRange, writeRuns,
+  allEqual, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, height, resetTree, setPageInLeaf, setRange, setRangeInLeaf, uniformValueOf, updateRange, writeRuns,
 } from "./tree";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
 
@@ -75,6 +75,7 @@ export function set(start: f64, end: f64, value: i32): i32 {
   if (<u32>value > 255) return E_INVAL;
   if (end - start == 1 && setPageInLeaf(toGfn(start), value)) return 0;
   if (end - start <= UPDATE_PAGEWISE_MAX) return updatePagewise(toGfn(start), toGfn(end), 255, value);
+  if (setRangeInLeaf(toGfn(start), toGfn(end), value)) return 0;
   if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
   setRange(toGfn(start), toGfn(end), value);
   return 0;
@@ -274,7 +275,7 @@ export function runBatch(n: i32, prechecked: i32): i32 {
     let result: f64 = 0;
     if (op == OP_GET) {
       result = getValue(a);
-    } else if (op == OP_SET && b - a == 1 && setPageInLeaf(a, c)) {
+    } else if (op == OP_SET && (b - a == 1 ? setPageInLeaf(a, c) : setRangeInLeaf(a, b, c))) {
       // done in place
     } else if (op == OP_SET || op == OP_UPDATE) {
       if (!reserveBytes(RESERVE_BYTES)) {

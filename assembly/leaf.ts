@@ -163,45 +163,55 @@ function findOrAddIdx(leaf: usize, width: u32, x: i32): i32 {
   return freeIdx;
 }
 
-/** Writes idx to pages [lo, hi): bit by bit at the edges, memory.fill in between. */
+/** Writes idx to pages [lo, hi): word by word, masked in the first and last word. */
 function fillIdx(data: usize, width: u32, lo: u32, hi: u32, idx: u32): void {
-  let perByte = 8 / width;
-  let o = lo;
-  while (o < hi && (o & (perByte - 1)) != 0) putIdx(data, width, o++, idx);
-  let bytesEnd = hi & ~(perByte - 1);
-  if (bytesEnd > o) {
-    memory.fill(data + ((o * width) >> 3), <u8>bytePattern(width, idx), ((bytesEnd - o) * width) >> 3);
-    o = bytesEnd;
-  }
-  while (o < hi) putIdx(data, width, o++, idx);
-}
-
-/** Pages in [lo, hi) whose idx is `idx`, word by word in the aligned middle. */
-function countRangeIdx(data: usize, width: u32, lo: u32, hi: u32, idx: u32): u32 {
-  let perWord = 64 / width;
-  let n: u32 = 0;
-  let o = lo;
-  while (o < hi && (o & (perWord - 1)) != 0) {
-    if (idxAt(data, width, o) == idx) n++;
-    o++;
-  }
+  let bitLo = lo * width;
+  let bitHi = hi * width;
+  let k = bitLo >> 6;
+  let kLast = (bitHi - 1) >> 6;
   let pattern = wordPattern(width, idx);
-  // lanes with a nonzero bit after xor differ; fold each lane to its lowest bit and count
-  let lowBits = wordPattern(width, 1);
-  while (o + perWord <= hi) {
-    let diff = load<u64>(data + ((o * width) >> 3)) ^ pattern;
-    let folded = diff;
-    for (let k: u32 = 1; k < width; k++) folded |= diff >> k;
-    n += perWord - <u32>popcnt(folded & lowBits);
-    o += perWord;
+  let firstMask = (<u64>-1) << (<u64>bitLo & 63);
+  let lastMask = (<u64>-1) >> (<u64>(63 - ((bitHi - 1) & 63)));
+  let at = data + (<usize>k << 3);
+  if (k == kLast) {
+    let mask = firstMask & lastMask;
+    store<u64>(at, (load<u64>(at) & ~mask) | (pattern & mask));
+    return;
   }
-  while (o < hi) {
-    if (idxAt(data, width, o) == idx) n++;
-    o++;
-  }
-  return n;
+  store<u64>(at, (load<u64>(at) & ~firstMask) | (pattern & firstMask));
+  let lastAt = data + (<usize>kLast << 3);
+  for (at += 8; at < lastAt; at += 8) store<u64>(at, pattern);
+  store<u64>(lastAt, (load<u64>(lastAt) & ~lastMask) | (pattern & lastMask));
 }
 
+/** Folds each lane of `diff` onto its lowest bit: lane ≠ 0 → its low bit set (other bits junk). */
+@inline function foldLanes(diff: u64, width: u32): u64 {
+  let d = diff;
+  if (width >= 2) d |= d >> 1;
+  if (width >= 4) d |= d >> 2;
+  if (width == 8) d |= d >> 4;
+  return d;
+}
+/** Pages in [lo, hi) whose idx is `idx`: word by word, lanes compared at once, masked at the edges. */
+function countRangeIdx(data: usize, width: u32, lo: u32, hi: u32, idx: u32): u32 {
+  let bitLo = lo * width;
+  let bitHi = hi * width;
+  let k = bitLo >> 6;
+  let kLast = (bitHi - 1) >> 6;
+  let pattern = wordPattern(width, idx);
+  let lowBits = wordPattern(width, 1);
+  let firstMask = (<u64>-1) << (<u64>bitLo & 63);
+  let lastMask = (<u64>-1) >> (<u64>(63 - ((bitHi - 1) & 63)));
+  let n: u64 = 0;
+  let mask = firstMask;
+  for (; k <= kLast; k++) {
+    if (k == kLast) mask &= lastMask;
+    let same = ~foldLanes(load<u64>(data + (<usize>k << 3)) ^ pattern, width) & lowBits;
+    n += popcnt(same & mask);
+    mask = <u64>-1;
+  }
+  return <u32>n;
+}
 /** Subtracts pages [lo, hi) from the per-idx counts (before they are overwritten). */
 function subtractCounts(leaf: usize, width: u32, lo: u32, hi: u32): void {
   let data = dataAt(leaf);
@@ -554,32 +564,30 @@ export function leafNextChange(slot: u32, o: u32, hi: u32): u32 {
 
 /** Boundaries inside the range: offsets o in (lo, hi) whose value differs from page o − 1's. */
 export function leafBoundaries(slot: u32, lo: u32, hi: u32): u32 {
+  if (lo + 1 >= hi) return 0;
   let width = widthOf(slot);
   let data = dataAt(addrOf(slot));
-  let perWord = 64 / width;
-  let n: u32 = 0;
-  let o = lo + 1;
-  while (o < hi && (o & (perWord - 1)) != 0) {
-    if (idxAt(data, width, o) != idxAt(data, width, o - 1)) n++;
-    o++;
-  }
-  // word by word: compare each lane with the lane before it (the previous word's last for lane 0)
+  // word by word: each lane against the lane before it (the previous word's top lane for lane 0)
+  let bitLo = (lo + 1) * width;
+  let bitHi = hi * width;
+  let k = bitLo >> 6;
+  let kLast = (bitHi - 1) >> 6;
   let lowBits = wordPattern(width, 1);
-  while (o + perWord <= hi) {
-    let x = load<u64>(data + ((o * width) >> 3));
-    let diff = x ^ ((x << width) | <u64>idxAt(data, width, o - 1));
-    let folded = diff;
-    for (let k: u32 = 1; k < width; k++) folded |= diff >> k;
-    n += <u32>popcnt(folded & lowBits);
-    o += perWord;
+  let firstMask = (<u64>-1) << (<u64>bitLo & 63);
+  let lastMask = (<u64>-1) >> (<u64>(63 - ((bitHi - 1) & 63)));
+  let carry: u64 = k > 0 ? load<u64>(data + (<usize>(k - 1) << 3)) >> (64 - <u64>width) : 0;
+  let n: u64 = 0;
+  let mask = firstMask;
+  for (; k <= kLast; k++) {
+    if (k == kLast) mask &= lastMask;
+    let x = load<u64>(data + (<usize>k << 3));
+    let diff = x ^ ((x << <u64>width) | carry);
+    n += popcnt(foldLanes(diff, width) & lowBits & mask);
+    carry = x >> (64 - <u64>width);
+    mask = <u64>-1;
   }
-  while (o < hi) {
-    if (idxAt(data, width, o) != idxAt(data, width, o - 1)) n++;
-    o++;
-  }
-  return n;
+  return <u32>n;
 }
-
 /** True when every page of [lo, hi) holds `x`. */
 export function leafAllEqual(slot: u32, lo: u32, hi: u32, x: i32): bool {
   let leaf = addrOf(slot);
@@ -660,4 +668,99 @@ export function leafCheck(slot: u32): i32 {
   if (distinct != distinctOf(leaf, width)) return -7;
   if (minWidthFor(distinct) > width) return -8;
   return 0;
+}
+
+/** Pages of each palette idx inside the range being overwritten (leafSetRangeInPlace): u16[16]. */
+const RANGE_COUNTS: usize = memory.data(16 * 2, 16);
+/** leafSetRangeInPlace's answer when it changed nothing (the generic path must run). */
+export const IN_PLACE_REFUSED: i32 = i32.MIN_VALUE;
+
+@inline function differsIn(a: i32, b: i32): i32 {
+  return a >= 0 && b >= 0 && a != b ? 1 : 0;
+}
+
+/**
+ * Sets pages [lo, hi) of a leaf to `x` in place when that needs no new block (no widening) and
+ * leaves ≥ 2 values (no collapse) and no re-encode narrower: the hot range conversion. Word-wise:
+ * what the range held per idx is counted with popcount over words (countRangeIdx), its run
+ * boundaries with the lane-compare in leafBoundaries, and the pages are filled with memory.fill
+ * in the aligned middle. Updates the leaf's counts and the map-wide COUNTS; `before`/`after` are
+ * the values of the pages just outside the range (−1 at the ends of the page space). Returns the
+ * change in boundaries, or IN_PLACE_REFUSED having changed nothing (a free palette entry may have
+ * been labelled with x: harmless, its count stays 0).
+ */
+export function leafSetRangeInPlace(slot: u32, lo: u32, hi: u32, x: i32, before: i32, after: i32): i32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
+  let n = hi - lo;
+  if (width == 8 && n > 64) return IN_PLACE_REFUSED;
+  let idx = findOrAddIdx(leaf, width, x);
+  if (idx < 0) return IN_PLACE_REFUSED;
+  let data = dataAt(leaf);
+  let distinct = distinctOf(leaf, width);
+  if (countOf(leaf, width, idx) == 0) distinct++;
+  if (width == 1) {
+    let ones = countRangeIdx(data, 1, lo, hi, 1);
+    store<u16>(RANGE_COUNTS, n - ones);
+    store<u16>(RANGE_COUNTS, ones, 2);
+    // the other idx disappears when the range held all of its pages
+    let other = <u32>idx ^ 1;
+    let otherInRange = other == 1 ? ones : n - ones;
+    let otherCount = countOf(leaf, 1, other);
+    if (otherCount != 0 && otherCount == otherInRange) distinct--;
+  } else if (width < 8) {
+    let entries = 1 << width;
+    let seen: u32 = 0;
+    for (let i = 0; i < entries; i++) {
+      let c = countOf(leaf, width, i);
+      let k: u32 = 0;
+      if (c != 0 && seen < n) {
+        k = countRangeIdx(data, width, lo, hi, i);
+        seen += k;
+        if (k == c && i != idx) distinct--;
+      }
+      store<u16>(RANGE_COUNTS + (<usize>i << 1), k);
+    }
+  } else {
+    // width 8, short range: page by page against the leaf's own counts
+    for (let o = lo; o < hi; o++) {
+      let v = idxAt(data, 8, o);
+      let seenBefore = false;
+      for (let p = lo; p < o && !seenBefore; p++) seenBefore = idxAt(data, 8, p) == v;
+      if (seenBefore) continue;
+      let k: u32 = 0;
+      for (let p = o; p < hi; p++) if (idxAt(data, 8, p) == v) k++;
+      if (k == countOf(leaf, 8, v) && v != <u32>idx) distinct--;
+    }
+  }
+  if (distinct <= 1) return IN_PLACE_REFUSED;
+  if (n >= SHRINK_MIN_PAGES && shouldShrink(distinct, width)) return IN_PLACE_REFUSED;
+  let first = <i32>idxAt(data, width, lo);
+  let last = <i32>idxAt(data, width, hi - 1);
+  let firstValue = valueOfIdx(leaf, width, first);
+  let lastValue = valueOfIdx(leaf, width, last);
+  let removed = <i32>leafBoundaries(slot, lo, hi) + differsIn(before, firstValue) + differsIn(lastValue, after);
+  if (width < 8) {
+    let entries = 1 << width;
+    for (let i = 0; i < entries; i++) {
+      let k = <i32>load<u16>(RANGE_COUNTS + (<usize>i << 1));
+      if (k == 0) continue;
+      addCount(leaf, width, i, -k);
+      let at = COUNTS + (<usize>load<u8>(leaf + i) << 3);
+      store<i64>(at, load<i64>(at) - <i64>k);
+    }
+  } else {
+    for (let o = lo; o < hi; o++) {
+      let v = idxAt(data, 8, o);
+      addCount(leaf, 8, v, -1);
+      let at = COUNTS + (<usize>v << 3);
+      store<i64>(at, load<i64>(at) - 1);
+    }
+  }
+  addCount(leaf, width, idx, n);
+  let xAt = COUNTS + (<usize>x << 3);
+  store<i64>(xAt, load<i64>(xAt) + <i64>n);
+  setDistinct(leaf, width, distinct);
+  fillIdx(data, width, lo, hi, idx);
+  return differsIn(before, x) + differsIn(x, after) - removed;
 }

@@ -23,7 +23,7 @@ import {
 import { allocBlock, freeBlock, resetHeap } from "./alloc";
 import {
   leafAddHistogram, leafAllEqual, leafBoundaries, leafCountValue, leafFree, leafFromUniform, leafGet, leafNextChange,
-  leafSetPage, leafSetPageInPlace, leafSetRange, leafUpdate, leafValueAt,
+  leafSetPage, leafSetPageInPlace, leafSetRange, leafSetRangeInPlace, leafUpdate, leafValueAt, IN_PLACE_REFUSED,
 } from "./leaf";
 
 export let height: i32 = 0;
@@ -435,6 +435,34 @@ export function setPageInLeaf(g: u64, x: i32): bool {
   let xAt = COUNTS + (<usize>x << 3);
   store<i64>(xAt, load<i64>(xAt) + 1);
   boundaryCount += differs(before, x) + differs(x, after) - differs(before, old) - differs(old, after);
+  return true;
+}
+
+/**
+ * The hot range conversion: when [s, e) lies inside one chunk that is already a leaf able to take
+ * x in place (leafSetRangeInPlace), sets it with one walk down, no scan, no allocation, and
+ * returns true. Returns false having changed nothing otherwise.
+ */
+export function setRangeInLeaf(s: u64, e: u64, x: i32): bool {
+  if ((s >> 12) != ((e - 1) >> 12)) return false;
+  let level = height;
+  let shift = shiftOf(level);
+  if (s >> shift != 0) return false;
+  let slot = root;
+  while (level > 0) {
+    if (isUniformSlot(slot)) return false;
+    shift -= FANOUT_SHIFT;
+    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(s >> shift) & 127) << 2));
+    level--;
+  }
+  if (isUniformSlot(slot)) return false;
+  let lo = <u32>s & 4095;
+  let hi = lo + <u32>(e - s);
+  let before = lo > 0 ? leafGet(slot, lo - 1) : s > 0 ? getValue(s - 1) : -1;
+  let after = hi < 4096 ? leafGet(slot, hi) : e < MAX_GFN ? getValue(e) : -1;
+  let delta = leafSetRangeInPlace(slot, lo, hi, x, before, after);
+  if (delta == IN_PLACE_REFUSED) return false;
+  boundaryCount += delta;
   return true;
 }
 
