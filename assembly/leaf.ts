@@ -699,16 +699,8 @@ export function leafSetRangeInPlace(slot: u32, lo: u32, hi: u32, x: i32, before:
   let data = dataAt(leaf);
   let distinct = distinctOf(leaf, width);
   if (countOf(leaf, width, idx) == 0) distinct++;
-  if (width == 1) {
-    let ones = countRangeIdx(data, 1, lo, hi, 1);
-    store<u16>(RANGE_COUNTS, n - ones);
-    store<u16>(RANGE_COUNTS, ones, 2);
-    // the other idx disappears when the range held all of its pages
-    let other = <u32>idx ^ 1;
-    let otherInRange = other == 1 ? ones : n - ones;
-    let otherCount = countOf(leaf, 1, other);
-    if (otherCount != 0 && otherCount == otherInRange) distinct--;
-  } else if (width < 8) {
+  if (width == 1) return setRangeInPlace1(leaf, data, lo, hi, <u32>idx, x, distinct, before, after);
+  if (width < 8) {
     let entries = 1 << width;
     let seen: u32 = 0;
     for (let i = 0; i < entries; i++) {
@@ -762,5 +754,57 @@ export function leafSetRangeInPlace(slot: u32, lo: u32, hi: u32, x: i32, before:
   store<i64>(xAt, load<i64>(xAt) + <i64>n);
   setDistinct(leaf, width, distinct);
   fillIdx(data, width, lo, hi, idx);
+  return differsIn(before, x) + differsIn(x, after) - removed;
+}
+
+/**
+ * leafSetRangeInPlace for 1-bit leaves, in two passes over the range's words: the first counts
+ * the ones (popcount) and the boundaries (popcount of x ^ (x << 1 | carry)) at once, the second
+ * fills. `distinct` already counts idx.
+ */
+function setRangeInPlace1(leaf: usize, data: usize, lo: u32, hi: u32, idx: u32, x: i32, distinct: i32, before: i32, after: i32): i32 {
+  let n = hi - lo;
+  let k = lo >> 6;
+  let kLast = (hi - 1) >> 6;
+  let firstMask = (<u64>-1) << (<u64>lo & 63);
+  let lastMask = (<u64>-1) >> (<u64>(63 - ((hi - 1) & 63)));
+  let carry: u64 = k > 0 ? load<u64>(data + (<usize>(k - 1) << 3)) >> 63 : 0;
+  let ones: u64 = 0;
+  let flips: u64 = 0;
+  let mask = firstMask;
+  let flipMask = firstMask << 1; // boundaries only at o in (lo, hi)
+  for (let kk = k; kk <= kLast; kk++) {
+    if (kk == kLast) {
+      mask &= lastMask;
+      flipMask &= lastMask;
+    }
+    let w = load<u64>(data + (<usize>kk << 3));
+    ones += popcnt(w & mask);
+    flips += popcnt((w ^ ((w << 1) | carry)) & flipMask);
+    carry = w >> 63;
+    mask = <u64>-1;
+    flipMask = <u64>-1;
+  }
+  let other = idx ^ 1;
+  let otherInRange = other == 1 ? <u32>ones : n - <u32>ones;
+  let otherCount = countOf(leaf, 1, other);
+  if (otherCount != 0 && otherCount == otherInRange) distinct--;
+  if (distinct <= 1) return IN_PLACE_REFUSED;
+  if (n >= SHRINK_MIN_PAGES && shouldShrink(distinct, 1)) return IN_PLACE_REFUSED;
+  let firstValue = <i32>load<u8>(leaf + idxAt(data, 1, lo));
+  let lastValue = <i32>load<u8>(leaf + idxAt(data, 1, hi - 1));
+  let removed = <i32>flips + differsIn(before, firstValue) + differsIn(lastValue, after);
+  let zeros = n - <u32>ones;
+  addCount(leaf, 1, 0, -<i32>zeros);
+  addCount(leaf, 1, 1, -<i32>ones);
+  addCount(leaf, 1, idx, n);
+  let at0 = COUNTS + (<usize>load<u8>(leaf) << 3);
+  store<i64>(at0, load<i64>(at0) - <i64>zeros);
+  let at1 = COUNTS + (<usize>load<u8>(leaf + 1) << 3);
+  store<i64>(at1, load<i64>(at1) - <i64>ones);
+  let xAt = COUNTS + (<usize>x << 3);
+  store<i64>(xAt, load<i64>(xAt) + <i64>n);
+  setDistinct(leaf, 1, distinct);
+  fillIdx(data, 1, lo, hi, idx);
   return differsIn(before, x) + differsIn(x, after) - removed;
 }
