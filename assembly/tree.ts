@@ -148,8 +148,21 @@ function scanTree(slot: u32, level: i32, base: u64, s: u64, e: u64): void {
   let childShift = shiftOf(level - 1);
   let i0 = <i32>((lo - base) >> childShift);
   let i1 = <i32>((hi - 1 - base) >> childShift);
-  for (let i = i0; i <= i1; i++) {
-    scanTree(load<u32>(slotAt(slot, i)), level - 1, base + (<u64>i << childShift), s, e);
+  let i = i0;
+  while (i <= i1) {
+    let child = load<u32>(slotAt(slot, i));
+    if (!isUniformSlot(child)) {
+      scanTree(child, level - 1, base + (<u64>i << childShift), s, e);
+      i++;
+      continue;
+    }
+    // a stretch of equal uniform children is one piece: one scanPiece, not one per child
+    let j = i + 1;
+    while (j <= i1 && load<u32>(slotAt(slot, j)) == child) j++;
+    let pieceLo = max(lo, base + (<u64>i << childShift));
+    let pieceHi = min(hi, base + (<u64>j << childShift));
+    scanPiece(slotValue(child), pieceHi - pieceLo);
+    i = j;
   }
 }
 
@@ -293,6 +306,8 @@ function nodeFromUniform(v: i32): usize {
 function nodeNormalize(node: usize): u32 {
   if (load<u32>(node + NODE_POINTERS) != 0) return <u32>node;
   let first = load<u32>(slotAt(node, 0));
+  // most nodes differ at the far end or the middle: two loads instead of a walk
+  if (load<u32>(slotAt(node, 127)) != first || load<u32>(slotAt(node, 64)) != first) return <u32>node;
   for (let i = 1; i < 128; i++) if (load<u32>(slotAt(node, i)) != first) return <u32>node;
   freeBlock(node, 0);
   return first;
@@ -318,25 +333,43 @@ function setTree(slot: u32, level: i32, base: u64, s: u64, e: u64, x: i32): u32 
   let i0 = <i32>(lo >> childShift);
   let i1 = <i32>((hi - 1) >> childShift);
   let pointers = load<u32>(node + NODE_POINTERS);
-  let childSpan = spanOf(level - 1);
   let fill = uniformSlot(x);
-  for (let i = i0; i <= i1; i++) {
-    let at = slotAt(node, i);
-    let old = load<u32>(at);
-    let childBase = base + (<u64>i << childShift);
-    let next: u32;
-    if (s <= childBase && childBase + childSpan <= e) {
-      // the middle of a long range: no call per covered child
-      if (!isUniformSlot(old)) freeSubtree(old, level - 1);
-      next = fill;
-    } else {
-      next = setTree(old, level - 1, childBase, s, e, x);
+  // children i0 and i1 may be partly covered (a call each); those between are covered whole
+  let c0 = i0;
+  let c1 = i1;
+  if (base + (<u64>i0 << childShift) < s) {
+    pointers = setChild(node, i0, level, base, childShift, s, e, x, pointers);
+    c0++;
+  }
+  if (c0 <= c1 && base + (<u64>(i1 + 1) << childShift) > e) {
+    pointers = setChild(node, i1, level, base, childShift, s, e, x, pointers);
+    c1--;
+  }
+  if (pointers == 0) {
+    // every child uniform: a plain store loop, nothing to free
+    for (let at = slotAt(node, c0), last = slotAt(node, c1); at <= last; at += 4) store<u32>(at, fill);
+  } else {
+    for (let i = c0; i <= c1; i++) {
+      let at = slotAt(node, i);
+      let old = load<u32>(at);
+      if (!isUniformSlot(old)) {
+        freeSubtree(old, level - 1);
+        pointers--;
+      }
+      store<u32>(at, fill);
     }
-    store<u32>(at, next);
-    pointers = pointers + isPointerBit(next) - isPointerBit(old);
   }
   store<u32>(node + NODE_POINTERS, pointers);
   return nodeNormalize(node);
+}
+
+/** setTree on child i of `node`; returns the node's pointer count after it. */
+@inline function setChild(node: usize, i: i32, level: i32, base: u64, childShift: u64, s: u64, e: u64, x: i32, pointers: u32): u32 {
+  let at = slotAt(node, i);
+  let old = load<u32>(at);
+  let next = setTree(old, level - 1, base + (<u64>i << childShift), s, e, x);
+  store<u32>(at, next);
+  return pointers + isPointerBit(next) - isPointerBit(old);
 }
 
 @inline function applyMask(v: i32, clearMask: i32, setMask: i32): i32 {
