@@ -26,7 +26,7 @@ import { BATCH_CMDS, BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MA
 import { E_INVAL, E_NOMEM, E_NOSYS, E_RANGE } from "./errors";
 import { RESERVE_BYTES, getLimitPages, heapLiveBytes, heapStartBytes, heapTopBytes, reserveBytes, setLimitPages } from "./alloc";
 import {
-  allEqual, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, height, resetTree, setPageInLeaf, setRange, setRangeInLeaf, uniformValueOf, updateRange, writeRuns,
+  allEqual, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, getValuesIntoU32, height, resetTree, setPageInLeaf, setRange, setRangeInLeaf, uniformValueOf, updateRange, writeRuns,
 } from "./tree";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
 
@@ -308,4 +308,67 @@ export function getMany(n: i32): i32 {
   errorIndex = bad;
   let g = load<f64>(BATCH_IN + (<usize>bad << 3));
   return g >= 0 && isWhole(g) ? E_RANGE : E_INVAL;
+}
+
+/** Queries per isUniformMany call: f64 triples in batchIn(). */
+@inline const UNIFORM_QUERIES: i32 = BATCH_GFNS / 3;
+
+export function isUniformManyCapacity(): i32 {
+  return UNIFORM_QUERIES;
+}
+
+/**
+ * Reads `n` f64 triples (start, end, value) from batchIn() and writes 1 or 0 per query, one
+ * byte each, to batchOut(): isUniform without a call or a staged command per query. 0, or the
+ * code of the first invalid query with batchErrorIndex() (answers before it are written).
+ */
+export function isUniformMany(n: i32): i32 {
+  errorIndex = -1;
+  if (n < 0 || n > UNIFORM_QUERIES) return E_INVAL;
+  for (let i = 0; i < n; i++) {
+    let at = BATCH_IN + <usize>i * 24;
+    let start = load<f64>(at);
+    let end = load<f64>(at, 8);
+    let value = load<f64>(at, 16);
+    let rc = checkRange(start, end);
+    if (rc == 0 && !checkByte(value)) rc = E_INVAL;
+    if (rc != 0) {
+      errorIndex = i;
+      return rc;
+    }
+    store<u8>(BATCH_OUT + i, allEqual(toGfn(start), toGfn(end), <i32>value) ? 1 : 0);
+  }
+  return 0;
+}
+
+/**
+ * Reads `n` f64 pairs (start, end) from batchIn() and writes uniformValue per range as an i16
+ * (the value, or -1 when mixed) to batchOut(). Codes as isUniformMany(); n ≤ getManyCapacity()/2.
+ */
+export function uniformValueMany(n: i32): i32 {
+  errorIndex = -1;
+  if (n < 0 || n > BATCH_GFNS / 2) return E_INVAL;
+  for (let i = 0; i < n; i++) {
+    let at = BATCH_IN + (<usize>i << 4);
+    let start = load<f64>(at);
+    let end = load<f64>(at, 8);
+    let rc = checkRange(start, end);
+    if (rc != 0) {
+      errorIndex = i;
+      return rc;
+    }
+    store<i16>(BATCH_OUT + (<usize>i << 1), <i16>uniformValueOf(toGfn(start), toGfn(end)));
+  }
+  return 0;
+}
+
+/**
+ * getMany for gfns below 2^32 given as u32 (4 bytes a load instead of an f64 and its checks):
+ * reads `n` from batchIn(), writes one byte each to batchOut(). Always 0 for n in range.
+ */
+export function getManyU32(n: i32): i32 {
+  errorIndex = -1;
+  if (n < 0 || n > BATCH_GFNS) return E_INVAL;
+  getValuesIntoU32(BATCH_IN, BATCH_OUT, n);
+  return 0;
 }

@@ -588,29 +588,32 @@ export function leafBoundaries(slot: u32, lo: u32, hi: u32): u32 {
   }
   return <u32>n;
 }
-/** True when every page of [lo, hi) holds `x`. */
+/** True when every page of [lo, hi) holds `x`: whole words against x's idx repeated, masked at the edges. */
 export function leafAllEqual(slot: u32, lo: u32, hi: u32, x: i32): bool {
   let leaf = addrOf(slot);
   let width = widthOf(slot);
-  let idx = findIdx(leaf, width, x);
-  if (idx < 0 || countOf(leaf, width, idx) < hi - lo) return false;
+  let idx: i32;
+  if (width == 1) {
+    // two entries, both in use: no palette walk
+    idx = <i32>load<u8>(leaf) == x ? 0 : <i32>load<u8>(leaf + 1) == x ? 1 : -1;
+  } else {
+    idx = findIdx(leaf, width, x);
+  }
+  if (idx < 0) return false;
+  let bitLo = lo * width;
+  // the count is an early out for long ranges; short ones answer from the words alone
+  if (hi - lo > 1024 && countOf(leaf, width, idx) < hi - lo) return false;
   let data = dataAt(leaf);
-  let perWord = 64 / width;
-  let o = lo;
-  while (o < hi && (o & (perWord - 1)) != 0) {
-    if (idxAt(data, width, o) != <u32>idx) return false;
-    o++;
-  }
+  let bitHi = hi * width;
+  let k = bitLo >> 6;
+  let kLast = (bitHi - 1) >> 6;
   let pattern = wordPattern(width, idx);
-  while (o + perWord <= hi) {
-    if (load<u64>(data + ((o * width) >> 3)) != pattern) return false;
-    o += perWord;
-  }
-  while (o < hi) {
-    if (idxAt(data, width, o) != <u32>idx) return false;
-    o++;
-  }
-  return true;
+  let firstMask = (<u64>-1) << (<u64>bitLo & 63);
+  let lastMask = (<u64>-1) >> (<u64>(63 - ((bitHi - 1) & 63)));
+  if (k == kLast) return ((load<u64>(data + (<usize>k << 3)) ^ pattern) & firstMask & lastMask) == 0;
+  if (((load<u64>(data + (<usize>k << 3)) ^ pattern) & firstMask) != 0) return false;
+  for (k++; k < kLast; k++) if (load<u64>(data + (<usize>k << 3)) != pattern) return false;
+  return ((load<u64>(data + (<usize>kLast << 3)) ^ pattern) & lastMask) == 0;
 }
 
 /** Pages of [lo, hi) holding `x`. */

@@ -96,6 +96,33 @@ export function getValuesInto(gfnsAt: usize, valuesAt: usize, n: i32): i32 {
   return -1;
 }
 
+/**
+ * getValuesInto for u32 gfns (all below 2^32, so no checks): the tree's globals in locals, one
+ * branch per level.
+ */
+export function getValuesIntoU32(gfnsAt: usize, valuesAt: usize, n: i32): void {
+  let top = root;
+  let topLevel = height;
+  let topShift = shiftOf(topLevel);
+  let tail = tailValue;
+  for (let i = 0; i < n; i++) {
+    let g = <u64>load<u32>(gfnsAt + (<usize>i << 2));
+    let value: i32;
+    if (g >> topShift != 0) {
+      value = tail;
+    } else {
+      let slot = top;
+      let shift = topShift;
+      while (!isUniformSlot(slot) && shift > 12) {
+        shift -= FANOUT_SHIFT;
+        slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+      }
+      value = isUniformSlot(slot) ? slotValue(slot) : leafGet(slot, <u32>g & 4095);
+    }
+    store<u8>(valuesAt + i, <u8>value);
+  }
+}
+
 // ── scanning: totals and boundaries of what a range holds ───────────────────────────────
 
 @inline const SCAN_NONE: i32 = 0;
@@ -212,9 +239,26 @@ export function uniformValueOf(s: u64, e: u64): i32 {
 
 /** True when every page of [s, e) holds v: one walk, stopping at the first other page. */
 export function allEqual(s: u64, e: u64, v: i32): bool {
-  let span = spanOf(height);
-  if (e > span && tailValue != v) return false;
-  return s >= span || allEqualTree(root, height, 0, s, min(e, span), v);
+  let level = height;
+  let shift = shiftOf(level);
+  let span = (<u64>1) << shift;
+  if (e > span) {
+    if (tailValue != v) return false;
+    if (s >= span) return true;
+    return allEqualTree(root, level, 0, s, span, v);
+  }
+  // walk down while one slot holds the whole range (the common hugepage query): no recursion
+  let slot = root;
+  let last = e - 1;
+  while (level > 0) {
+    if (isUniformSlot(slot)) return slotValue(slot) == v;
+    shift -= FANOUT_SHIFT;
+    if ((s >> shift) != (last >> shift)) return allEqualTree(slot, level, (s >> (shift + FANOUT_SHIFT)) << (shift + FANOUT_SHIFT), s, e, v);
+    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(s >> shift) & 127) << 2));
+    level--;
+  }
+  if (isUniformSlot(slot)) return slotValue(slot) == v;
+  return leafAllEqual(slot, <u32>s & 4095, (<u32>last & 4095) + 1, v);
 }
 
 // ── runs: maximal runs of [s, e) written as f64 triples ─────────────────────────────────

@@ -49,6 +49,10 @@ export interface CoreExports {
   batchErrorIndex(): number;
   runBatch(count: number, prechecked: number): number;
   getMany(count: number): number;
+  getManyU32(count: number): number;
+  isUniformManyCapacity(): number;
+  isUniformMany(count: number): number;
+  uniformValueMany(count: number): number;
 }
 
 const WASM_URL_FROM_HERE = "../../wasm/memattr.wasm";

@@ -302,6 +302,7 @@ export class RangeMap implements RangeMapLike {
    */
   getMany(gfns: ArrayLike<number>, out: Uint8Array = new Uint8Array(gfns.length)): Uint8Array {
     if (out.length < gfns.length) badValue("out.length", out.length);
+    if (gfns instanceof Uint32Array) return this.getManyU32(gfns, out);
     const capacity = this.x.getManyCapacity();
     const inBase = this.x.batchIn() / 8;
     const outBase = this.x.batchOut();
@@ -316,6 +317,89 @@ export class RangeMap implements RangeMapLike {
         badGfn(`gfns[${at}]`, gfns[at]);
       }
       out.set(this.u8().subarray(outBase, outBase + n), done);
+    }
+    return out;
+  }
+
+  /** getMany for a Uint32Array (every gfn below 2^32 by its type, so nothing to check): 4-byte loads, no f64 conversion. */
+  private getManyU32(gfns: Uint32Array, out: Uint8Array): Uint8Array {
+    const capacity = this.x.getManyCapacity();
+    const inAt = this.x.batchIn() / 4;
+    const outBase = this.x.batchOut();
+    for (let done = 0; done < gfns.length; done += capacity) {
+      const n = Math.min(capacity, gfns.length - done);
+      let u32 = this.u32View;
+      if (u32.byteLength === 0) {
+        this.refreshViews();
+        u32 = this.u32View;
+      }
+      u32.set(n === gfns.length ? gfns : gfns.subarray(done, done + n), inAt);
+      this.x.getManyU32(n);
+      out.set(this.u8View.subarray(outBase, outBase + n), done);
+    }
+    return out;
+  }
+
+  /**
+   * `isUniform` of many ranges in one Wasm call per 1365 queries, with no staging per query: the
+   * queries are copied into the core as they are (one memcpy) and checked there.
+   * @param queries f64 triples `(start, end, value)`, one per query (the layout of a batch's
+   * isUniform arguments)
+   * @param out one byte per query, 1 when every page of `[start, end)` holds `value`, else 0
+   * (default: a new array)
+   * @throws MemattrTypeError / MemattrRangeError naming the first bad query (answers before it are written)
+   * @example
+   * ```ts
+   * import { RangeMap } from "memattr";
+   * const map = await RangeMap.create();
+   * map.set(0, 512, 1);
+   * console.log(map.isUniformMany(Float64Array.of(0, 512, 1, 0, 1024, 1))); // Uint8Array [1, 0]
+   * ```
+   */
+  isUniformMany(queries: Float64Array, out: Uint8Array = new Uint8Array(Math.floor(queries.length / 3))): Uint8Array {
+    const total = Math.floor(queries.length / 3);
+    if (queries.length !== 3 * total) throw new MemattrRangeError(`queries.length must be a multiple of 3, got ${queries.length}`);
+    if (out.length < total) badValue("out.length", out.length);
+    const capacity = this.x.isUniformManyCapacity();
+    const inBase = this.x.batchIn() / 8;
+    const outBase = this.x.batchOut();
+    for (let done = 0; done < total; done += capacity) {
+      const n = Math.min(capacity, total - done);
+      const f64 = this.f64();
+      f64.set(n === total ? queries : queries.subarray(3 * done, 3 * (done + n)), inBase);
+      if (this.x.isUniformMany(n) !== 0) {
+        const at = done + this.x.batchErrorIndex();
+        const [s, e, v] = [queries[3 * at]!, queries[3 * at + 1]!, queries[3 * at + 2]!];
+        if (!isRange(s, e)) badRange(s, e);
+        badValue(`queries[${at}].value`, v);
+      }
+      out.set(this.u8View.subarray(outBase, outBase + n), done);
+    }
+    return out;
+  }
+
+  /**
+   * `uniformValue` of many ranges in one Wasm call per 2048 ranges.
+   * @param ranges f64 pairs `(start, end)`
+   * @param out per range the value all its pages hold, or -1 when mixed (default: a new array)
+   * @throws MemattrTypeError / MemattrRangeError naming the first bad range
+   */
+  uniformValueMany(ranges: Float64Array, out: Int16Array = new Int16Array(Math.floor(ranges.length / 2))): Int16Array {
+    const total = Math.floor(ranges.length / 2);
+    if (ranges.length !== 2 * total) throw new MemattrRangeError(`ranges.length must be even, got ${ranges.length}`);
+    if (out.length < total) badValue("out.length", out.length);
+    const capacity = this.x.getManyCapacity() / 2;
+    const inBase = this.x.batchIn() / 8;
+    const outBase = this.x.batchOut() / 2;
+    for (let done = 0; done < total; done += capacity) {
+      const n = Math.min(capacity, total - done);
+      const f64 = this.f64();
+      f64.set(ranges.subarray(2 * done, 2 * (done + n)), inBase);
+      if (this.x.uniformValueMany(n) !== 0) {
+        const at = done + this.x.batchErrorIndex();
+        badRange(ranges[2 * at], ranges[2 * at + 1]);
+      }
+      out.set(new Int16Array(this.x.memory.buffer, 2 * outBase, n), done);
     }
     return out;
   }

@@ -81,3 +81,42 @@ describe("in-place range sets inside a leaf", () => {
     );
   });
 });
+
+describe("batched reads", () => {
+  test("isUniformMany, uniformValueMany and getMany (f64 and u32) agree with per-call answers", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(SPAN - 1), lenArb, fc.nat(3)), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.tuple(fc.nat(SPAN + 4096), lenArb, fc.nat(3)), { minLength: 1, maxLength: 1500 }),
+        async (edits, queries) => {
+          using map = await RangeMap.create();
+          for (const [s, len, v] of edits) map.set(s, Math.min(s + len, SPAN), v);
+          const triples = new Float64Array(3 * queries.length);
+          const pairs = new Float64Array(2 * queries.length);
+          queries.forEach(([s, len, v], i) => {
+            triples.set([s, s + len, v], 3 * i);
+            pairs.set([s, s + len], 2 * i);
+          });
+          const many = map.isUniformMany(triples);
+          const values = map.uniformValueMany(pairs);
+          queries.forEach(([s, len, v], i) => {
+            expect(many[i]).toBe(map.isUniform(s, s + len, v) ? 1 : 0);
+            expect(values[i]).toBe(map.uniformValue(s, s + len));
+          });
+          const gfns = Uint32Array.from(queries, ([s]) => s);
+          expect([...map.getMany(gfns)]).toEqual([...map.getMany(Float64Array.from(gfns))]);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  test("isUniformMany names the first bad query and rejects a ragged array", async () => {
+    using map = await RangeMap.create();
+    expect(() => map.isUniformMany(Float64Array.of(0, 10, 0, 5, 5, 0))).toThrow(/start must be below end/);
+    expect(() => map.isUniformMany(Float64Array.of(0, 10, 256))).toThrow(/queries\[0\]\.value/);
+    expect(() => map.isUniformMany(Float64Array.of(0, 10))).toThrow(/multiple of 3/);
+    expect(() => map.isUniformMany(Float64Array.of(0, 2 ** 40 + 1, 0))).toThrow(/end must be/);
+    expect([...map.isUniformMany(Float64Array.of(0, 2 ** 40, 0))]).toEqual([1]);
+  });
+});
