@@ -543,6 +543,24 @@ export function setRangeInLeaf(s: u64, e: u64, x: i32): bool {
   return true;
 }
 
+/**
+ * True when [s, e) holds far more of the root's pointer children than the rest of the map does:
+ * then scanning what stays outside (to recount the totals) is cheaper than scanning what the set
+ * removes (a whole guest set after fragmentation). A proxy: the root's pointers, not the leaves.
+ */
+function cheaperOutside(s: u64, e: u64): bool {
+  if (height == 0 || isUniformSlot(root) || load<u32>(<usize>root + NODE_POINTERS) == 0) return false;
+  let childShift = shiftOf(height - 1);
+  let span = spanOf(height);
+  if (s >= span) return false;
+  let i0 = <i32>(s >> childShift);
+  let i1 = <i32>((min(e, span) - 1) >> childShift);
+  let inside: u32 = 0;
+  for (let i = i0; i <= i1; i++) inside += isPointerBit(load<u32>(slotAt(root, i)));
+  let outside = load<u32>(<usize>root + NODE_POINTERS) - inside;
+  return inside > 2 * outside + 2;
+}
+
 /** Sets [s, e) to x. The caller has validated the range and reserved memory. */
 export function setRange(s: u64, e: u64, x: i32): void {
   let before = s > 0 ? getValue(s - 1) : -1;
@@ -554,6 +572,19 @@ export function setRange(s: u64, e: u64, x: i32): void {
     let at = COUNTS + (<usize>old << 3);
     store<i64>(at, load<i64>(at) - 1);
     boundaryCount += differs(before, x) + differs(x, after) - differs(before, old) - differs(old, after);
+  } else if (cheaperOutside(s, e)) {
+    // most of the tree's leaves lie inside: recount the totals from what stays outside instead
+    memory.fill(COUNTS, 0, 256 * 8);
+    let kept: i64 = 0;
+    if (s > 0) {
+      scanRange(0, s, SCAN_ADD, 0);
+      kept += scanBoundaries;
+    }
+    if (e < MAX_GFN) {
+      scanRange(e, MAX_GFN, SCAN_ADD, 0);
+      kept += scanBoundaries;
+    }
+    boundaryCount = kept + differs(before, x) + differs(x, after);
   } else {
     scanRange(s, e, SCAN_SUBTRACT, 0);
     boundaryCount += differs(before, x) + differs(x, after)

@@ -120,3 +120,30 @@ describe("batched reads", () => {
     expect([...map.isUniformMany(Float64Array.of(0, 2 ** 40, 0))]).toEqual([1]);
   });
 });
+
+describe("large sets after fragmentation", () => {
+  test("a set covering most of the fragmented map recounts the totals from what stays outside, exactly", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(64 * 4096), fc.integer({ min: 1, max: 300 }), fc.nat(3)), { minLength: 50, maxLength: 300 }),
+        fc.nat(4096 * 4),
+        fc.integer({ min: 0, max: 4096 * 8 }),
+        fc.nat(3),
+        async (edits, from, cut, v) => {
+          using map = await RangeMap.create();
+          for (const [s, len, x] of edits) map.set(s, s + len, x);
+          map.set(2 ** 40 - 5, 2 ** 40, 2); // something beyond the guest too
+          const end = 64 * 4096 + 4096 - cut;
+          map.set(from, end, v);
+          map.checkInvariants(); // COUNTS and the run count against a full recount
+          expect(map.uniformValue(from, end)).toBe(v);
+          map.set(0, 2 ** 40, 1);
+          map.checkInvariants();
+          expect(map.runCount()).toBe(1);
+          expect(map.memoryBytes()).toBe(0);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
