@@ -58,6 +58,7 @@ const POOL_GFNS = 2 ** 20;
 function getGroup(title: string, guest: Guest): BenchGroup {
   const { map, flat } = guest;
   const pool = Float64Array.from({ length: POOL_GFNS }, lcgGfns(guest.pages, 7));
+  const pool32 = Uint32Array.from(pool); // only used when every gfn is below 2^32
   const out = new Uint8Array(OPS);
   const raw = (map as unknown as { x: CoreExports }).x;
   let window = 0;
@@ -102,6 +103,19 @@ function getGroup(title: string, guest: Guest): BenchGroup {
         consume(out[OPS - 1]!);
       },
     },
+    ...(guest.pages <= 2 ** 32
+      ? [
+          {
+            name: "RangeMap.getMany, batched, Uint32Array gfns",
+            opsPerSample: OPS,
+            run: () => {
+              const base = next();
+              map.getMany(pool32.subarray(base, base + OPS), out);
+              consume(out[OPS - 1]!);
+            },
+          },
+        ]
+      : []),
   ];
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
   return {
@@ -162,6 +176,9 @@ function isUniformGroup(title: string, map: RangeMap, flat: Uint8Array, from: nu
   const rnd = lcg(3);
   const starts = Float64Array.from({ length: OPS }, () => from + Math.floor((rnd() * (to - from)) / 512) * 512);
   const batch = map.batch();
+  const triples = new Float64Array(3 * OPS);
+  for (let i = 0; i < OPS; i++) triples.set([starts[i]!, starts[i]! + 512, value], 3 * i);
+  const uniformOut = new Uint8Array(OPS);
   const cases: BenchCase[] = [
     {
       name: "flat Uint8Array",
@@ -197,6 +214,13 @@ function isUniformGroup(title: string, map: RangeMap, flat: Uint8Array, from: nu
       run: () => {
         for (let i = 0; i < OPS; i++) batch.isUniform(starts[i]!, starts[i]! + 512, value);
         consume(batch.run()[OPS - 1]!);
+      },
+    },
+    {
+      name: "RangeMap.isUniformMany, batched (f64 triples)",
+      opsPerSample: OPS,
+      run: () => {
+        consume(map.isUniformMany(triples, uniformOut)[OPS - 1]!);
       },
     },
   ];
