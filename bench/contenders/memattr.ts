@@ -1,5 +1,6 @@
-// memattr itself, two ways: one Wasm call per operation ("per call") and the command buffer
-// (`map.batch()`, `getMany`) that does up to 1024 commands / 4096 gets per Wasm call ("batched").
+// memattr itself, two ways: one Wasm call per operation ("per call"), and the bulk paths
+// ("batched"): the command buffer `map.batch()` for sets, `getMany` for gets (Float64Array gfns,
+// the input every contender gets; a Uint32Array path exists for gfns < 2^32), `isUniformMany`.
 // Bytes held = the map's heap in linear memory (`heapBytes()`: every block ever handed out,
 // live or free), i.e. what the map holds beyond the fixed instance (static buffers, 128 KiB),
 // as the JS contenders' figure is beyond the heap baseline. Linear memory itself grows in
@@ -68,9 +69,9 @@ class MemattrBatchedStore extends MemattrStore {
     batch.run();
   }
   override isUniformMany(cmds: Float64Array, n: number): number {
-    const batch = this.map.batch();
-    for (let i = 0; i < 3 * n; i += 3) batch.isUniform(cmds[i]!, cmds[i + 1]!, cmds[i + 2]!);
-    const r = batch.run();
+    // the triples are already in the core's query layout: one copy, checked in Wasm
+    if (this.out.length < n) this.out = new Uint8Array(n);
+    const r = this.map.isUniformMany(cmds.length === 3 * n ? cmds : cmds.subarray(0, 3 * n), this.out);
     let k = 0;
     for (let i = 0; i < n; i++) k += r[i]!;
     return k;
