@@ -163,6 +163,23 @@ function findOrAddIdx(leaf: usize, width: u32, x: i32): i32 {
   return freeIdx;
 }
 
+/**
+ * A palette idx (widths below 8) whose every page lies in [lo, hi), or -1: an edit of the range
+ * frees that entry, so it can be relabelled with the new value instead of widening the leaf
+ * (a page cycling 1 → 3 → 2 → 0 in a 1-bit leaf never needs a third entry).
+ */
+function idxInside(leaf: usize, width: u32, lo: u32, hi: u32): i32 {
+  if (width == 8) return -1;
+  let n = hi - lo;
+  let data = dataAt(leaf);
+  let entries = 1 << width;
+  for (let i = 0; i < entries; i++) {
+    let c = countOf(leaf, width, i);
+    if (c != 0 && c <= n && countRangeIdx(data, width, lo, hi, i) == c) return i;
+  }
+  return -1;
+}
+
 /** Writes idx to pages [lo, hi): word by word, masked in the first and last word. */
 function fillIdx(data: usize, width: u32, lo: u32, hi: u32, idx: u32): void {
   let bitLo = lo * width;
@@ -271,6 +288,16 @@ function leafRevive(slot: u32, k: u32, v: i32, lo: u32, hi: u32, x: i32): u32 {
   return slot;
 }
 
+/** Moves the w-bit lanes of the low 32 bits of `x` to 2w-bit lanes (high halves zero): Morton spreading. */
+@inline function spreadLanes(x: u64, w: u32): u64 {
+  x = (x | (x << 16)) & 0x0000ffff0000ffff;
+  if (w <= 8) x = (x | (x << 8)) & 0x00ff00ff00ff00ff;
+  if (w <= 4) x = (x | (x << 4)) & 0x0f0f0f0f0f0f0f0f;
+  if (w <= 2) x = (x | (x << 2)) & 0x3333333333333333;
+  if (w == 1) x = (x | (x << 1)) & 0x5555555555555555;
+  return x;
+}
+
 /** A copy of `leaf` at width `wider` (so its palette has room); frees the old block. */
 function leafWidenTo(leaf: usize, width: u32, wider: u32): usize {
   let next = leafNew(wider);
@@ -285,11 +312,20 @@ function leafWidenTo(leaf: usize, width: u32, wider: u32): usize {
     if (wider != 8) store<u8>(next + i, load<u8>(leaf + i));
   }
   setDistinct(next, wider, distinctOf(leaf, width));
+  // palette indices stay: each output word is 64·width/wider bits of old data, lanes spread
+  // apart word-wise (a doubling per step), not page by page
+  let pieceBits = (64 * width) / wider;
+  let pieceMask: u64 = ((<u64>1) << pieceBits) - 1;
+  let words = (<usize>wider) << 6; // 4096·wider bits / 64
+  for (let k: usize = 0; k < words; k++) {
+    let bit = k * pieceBits;
+    let x = (load<u64>(oldData + ((bit >> 6) << 3)) >> (<u64>bit & 63)) & pieceMask;
+    for (let w = width; w < wider; w <<= 1) x = spreadLanes(x, w);
+    store<u64>(newData + (k << 3), x);
+  }
   if (wider == 8) {
-    for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) store<u8>(newData + o, load<u8>(leaf + idxAt(oldData, width, o)));
-  } else {
-    // palette indices stay: spread each byte of old data over wider/width bytes
-    for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) putIdx(newData, wider, o, idxAt(oldData, width, o));
+    // idx = value at width 8: map each byte through the old palette
+    for (let o: u32 = 0; o < <u32>CHUNK_PAGES; o++) store<u8>(newData + o, load<u8>(leaf + load<u8>(newData + o)));
   }
   freeBlock(leaf, leafClass(width));
   return next;
@@ -367,6 +403,11 @@ export function leafSetRange(slot: u32, lo: u32, hi: u32, x: i32, chunk: u32, al
   let leaf = addrOf(slot);
   let width = widthOf(slot);
   let idx = findOrAddIdx(leaf, width, x);
+  if (idx < 0 && (idx = idxInside(leaf, width, lo, hi)) >= 0) {
+    // relabelled: its pages are all overwritten below, so the counts come out right
+    store<u8>(leaf + idx, <u8>x);
+    oldValue = -1;
+  }
   if (idx < 0) {
     leaf = leafWidenTo(leaf, width, width << 1);
     width <<= 1;
@@ -411,7 +452,12 @@ export function leafSetPageInPlace(slot: u32, o: u32, x: i32): i32 {
   let old = valueOfIdx(leaf, width, oldIdx);
   if (old == x) return x;
   let idx = findOrAddIdx(leaf, width, x); // may label a free entry: harmless, its count stays 0
-  if (idx < 0) return -1;
+  if (idx < 0) {
+    if (width == 8 || countOf(leaf, width, oldIdx) != 1) return -1;
+    // the page is its entry's only one: relabel the entry, nothing else changes
+    store<u8>(leaf + oldIdx, <u8>x);
+    return old;
+  }
   let distinct = distinctOf(leaf, width);
   if (countOf(leaf, width, idx) == 0) distinct++;
   if (countOf(leaf, width, oldIdx) == 1) distinct--;
@@ -698,11 +744,14 @@ export function leafSetRangeInPlace(slot: u32, lo: u32, hi: u32, x: i32, before:
   let n = hi - lo;
   if (width == 8 && n > 64) return IN_PLACE_REFUSED;
   let idx = findOrAddIdx(leaf, width, x);
-  if (idx < 0) return IN_PLACE_REFUSED;
+  // no free entry: one whose pages all lie in the range is relabelled x once its old value's
+  // pages are subtracted from COUNTS (its count and the distinct count stay as they are)
+  let relabel = idx < 0;
+  if (relabel && (idx = idxInside(leaf, width, lo, hi)) < 0) return IN_PLACE_REFUSED;
   let data = dataAt(leaf);
   let distinct = distinctOf(leaf, width);
   if (countOf(leaf, width, idx) == 0) distinct++;
-  if (width == 1) return setRangeInPlace1(leaf, data, lo, hi, <u32>idx, x, distinct, before, after);
+  if (width == 1) return setRangeInPlace1(leaf, data, lo, hi, <u32>idx, x, distinct, before, after, relabel);
   if (width < 8) {
     let entries = 1 << width;
     let seen: u32 = 0;
@@ -744,6 +793,7 @@ export function leafSetRangeInPlace(slot: u32, lo: u32, hi: u32, x: i32, before:
       let at = COUNTS + (<usize>load<u8>(leaf + i) << 3);
       store<i64>(at, load<i64>(at) - <i64>k);
     }
+    if (relabel) store<u8>(leaf + idx, <u8>x);
   } else {
     for (let o = lo; o < hi; o++) {
       let v = idxAt(data, 8, o);
@@ -765,7 +815,7 @@ export function leafSetRangeInPlace(slot: u32, lo: u32, hi: u32, x: i32, before:
  * the ones (popcount) and the boundaries (popcount of x ^ (x << 1 | carry)) at once, the second
  * fills. `distinct` already counts idx.
  */
-function setRangeInPlace1(leaf: usize, data: usize, lo: u32, hi: u32, idx: u32, x: i32, distinct: i32, before: i32, after: i32): i32 {
+function setRangeInPlace1(leaf: usize, data: usize, lo: u32, hi: u32, idx: u32, x: i32, distinct: i32, before: i32, after: i32, relabel: bool): i32 {
   let n = hi - lo;
   let k = lo >> 6;
   let kLast = (hi - 1) >> 6;
@@ -805,6 +855,7 @@ function setRangeInPlace1(leaf: usize, data: usize, lo: u32, hi: u32, idx: u32, 
   store<i64>(at0, load<i64>(at0) - <i64>zeros);
   let at1 = COUNTS + (<usize>load<u8>(leaf + 1) << 3);
   store<i64>(at1, load<i64>(at1) - <i64>ones);
+  if (relabel) store<u8>(leaf + idx, <u8>x);
   let xAt = COUNTS + (<usize>x << 3);
   store<i64>(xAt, load<i64>(xAt) + <i64>n);
   setDistinct(leaf, 1, distinct);

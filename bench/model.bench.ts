@@ -21,6 +21,28 @@ async function freshMap(): Promise<RangeMap> {
   return RangeMap.create();
 }
 
+/**
+ * The ovmf-dma cycle as sets: private → pending-shared → shared → pending-private (1, 3, 2, 0)
+ * at 4 hot gfns in 4 chunks whose other pages all hold 0, so each chunk empties every cycle.
+ */
+function cycleCase(map: RangeMap, npages: number): BenchCase {
+  const hot = [0x10000, 0x23002, 0x31004, 0x3f006];
+  return {
+    name: `set(g,g+${npages},v): 4-value cycle 1,3,2,0 at 4 hot chunks`,
+    opsPerSample: CYCLES * 16,
+    run: () => {
+      for (let i = 0; i < CYCLES; i++) {
+        for (const g of hot) {
+          map.set(g, g + npages, 1);
+          map.set(g, g + npages, 3);
+          map.set(g, g + npages, 2);
+          map.set(g, g + npages, 0);
+        }
+      }
+    },
+  };
+}
+
 async function coreGroup(): Promise<BenchGroup> {
   const three = await freshMap();
   const two = await freshMap();
@@ -72,6 +94,8 @@ async function coreGroup(): Promise<BenchGroup> {
         }
       },
     },
+    cycleCase(await freshMap(), 1),
+    cycleCase(await freshMap(), 2),
   ];
   return { title: "core: edits cycling values on a hot range, per call", baseline: "set(100,102,v): 2-value cycle 1,0", cases };
 }

@@ -114,3 +114,70 @@ describe("memory bounds against a hostile guest", () => {
     map.checkInvariants();
   });
 });
+
+describe("values cycling at hot pages", () => {
+  /** The flat model's runs over [0, pages). */
+  function flatRuns(flat: Uint8Array): number {
+    let n = 1;
+    for (let g = 1; g < flat.length; g++) if (flat[g] !== flat[g - 1]) n++;
+    return n;
+  }
+
+  test("a cycle 1 → 3 → 2 → 0 at 1–2 pages of 4 chunks matches a flat model after every step", async () => {
+    using map = await RangeMap.create();
+    const pages = 8 * CHUNK;
+    const flat = new Uint8Array(pages);
+    const hot = [CHUNK + 5, 3 * CHUNK + 4094, 4 * CHUNK + 63, 6 * CHUNK + 100];
+    const cycle = [1, 3, 2, 0];
+    for (let round = 0; round < 12; round++) {
+      for (const [i, g] of hot.entries()) {
+        const np = 1 + ((round + i) & 1);
+        // every other round the rest of the chunk is not uniform: a second value nearby
+        if (round === 6) {
+          map.set(g - 3, g - 2, 7);
+          flat[g - 3] = 7;
+        }
+        for (const v of cycle) {
+          map.set(g, g + np, v);
+          flat.fill(v, g, g + np);
+          map.checkInvariants();
+          for (let o = g - 2; o < g + 3; o++) expect(map.get(o)).toBe(flat[o]);
+          for (const x of [0, 1, 2, 3, 7]) expect(map.countInRange(0, pages, x)).toBe(flat.filter((y) => y === x).length);
+          expect(map.runCount()).toBe(flatRuns(flat));
+        }
+      }
+    }
+  });
+
+  test("the cycle allocates nothing once warm (the heap stays flat)", async () => {
+    using map = await RangeMap.create();
+    map.set(0, 2 ** 18, 1);
+    const hot = [0x10000, 0x23002, 0x31004, 0x3f006];
+    const round = (np: number): void => {
+      for (const g of hot) for (const v of [0, 3, 2, 1]) map.set(g, g + np, v);
+    };
+    round(1);
+    round(2);
+    const heap = map.heapBytes();
+    for (let i = 0; i < 200; i++) round(1 + (i & 1));
+    expect(map.heapBytes()).toBe(heap);
+    map.checkInvariants();
+  });
+
+  test("widening a leaf (word-wise spread) keeps every page at widths 1 → 2 → 4 → 8", async () => {
+    using map = await RangeMap.create();
+    const flat = new Uint8Array(2 * CHUNK);
+    const rand = lcg(5);
+    for (let g = CHUNK; g < 2 * CHUNK; g++) if (rand() & 1) flat[g] = 1;
+    paint(map, 2 * CHUNK, (g) => flat[g]!);
+    for (const v of [2, 5, 40]) {
+      // a third, fifth and seventeenth value: each widens the leaf once
+      const g = CHUNK + ((rand() * 7) % CHUNK);
+      map.set(g, g + 1, v);
+      flat[g] = v;
+      if (v === 40) for (let k = 6; k < 20; k++) map.set(CHUNK + 4000 + k, CHUNK + 4001 + k, (flat[CHUNK + 4000 + k] = 100 + k));
+      map.checkInvariants();
+      for (let o = CHUNK; o < 2 * CHUNK; o++) expect(map.get(o)).toBe(flat[o]);
+    }
+  });
+});
