@@ -1,20 +1,10 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { run, summary } from "../../src/cli/probe.js";
+import { captureCommand } from "../support/cli.js";
 import type { KvmCapabilityReport } from "../../src/kvm/system.js";
 import { kvmMissing } from "./_support.js";
 
-async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await run(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const capture = (args: string[]) => captureCommand(run, args);
 
 describe("memattr probe", () => {
   it("says KVM is unavailable and exits 1 without the device", async () => {

@@ -4,24 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { run } from "../../src/cli/trace.js";
+import { captureCommand } from "../support/cli.js";
 import { parseTraceSync } from "../../src/trace/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "memattr-trace-cli-"));
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 
-/** Runs the command, capturing what it writes to stdout and stderr. */
-async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await run(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const capture = (args: string[]) => captureCommand(run, args);
 
 afterEach(() => vi.restoreAllMocks());
 
