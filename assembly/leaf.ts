@@ -25,6 +25,10 @@
 // uniform through a small edit is parked (alloc.ts) with its width and content, and the next
 // edit of its chunk revives it by rewriting two palette entries and the edited pages; a leaf is
 // widened once, straight to the width an edit needs, and kept at that width by small edits.
+// A value with no free palette entry first takes over an entry whose pages all lie inside the
+// edited range (its count drops to 0 by the edit), so a hot page cycling through four values in
+// a 1-bit leaf relabels entries instead of widening; widening itself spreads packed words, not
+// pages.
 
 import { CHUNK_PAGES, COUNTS, SCRATCH_HIST, SCRATCH_INDEX, SCRATCH_VALUES, uniformSlot } from "./layout";
 import { allocBlock, freeBlock, parkLeaf, unparkLeaf, unparkedIdx } from "./alloc";
