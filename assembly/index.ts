@@ -92,6 +92,34 @@ export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 
   return 0;
 }
 
+/**
+ * The value all of [start, end) holds (0–255), and — when that value `u` passes
+ * `(u & testMask) == testValue` — the masked update `(u & ~clearMask) | setMask` of the whole
+ * range, in one call and one descent for the common case: a conversion's request or a
+ * populate over one run. -1 when the range is mixed (nothing changed: the caller walks its
+ * runs), or a code below -1: bad arguments, or -ENOMEM with the map unchanged.
+ */
+export function updateIfUniform(start: f64, end: f64, testMask: i32, testValue: i32, clearMask: i32, setMask: i32): i32 {
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  if (<u32>testMask > 255 || <u32>testValue > 255 || <u32>clearMask > 255 || <u32>setMask > 255) return E_INVAL;
+  let s = toGfn(start);
+  let e = toGfn(end);
+  let u = uniformValueOf(s, e);
+  if (u < 0 || (u & testMask) != testValue) return u;
+  let nv = (u & ~clearMask) | setMask;
+  if (nv == u) return u;
+  if (e - s == 1 && setPageInLeaf(s, nv)) return u;
+  if (end - start <= UPDATE_PAGEWISE_MAX) {
+    rc = updatePagewise(s, e, 255, nv);
+    return rc != 0 ? rc : u;
+  }
+  if (setRangeInLeaf(s, e, nv)) return u;
+  if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
+  setRange(s, e, nv);
+  return u;
+}
+
 /** Sets and updates of at most this many pages go page by page (the hot 1–2 page conversion). */
 @inline const UPDATE_PAGEWISE_MAX: f64 = 4;
 

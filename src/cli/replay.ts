@@ -163,6 +163,9 @@ function progressBar(total: number | undefined): ((p: ReplayProgress) => void) |
   };
 }
 
+/** Events each policy replays on a throwaway target before its measured run (see `ReplayAllOptions.warmupEvents`). */
+const WARMUP_EVENTS = 30_000;
+
 /**
  * Replays `workload` through `policies` on the chosen backings.
  * @returns one result per policy; throws ReplayStoppedError at a bad trace line.
@@ -175,6 +178,7 @@ export async function replayWorkload(workload: Workload, policies: readonly Poli
     totalEvents: workload.totalEvents,
     onProgress: progressBar(workload.totalEvents),
     progressEvery: 20_000,
+    warmupEvents: WARMUP_EVENTS,
   });
 }
 

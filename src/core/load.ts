@@ -24,6 +24,7 @@ export interface CoreExports {
   set(start: number, end: number, value: number): number;
   update(start: number, end: number, clearMask: number, setMask: number): number;
   uniformValue(start: number, end: number): number;
+  updateIfUniform(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): number;
   isUniform(start: number, end: number, value: number): number;
   countInRange(start: number, end: number, value: number): number;
   pages(value: number): number;

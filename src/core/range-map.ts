@@ -152,6 +152,25 @@ export class RangeMap implements RangeMapLike {
     if (rc !== 0) throw codeToError(rc, "update");
   }
 
+  /**
+   * The value all of `[start, end)` holds and, when it passes `(u & testMask) === testValue`,
+   * the masked update `(u & ~clearMask) | setMask` of the whole range — one Wasm call and one
+   * descent where `uniformValue` + `set` take two of each (a conversion request, a populate).
+   * @returns the value before (0–255) whether or not it passed the test, or -1 when the range
+   *   is mixed (nothing changed).
+   * @throws as `update`; the map is unchanged in every case.
+   */
+  updateIfUniform(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): number {
+    if (!isRange(start, end)) badRange(start, end);
+    if ((testMask & 255) !== testMask) badValue("testMask", testMask);
+    if ((testValue & 255) !== testValue) badValue("testValue", testValue);
+    if ((clearMask & 255) !== clearMask) badValue("clearMask", clearMask);
+    if ((setMask & 255) !== setMask) badValue("setMask", setMask);
+    const rc = this.x.updateIfUniform(start, end, testMask, testValue, clearMask, setMask);
+    if (rc < -1) throw codeToError(rc, "updateIfUniform");
+    return rc;
+  }
+
   /** True when every page of `[start, end)` holds `value`. Stops at the first other page. */
   isUniform(start: number, end: number, value: number): boolean {
     if (!isRange(start, end)) badRange(start, end);

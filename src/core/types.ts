@@ -41,6 +41,12 @@ export interface RangeMapLike {
   isUniform(start: number, end: number, value: number): boolean;
   /** The one value held by all of `[start, end)`, or -1 when it is mixed. */
   uniformValue(start: number, end: number): number;
+  /**
+   * `uniformValue`, then — when that value `u` passes `(u & testMask) === testValue` — the
+   * masked update `(u & ~clearMask) | setMask` of the whole range. Returns `u` (or -1 when
+   * mixed: nothing changed).
+   */
+  updateIfUniform(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): number;
   /** Maximal runs overlapping `[start, end)`, clipped to it, in ascending order. */
   runs(start: number, end: number): Run[];
   /** Calls `fn` for each clipped maximal run in `[start, end)`; stop early by returning false. */

@@ -157,6 +157,15 @@ const STALE_VALUES: Record<Side, Int32Array> = {
 
 // A page is stale on at most one side (the PRIVATE bit decides which), so the union sums both.
 const STALE_ANY_VALUES = Int32Array.from([...STALE_VALUES.shared, ...STALE_VALUES.private]);
+// The same two sets as 0/1 per value, for the running totals' updates.
+const IS_STALE_ANY = tableOf(STALE_ANY_VALUES);
+const IS_DOUBLE = tableOf(DOUBLE_VALUES);
+
+function tableOf(values: Int32Array): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const v of values) t[v] = 1;
+  return t;
+}
 
 function isStale(value: number, side: Side): boolean {
   const pop = populatedBit(side);
@@ -225,6 +234,13 @@ export class Tracker implements ConversionOwner {
   private nextId = 1;
   private launchedFlag = false;
   private preservingOpen = 0;
+  // Running totals the policies read after every hook: stale pages (either side) and pages
+  // populated on both sides. The one-run fast paths know each page's value before and after
+  // and keep them exact; every other edit marks them dirty and the next read recounts them
+  // from the map's per-value totals.
+  private staleTotal = 0;
+  private doubleTotal = 0;
+  private totalsDirty = true;
   /** The map itself when it sums per-value totals in one read (the Wasm RangeMap does), else null. */
   private readonly summingMap: (RangeMapLike & { pagesOfValues(values: Int32Array): number }) | null;
 
@@ -283,7 +299,21 @@ export class Tracker implements ConversionOwner {
   // Masked update `v = (v & ~clear) | set` of [start, end): one core update(), which edits only
   // the pages of the range (in place, run by run) and is all or nothing by itself.
   private maskedUpdate(start: number, end: number, clear: number, set: number): void {
+    this.totalsDirty = true;
     this.map.update(start, end, clear, set);
+  }
+
+  // `n` pages went from value `u` to `nv` (a one-run edit): keeps the running totals exact.
+  private changed(u: number, nv: number, n: number): void {
+    if (this.totalsDirty) return;
+    this.staleTotal += n * (IS_STALE_ANY[nv]! - IS_STALE_ANY[u]!);
+    this.doubleTotal += n * (IS_DOUBLE[nv]! - IS_DOUBLE[u]!);
+  }
+
+  private recountTotals(): void {
+    this.staleTotal = this.sumPages(STALE_ANY_VALUES);
+    this.doubleTotal = this.sumPages(DOUBLE_VALUES);
+    this.totalsDirty = false;
   }
 
 
@@ -540,15 +570,18 @@ export class Tracker implements ConversionOwner {
     const end = gfn + npages;
     const toPrivate = to === "private";
     const setMask = PENDING | (preserve ? PRESERVE : 0);
-    const u = this.map.uniformValue(gfn, end);
+    // One value over the whole range (the common 1–2 page flip): one Wasm call reads it and,
+    // when the pages are settled in the other attribute, marks them pending.
+    const otherAttr = toPrivate ? 0 : PRIVATE;
+    const u = this.map.updateIfUniform(gfn, end, PENDING | PRIVATE, otherAttr, 0, setMask);
     if (u >= 0) {
-      // One value over the whole range (the common 1–2 page flip): one read, at most one write.
+      if ((u & (PENDING | PRIVATE)) === otherAttr) {
+        this.changed(u, u | setMask, npages);
+        return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [gfn, end], npages));
+      }
       if ((u & PENDING) !== 0) {
         const conflict = pendingConflict(u, gfn, gfn, npages, to, preserve, strictPreserve);
         if (conflict !== null) throw conflict;
-      } else if (((u & PRIVATE) !== 0) !== toPrivate) {
-        this.map.set(gfn, end, u | setMask);
-        return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [gfn, end], npages));
       }
       return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [], 0));
     }
@@ -618,7 +651,10 @@ export class Tracker implements ConversionOwner {
     const owned = c.ownedFlat;
     try {
       if (owned.length === 2) {
-        this.maskedUpdate(owned[0]!, owned[1]!, clear, set); // all or nothing by itself
+        // One range: one Wasm call when it is still one run (the flip), each all or nothing.
+        const u = this.map.updateIfUniform(owned[0]!, owned[1]!, 0, 0, clear, set);
+        if (u >= 0) this.changed(u, (u & ~clear) | set, owned[1]! - owned[0]!);
+        else this.maskedUpdate(owned[0]!, owned[1]!, clear, set);
       } else {
         const undoClear = set;
         const undoSet = clear & (toPrivate ? PENDING | (c.preserve ? PRESERVE : 0) : PENDING | PRIVATE);
@@ -684,12 +720,12 @@ export class Tracker implements ConversionOwner {
       if (!this.memory.contains(g, n)) throw new OutsideGuestMemoryError(g, n, "markPopulated");
       const pop = populatedBit(side);
       const disc = discardedBit(side);
-      const u = this.map.uniformValue(g, g + n);
+      const u = this.map.updateIfUniform(g, g + n, pop, 0, disc, pop);
       if (u >= 0) {
         if ((u & pop) === 0) {
           if ((u & disc) !== 0) res.npagesRefault = n;
           else res.npagesNew = n;
-          this.map.set(g, g + n, (u & ~disc) | pop);
+          this.changed(u, (u & ~disc) | pop, n);
         }
       } else {
         this.countUnpopulated(g, g + n, pop, disc, res);
@@ -735,11 +771,11 @@ export class Tracker implements ConversionOwner {
       n = checkNpages(npages);
       if (!this.memory.contains(g, n)) throw new OutsideGuestMemoryError(g, n, "markDiscarded");
       const pop = populatedBit(side);
-      const u = this.map.uniformValue(g, g + n);
+      const u = this.map.updateIfUniform(g, g + n, pop, pop, pop, discardedBit(side));
       if (u >= 0) {
         if ((u & pop) !== 0) {
           npagesFreed = n;
-          this.map.set(g, g + n, (u & ~pop) | discardedBit(side));
+          this.changed(u, (u & ~pop) | discardedBit(side), n);
         }
       } else {
         const runs = this.coalescedRuns(g, n, (v) => (v & pop) !== 0);
@@ -832,12 +868,14 @@ export class Tracker implements ConversionOwner {
 
   /** Pages stale on either side (`stalePages("shared") + stalePages("private")`): one read. O(1). */
   totalStalePages(): number {
-    return this.sumPages(STALE_ANY_VALUES);
+    if (this.totalsDirty) this.recountTotals();
+    return this.staleTotal;
   }
 
   /** Pages populated on both sides. O(1). */
   doubleAllocatedPages(): number {
-    return this.sumPages(DOUBLE_VALUES);
+    if (this.totalsDirty) this.recountTotals();
+    return this.doubleTotal;
   }
 
   /** Bytes held twice (pages populated on both sides × 4096). O(1). */

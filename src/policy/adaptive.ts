@@ -8,11 +8,14 @@
  * only ever gets `budgetBytes` held twice.
  *
  * ## How the budget is enforced
- * Recency is a small LRU (a `Map` in insertion order) of ranges that became stale: every
- * committed conversion's owned ranges on the side they left, every aborted one's ranges on the
- * side it was heading to, and any populate that made pages stale (a touch on the side a page
- * does not use). A range touched again moves to the most-recent end. After every hook the
- * policy reads two O(1) totals from the tracker — stale pages of both sides and
+ * Recency is a small LRU (a `Map` in insertion order, keyed by first gfn) of ranges that
+ * became stale: every committed or aborted conversion's owned ranges, and any populate that
+ * made pages stale (a touch on the side a page does not use). A range touched again moves to
+ * the most-recent end — except when it already is the most recent entry, the common case of a
+ * bounce page flipped out and back, which costs no Map operation at all. The side is not part
+ * of the key: a page is stale on at most one side (its attribute decides which), so evicting
+ * an entry collects the stale runs of both sides in its range. After every hook the
+ * policy reads two O(1) running totals from the tracker — stale pages of both sides and
  * double-allocated pages. When either exceeds `budgetBytes`, it evicts the coldest LRU entries,
  * discarding the pages still stale in each (pages that flipped back are in use and are
  * skipped), until both totals are at or below the low-water mark (`lowWaterRatio × budget`,
@@ -29,7 +32,7 @@
 import { MemattrRangeError } from "../core/errors.js";
 import { PAGE_BYTES, type Side } from "../model/states.js";
 import type { Tracker } from "../model/tracker.js";
-import { batchOf, coalesceFlat, pagesOf, sideLeft } from "./_ranges.js";
+import { batchOf, coalesceFlat, pagesOf } from "./_ranges.js";
 import { collectStale, countStale } from "./_stale.js";
 import type { DiscardBatch, DiscardPolicy, SettledConversion } from "./types.js";
 
@@ -43,8 +46,6 @@ export interface AdaptiveOptions {
   maxEntries?: number;
 }
 
-const SHARED_BIT = 0;
-const PRIVATE_BIT = 1;
 
 /**
  * Creates the adaptive policy.
@@ -75,13 +76,18 @@ export function adaptivePolicy(options: AdaptiveOptions = {}): DiscardPolicy {
   return new AdaptivePolicy(options);
 }
 
+const SIDES = ["shared", "private"] as const;
+
 class AdaptivePolicy implements DiscardPolicy {
   readonly name = "adaptive";
   private readonly budgetPages: number;
   private readonly lowWaterPages: number;
   private readonly maxEntries: number;
-  // LRU of stale-range candidates: key gfn * 2 + side bit → npages; Map order = recency.
+  // LRU of stale-range candidates: first gfn → npages; Map order = recency.
   private readonly lru = new Map<number, number>();
+  // The most recent entry (the Map's last): remembering it again needs no Map operation.
+  private lastGfn = -1;
+  private lastPages = 0;
   private staleSeen = 0;
 
   constructor(o: AdaptiveOptions) {
@@ -98,31 +104,36 @@ class AdaptivePolicy implements DiscardPolicy {
     this.maxEntries = Math.max(1, Math.floor(o.maxEntries ?? Math.max(4096, 2 * this.budgetPages)));
   }
 
-  private remember(side: Side, gfn: number, npages: number): void {
-    const key = gfn * 2 + (side === "shared" ? SHARED_BIT : PRIVATE_BIT);
-    const old = this.lru.get(key);
-    if (old !== undefined) this.lru.delete(key);
-    this.lru.set(key, old !== undefined && old > npages ? old : npages);
+  private remember(gfn: number, npages: number): void {
+    if (gfn === this.lastGfn && npages <= this.lastPages) return;
+    const old = this.lru.get(gfn);
+    if (old !== undefined) {
+      this.lru.delete(gfn);
+      if (old > npages) npages = old;
+    }
+    this.lru.set(gfn, npages);
+    this.lastGfn = gfn;
+    this.lastPages = npages;
   }
 
-  private rememberFlat(side: Side, flat: readonly number[]): void {
-    for (let i = 0; i < flat.length; i += 2) this.remember(side, flat[i]!, flat[i + 1]! - flat[i]!);
+  private rememberFlat(flat: readonly number[]): void {
+    for (let i = 0; i < flat.length; i += 2) this.remember(flat[i]!, flat[i + 1]! - flat[i]!);
   }
 
   onCommit(tracker: Tracker, c: SettledConversion): DiscardBatch | null {
-    this.rememberFlat(sideLeft(c.to), c.ownedFlat);
+    this.rememberFlat(c.ownedFlat);
     return this.enforce(tracker);
   }
 
   onAbort(tracker: Tracker, c: SettledConversion): DiscardBatch | null {
-    this.rememberFlat(c.to, c.ownedFlat);
+    this.rememberFlat(c.ownedFlat);
     return this.enforce(tracker);
   }
 
-  onPopulate(tracker: Tracker, side: Side, gfn: number, npages: number): DiscardBatch | null {
+  onPopulate(tracker: Tracker, _side: Side, gfn: number, npages: number): DiscardBatch | null {
     const stale = tracker.totalStalePages();
     // A populate that made pages stale (a touch on the side a page does not use): remember it.
-    if (stale > this.staleSeen) this.remember(side, gfn, npages);
+    if (stale > this.staleSeen) this.remember(gfn, npages);
     return this.enforce(tracker, stale);
   }
 
@@ -145,12 +156,14 @@ class AdaptivePolicy implements DiscardPolicy {
     let freedDbl = 0;
     for (;;) {
       while ((stale - freedStale > low || dbl - freedDbl > low || this.lru.size > this.maxEntries) && this.lru.size > 0) {
-        const [key, npages] = this.lru.entries().next().value as [number, number];
-        this.lru.delete(key);
-        const side: Side = key % 2 === SHARED_BIT ? "shared" : "private";
-        const [s, d] = collectStale(tracker, side, (key - (key % 2)) / 2, npages, flat[side]);
-        freedStale += s;
-        freedDbl += d;
+        const [gfn, npages] = this.lru.entries().next().value as [number, number];
+        this.lru.delete(gfn);
+        if (gfn === this.lastGfn) this.lastGfn = -1;
+        for (const side of SIDES) {
+          const [s, d] = collectStale(tracker, side, gfn, npages, flat[side]);
+          freedStale += s;
+          freedDbl += d;
+        }
       }
       const shared = coalesceFlat(flat.shared);
       const priv = coalesceFlat(flat.private);

@@ -236,6 +236,49 @@ export interface ReplayAllOptions extends ReplayOptions {
   policy?: PolicyOptions;
   /** Dispose each tracker and close each backing after its replay. Default true. */
   release?: boolean;
+  /**
+   * Before each policy's measured replay, replay the first this-many events of the same trace
+   * through the same policy on a throwaway target from `makeTarget` (results discarded), so the
+   * measured replay runs JIT-compiled code — as a VMM's exit handler does after its first few
+   * thousand exits — instead of charging V8's interpreter and compile time to the first
+   * conversions. Default 0: measure cold. The CLI (`memattr replay`, `npm start`) warms up.
+   */
+  warmupEvents?: number;
+}
+
+// The first `n` events of a sync or async source, the source closed after. A bad line among
+// them ends the warm-up trace there: the measured replay meets it and reports it.
+async function firstEvents(events: ReplayEvents, n: number): Promise<TraceEvent[]> {
+  const out: TraceEvent[] = [];
+  try {
+    await readFirst(events, n, out);
+  } catch (err) {
+    if (!(err instanceof TraceParseError)) throw err;
+  }
+  return out;
+}
+
+async function readFirst(events: ReplayEvents, n: number, out: TraceEvent[]): Promise<void> {
+  if (Symbol.iterator in events) {
+    for (const ev of events as Iterable<TraceEvent>) {
+      out.push(ev);
+      if (out.length >= n) break;
+    }
+  } else {
+    for await (const ev of events) {
+      out.push(ev);
+      if (out.length >= n) break;
+    }
+  }
+}
+
+function releaseTarget(target: ReplayTarget): void {
+  if (target.release !== undefined) target.release();
+  else {
+    target.shared.close();
+    target.private.close();
+    target.tracker.dispose();
+  }
 }
 
 /**
@@ -255,17 +298,22 @@ export interface ReplayAllOptions extends ReplayOptions {
  */
 export async function replayAll(openEvents: () => ReplayEvents, makeTarget: TargetFactory, options: ReplayAllOptions = {}): Promise<ReplayResult[]> {
   const out: ReplayResult[] = [];
+  const warmup = Math.max(0, Math.floor(options.warmupEvents ?? 0));
+  const warmupTrace = warmup > 0 ? await firstEvents(openEvents(), warmup) : [];
   for (const name of options.policies ?? POLICY_NAMES) {
+    if (warmupTrace.length > 0) {
+      const scratch = await makeTarget(createPolicy(name, options.policy));
+      try {
+        replayTraceSync(warmupTrace, scratch, { sampleEvery: options.sampleEvery, preserveChunkPages: options.preserveChunkPages, fillOf: options.fillOf });
+      } finally {
+        releaseTarget(scratch);
+      }
+    }
     const target = await makeTarget(createPolicy(name, options.policy));
     try {
       out.push(await replayTrace(openEvents(), target, options));
     } finally {
-      if (options.release !== false && target.release !== undefined) target.release();
-      else if (options.release !== false) {
-        target.shared.close();
-        target.private.close();
-        target.tracker.dispose();
-      }
+      if (options.release !== false) releaseTarget(target);
     }
   }
   return out;

@@ -2,8 +2,10 @@
  * `ovmf-dma`: the pattern that makes private memory slow in OVMF. For every DMA transaction
  * the firmware's IOMMU protocol maps a bounce buffer of one or two pages at one of a few hot
  * gfns private→shared, the device writes the payload on the shared side, the guest copies it
- * into a private buffer, and Unmap flips the bounce pages back shared→private. Each flip
- * costs a discard and a refault when discard is eager (DESIGN.md: a 1 GiB SNP boot took
+ * into a private buffer, and Unmap flips the bounce pages back shared→private, after which the
+ * guest validates them (SNP PVALIDATE, TDX TDG.MEM.PAGE.ACCEPT) — an access through the
+ * private mapping that faults the private side in. Each flip costs a discard and a refault
+ * (on the side the page returns to) when discard is eager (DESIGN.md: a 1 GiB SNP boot took
  * 1 m 43 s with private memory against 32 s without).
  *
  * Short names: `gfn`/`npages` as in format.ts; `slot` one hot bounce-buffer position;
@@ -12,8 +14,8 @@
  * Shape of the trace: the VMM writes the firmware image into shared memory and converts it
  * to private with `preserve` (in-place encryption, before launch); `launch`; the rest of
  * memory is accepted as private in 2–64 MiB chunks; then `transactions` transactions.
- * Events: about 2 × (guest MiB / 33) for acceptance + 9 per transaction (for the defaults,
- * ~90 000 events).
+ * Events: about 2 × (guest MiB / 33) for acceptance + 8 + `privateTouches` per transaction
+ * (for the defaults, ~100 000 events).
  */
 import { acceptRange, DEFAULT_GUEST_BYTES, Emitter, generatedHeader, guestPagesOf, intParam, MIB_PAGES, rateParam, replayable } from "./_gen.js";
 import type { CommonGeneratorOptions, GeneratedTrace } from "./_gen.js";
@@ -23,7 +25,7 @@ import type { Prng } from "./prng.js";
 
 /** Parameters of {@link generateOvmfDma}; every one has a default sized for a 1 GiB guest. */
 export interface OvmfDmaOptions extends CommonGeneratorOptions {
-  /** DMA transactions (each: two conversions, three touches, plus private touches). Default 10 000. */
+  /** DMA transactions (each: two conversions, four touches, plus private touches). Default 10 000. */
   transactions?: number;
   /** Hot bounce-buffer positions the transactions rotate over. Default 4. */
   hotSlots?: number;
@@ -94,6 +96,9 @@ export function generateOvmfDma(options: OvmfDmaOptions = {}): GeneratedTrace {
       yield { type: "touch", gfn, npages, side: "shared", write: false }; // the guest reads it out...
       yield randomPrivateTouch(rng, firmwareGfn, 8, true, gfn, npages); // ...into a private buffer
       yield* em.convert(gfn, npages, "private");
+      // SNP PVALIDATE / TDX TDG.MEM.PAGE.ACCEPT of the pages taken back: the guest accesses
+      // them through the private mapping, so the host faults their private side in.
+      yield { type: "touch", gfn, npages, side: "private", write: false };
       for (let k = 0; k < privateTouches; k++) yield randomPrivateTouch(rng, firmwareGfn, 16, rng.chance(0.5));
     }
   }

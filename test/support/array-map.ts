@@ -61,6 +61,12 @@ export class ArrayMap implements RangeMapLike {
     return result;
   }
 
+  updateIfUniform(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): number {
+    const u = this.uniformValue(start, end);
+    if (u >= 0 && (u & testMask) === testValue && ((u & ~clearMask) | setMask) !== u) this.set(start, end, (u & ~clearMask) | setMask);
+    return u;
+  }
+
   runs(start: number, end: number): Run[] {
     const out: Run[] = [];
     this.forEachRun(start, end, (s, e, value) => void out.push({ start: s, end: e, value }));
