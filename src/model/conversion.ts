@@ -11,6 +11,9 @@ import type { GfnRange } from "./errors.js";
 import type { RequestSource } from "./events.js";
 import type { Attribute } from "./states.js";
 
+// The handle's public fields as assignable, for reuseFor only.
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Life cycle of a handle. */
 export type ConversionStatus = "pending" | "committed" | "aborted";
 
@@ -26,27 +29,79 @@ export interface ConversionOwner {
  */
 export class PendingConversion {
   private statusValue: ConversionStatus = "pending";
+  private readonly owner: ConversionOwner;
+  /** Unique per tracker, from 1. */
+  readonly id: number;
+  /** First page of the requested range. */
+  readonly gfn: number;
+  /** Pages requested. */
+  readonly npages: number;
+  /** Target attribute. */
+  readonly to: Attribute;
+  /** The conversion copies shared contents into the private page (only to private, before launch). */
+  readonly preserve: boolean;
+  /** Where the request came from. */
+  readonly source: RequestSource;
+  /** @internal Owned ranges, flat [start0, end0, start1, end1, ...], ascending, coalesced. */
+  readonly ownedFlat: readonly number[];
+  /** Pages this handle owns (marked pending); the rest of the range needed no change or was joined. */
+  readonly npagesOwned: number;
 
   /** @internal Use Tracker.requestConversion. */
   constructor(
-    private readonly owner: ConversionOwner,
-    /** Unique per tracker, from 1. */
-    readonly id: number,
-    /** First page of the requested range. */
-    readonly gfn: number,
-    /** Pages requested. */
-    readonly npages: number,
-    /** Target attribute. */
-    readonly to: Attribute,
-    /** The conversion copies shared contents into the private page (only to private, before launch). */
-    readonly preserve: boolean,
-    /** Where the request came from. */
-    readonly source: RequestSource,
-    /** @internal Owned ranges, flat [start0, end0, start1, end1, ...], ascending, coalesced. */
-    readonly ownedFlat: readonly number[],
-    /** Pages this handle owns (marked pending); the rest of the range needed no change or was joined. */
-    readonly npagesOwned: number,
-  ) {}
+    owner: ConversionOwner,
+    id: number,
+    gfn: number,
+    npages: number,
+    to: Attribute,
+    preserve: boolean,
+    source: RequestSource,
+    ownedFlat: readonly number[],
+    npagesOwned: number,
+  ) {
+    this.owner = owner;
+    this.id = id;
+    this.gfn = gfn;
+    this.npages = npages;
+    this.to = to;
+    this.preserve = preserve;
+    this.source = source;
+    this.ownedFlat = ownedFlat;
+    this.npagesOwned = npagesOwned;
+  }
+
+  /** @internal True when `owner` made this handle. */
+  ownedBy(owner: ConversionOwner): boolean {
+    return this.owner === owner;
+  }
+
+  /**
+   * @internal Turns this settled handle into a new pending one (`reuse` of
+   * Tracker.requestConversion): same object, new id and range. When `ownedEnd > ownedStart`
+   * the handle owns that one range, written into its own `ownedFlat` array; otherwise it owns
+   * nothing.
+   */
+  reuseFor(id: number, gfn: number, npages: number, to: Attribute, preserve: boolean, source: RequestSource, ownedStart: number, ownedEnd: number): this {
+    const w = this as Writable<PendingConversion>;
+    this.statusValue = "pending";
+    w.id = id;
+    w.gfn = gfn;
+    w.npages = npages;
+    w.to = to;
+    w.preserve = preserve;
+    w.source = source;
+    const flat = this.ownedFlat as number[];
+    if (ownedEnd > ownedStart) {
+      if (flat.length !== 2) flat.length = 2;
+      flat[0] = ownedStart;
+      flat[1] = ownedEnd;
+      w.npagesOwned = ownedEnd - ownedStart;
+    } else {
+      if (flat.length !== 0) flat.length = 0;
+      w.npagesOwned = 0;
+    }
+    return this;
+  }
 
   /** `pending`, `committed` or `aborted`. */
   get status(): ConversionStatus {

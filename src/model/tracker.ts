@@ -373,12 +373,18 @@ export class Tracker implements ConversionOwner {
    * Requests a conversion of `npages` pages from `gfn` to `to`; the owned pages become pending.
    * Maps to the guest's `KVM_HC_MAP_GPA_RANGE` before the VMM's `KVM_SET_MEMORY_ATTRIBUTES`.
    * @param request - `{gfn, npages, to, preserve?}`; `preserve` only with `to: "private"`, before launch.
+   * @param reuse - a settled handle of this tracker the caller is done with: when the request
+   *   owns at most one range (always for a range over one run, the 1–2 page flip) it is reset
+   *   and returned instead of a new object, so an exit handler that keeps its last handle
+   *   allocates nothing per conversion; otherwise a new handle is returned. Unchanged when the
+   *   request is refused or a new handle is returned.
    * @returns the pending handle; commit it after `KVM_SET_MEMORY_ATTRIBUTES` succeeds, abort otherwise.
    * @throws MemattrTypeError / MemattrRangeError for malformed numbers or `to`.
    * @throws OutsideGuestMemoryError (EOUTSIDE) when the range is not inside one region.
    * @throws ConversionError (EPRESERVE) for `preserve` with `to: "shared"`.
    * @throws LaunchGateError (ELAUNCHED) for `preserve` after `launch()`.
    * @throws ConversionConflictError (ECONFLICT) when a page is pending the other way or with another PRESERVE.
+   * @throws ConversionError (EREUSE) when `reuse` is still pending or comes from another tracker.
    * @example
    * ```ts
    * import { createTracker } from "memattr";
@@ -386,11 +392,13 @@ export class Tracker implements ConversionOwner {
    * const c = t.requestConversion({ gfn: 0x10, npages: 4, to: "private" });
    * t.state(0x10).conversion; // "pending-private"
    * c.commit();
+   * const d = t.requestConversion({ gfn: 0x10, npages: 4, to: "shared" }, c); // d === c, now pending
    * ```
    */
-  requestConversion(request: ConversionRequest): PendingConversion {
+  requestConversion(request: ConversionRequest, reuse?: PendingConversion): PendingConversion {
     let c: PendingConversion;
     try {
+      if (reuse !== undefined) this.checkReusable(reuse);
       const o = checkObject(request, "request");
       // checkRange inlined: no tuple on the hot path
       const gfn = checkGfn(o.gfn);
@@ -398,7 +406,7 @@ export class Tracker implements ConversionOwner {
       if (!this.memory.contains(gfn, npages)) throw new OutsideGuestMemoryError(gfn, npages, "requestConversion");
       const to = o.to === "private" || o.to === "shared" ? o.to : checkOneOf(o.to, "to", ATTRIBUTES);
       const preserve = checkBoolean(o.preserve, "preserve", false);
-      c = this.request(gfn, npages, to, preserve, "api", true);
+      c = this.request(gfn, npages, to, preserve, "api", true, reuse);
     } catch (err) {
       this.refuse("requestConversion", err);
     }
@@ -423,16 +431,17 @@ export class Tracker implements ConversionOwner {
    * t.fromHypercall({ gpa: 0x8000n, npages: 1n, attrs: BigInt(KVM_MAP_GPA_RANGE_ENCRYPTED) }).commit();
    * ```
    */
-  fromHypercall(args: MapGpaRangeArgs): PendingConversion {
+  fromHypercall(args: MapGpaRangeArgs, reuse?: PendingConversion): PendingConversion {
     let c: PendingConversion;
     try {
+      if (reuse !== undefined) this.checkReusable(reuse);
       const r = decodeMapGpaRange(args);
       const gfn = r.gfn < BigInt(MAX_GFN) ? Number(r.gfn) : -1;
       const npages = r.npages <= BigInt(MAX_GFN) ? Number(r.npages) : -1;
       if (gfn < 0 || npages < 0 || !this.memory.contains(gfn, npages)) {
         throw new OutsideGuestMemoryError(Number(r.gfn), Number(r.npages), "KVM_HC_MAP_GPA_RANGE");
       }
-      c = this.request(gfn, npages, r.to, false, "hypercall", true);
+      c = this.request(gfn, npages, r.to, false, "hypercall", true, reuse);
     } catch (err) {
       this.refuse("fromHypercall", err);
     }
@@ -553,6 +562,7 @@ export class Tracker implements ConversionOwner {
     preserve: boolean,
     source: RequestSource,
     strictPreserve: boolean,
+    reuse?: PendingConversion,
   ): PendingConversion {
     if (preserve && to === "shared") {
       throw new ConversionError("EPRESERVE", "private", "shared", gfn, npages, "private → shared never preserves contents");
@@ -577,12 +587,14 @@ export class Tracker implements ConversionOwner {
     if (u >= 0) {
       if ((u & (PENDING | PRIVATE)) === otherAttr) {
         this.changed(u, u | setMask, npages);
+        if (reuse !== undefined) return this.opened(reuse.reuseFor(this.nextId++, gfn, npages, to, preserve, source, gfn, end));
         return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [gfn, end], npages));
       }
       if ((u & PENDING) !== 0) {
         const conflict = pendingConflict(u, gfn, gfn, npages, to, preserve, strictPreserve);
         if (conflict !== null) throw conflict;
       }
+      if (reuse !== undefined) return this.opened(reuse.reuseFor(this.nextId++, gfn, npages, to, preserve, source, 0, 0));
       return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [], 0));
     }
     return this.requestRuns(gfn, npages, to, preserve, source, strictPreserve, setMask);
@@ -624,6 +636,15 @@ export class Tracker implements ConversionOwner {
       throw err;
     }
     return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, owned, npagesOwned));
+  }
+
+  private checkReusable(reuse: PendingConversion): void {
+    if (!(reuse instanceof PendingConversion) || !reuse.ownedBy(this)) {
+      throw new ConversionError("EREUSE", "unknown", "pending", 0, 0, "reuse: not a conversion handle of this tracker");
+    }
+    if (reuse.status === "pending") {
+      throw new ConversionError("EREUSE", "pending", "pending", reuse.gfn, reuse.npages, `reuse: conversion #${reuse.id} is still pending; commit or abort it first`);
+    }
   }
 
   private opened(c: PendingConversion): PendingConversion {

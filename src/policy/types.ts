@@ -53,13 +53,16 @@ export interface DiscardPolicy {
   /**
    * A conversion was committed (its owned pages now have attribute `conversion.to`).
    * @param tracker - the tracker after the commit.
-   * @param conversion - the committed handle (or its `to` / `ownedFlat` / `npagesOwned`).
+   * @param conversion - the committed handle (or its `to` / `ownedFlat` / `npagesOwned`). Read
+   *   it during the call only, never keep it or its `ownedFlat`: the caller may hand the handle
+   *   back to the tracker for its next request (`requestConversion(…, reuse)`).
    * @param nowMs - a monotonic clock in milliseconds (for time-based flushes).
    * @returns ranges to discard now, or null.
    */
   onCommit(tracker: Tracker, conversion: SettledConversion, nowMs: number): DiscardBatch | null;
   /**
-   * A conversion was aborted (its owned pages are back to their previous attribute).
+   * A conversion was aborted (its owned pages are back to their previous attribute). As for
+   * `onCommit`, read `conversion` during the call only.
    * @returns ranges to discard now, or null.
    */
   onAbort(tracker: Tracker, conversion: SettledConversion, nowMs: number): DiscardBatch | null;

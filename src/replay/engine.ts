@@ -144,6 +144,9 @@ export class Replayer {
   private slotUsed = false;
   private slotId = 0;
   private slotConversion: PendingConversion | null = null;
+  // The last settled handle, handed back to the tracker for the next request (no allocation
+  // per conversion). Never also open: it is set only after its commit or abort.
+  private spare: PendingConversion | undefined = undefined;
   // Reused arguments of the model's request calls (it reads them and keeps nothing).
   private readonly requestArgs = { gfn: 0, npages: 0, to: "private" as "private" | "shared", preserve: false };
   private readonly hypercallArgs = { gpa: 0, npages: 0, attrs: 0 };
@@ -305,7 +308,8 @@ export class Replayer {
         q.preserve = ev.preserve === true;
         let c: PendingConversion | null = null;
         try {
-          c = this.tracker.requestConversion(q);
+          c = this.tracker.requestConversion(q, this.spare);
+          if (c === this.spare) this.spare = undefined;
         } catch (err) {
           this.refuse(err);
         }
@@ -319,7 +323,8 @@ export class Replayer {
         q.attrs = ev.attrs;
         let c: PendingConversion | null = null;
         try {
-          c = this.tracker.fromHypercall(q);
+          c = this.tracker.fromHypercall(q, this.spare);
+          if (c === this.spare) this.spare = undefined;
         } catch (err) {
           this.refuse(err);
         }
@@ -336,6 +341,7 @@ export class Replayer {
           this.r.aborts++;
           this.carryOut(this.policy.onAbort(this.tracker, c, this.ms[MS_NOW]!));
         }
+        this.spare = c; // policies read a handle only during their hook
         return CONVERSION;
       }
       case "fault": {
