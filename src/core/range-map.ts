@@ -138,7 +138,7 @@ export class RangeMap implements RangeMapLike {
    */
   set(start: number, end: number, value: number): void {
     if (!isRange(start, end)) badRange(start, end);
-    if ((value & 255) !== value) badValue("value", value);
+    if (typeof value !== "number" || (value & 255) !== value) badValue("value", value);
     const rc = this.x.set(start, end, value);
     if (rc !== 0) throw codeToError(rc, "set");
   }
@@ -146,8 +146,8 @@ export class RangeMap implements RangeMapLike {
   /** Masked update of `[start, end)`: `v = (v & ~clearMask) | setMask` per page. Throws as `set`. */
   update(start: number, end: number, clearMask: number, setMask: number): void {
     if (!isRange(start, end)) badRange(start, end);
-    if ((clearMask & 255) !== clearMask) badValue("clearMask", clearMask);
-    if ((setMask & 255) !== setMask) badValue("setMask", setMask);
+    if (typeof clearMask !== "number" || (clearMask & 255) !== clearMask) badValue("clearMask", clearMask);
+    if (typeof setMask !== "number" || (setMask & 255) !== setMask) badValue("setMask", setMask);
     const rc = this.x.update(start, end, clearMask, setMask);
     if (rc !== 0) throw codeToError(rc, "update");
   }
@@ -162,10 +162,10 @@ export class RangeMap implements RangeMapLike {
    */
   updateIfUniform(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): number {
     if (!isRange(start, end)) badRange(start, end);
-    if ((testMask & 255) !== testMask) badValue("testMask", testMask);
-    if ((testValue & 255) !== testValue) badValue("testValue", testValue);
-    if ((clearMask & 255) !== clearMask) badValue("clearMask", clearMask);
-    if ((setMask & 255) !== setMask) badValue("setMask", setMask);
+    if (typeof testMask !== "number" || (testMask & 255) !== testMask) badValue("testMask", testMask);
+    if (typeof testValue !== "number" || (testValue & 255) !== testValue) badValue("testValue", testValue);
+    if (typeof clearMask !== "number" || (clearMask & 255) !== clearMask) badValue("clearMask", clearMask);
+    if (typeof setMask !== "number" || (setMask & 255) !== setMask) badValue("setMask", setMask);
     const rc = this.x.updateIfUniform(start, end, testMask, testValue, clearMask, setMask);
     if (rc < -1) throw codeToError(rc, "updateIfUniform");
     return rc;
@@ -174,7 +174,7 @@ export class RangeMap implements RangeMapLike {
   /** True when every page of `[start, end)` holds `value`. Stops at the first other page. */
   isUniform(start: number, end: number, value: number): boolean {
     if (!isRange(start, end)) badRange(start, end);
-    if ((value & 255) !== value) badValue("value", value);
+    if (typeof value !== "number" || (value & 255) !== value) badValue("value", value);
     return this.x.isUniform(start, end, value) === 1;
   }
 
@@ -233,7 +233,7 @@ export class RangeMap implements RangeMapLike {
 
   /** Pages of the whole map holding `value`. O(1). */
   pages(value: number): number {
-    if ((value & 255) !== value) badValue("value", value);
+    if (typeof value !== "number" || (value & 255) !== value) badValue("value", value);
     return this.x.pages(value);
   }
 
@@ -260,7 +260,7 @@ export class RangeMap implements RangeMapLike {
   /** Pages of `[start, end)` holding `value`. O(pieces in range). */
   countInRange(start: number, end: number, value: number): number {
     if (!isRange(start, end)) badRange(start, end);
-    if ((value & 255) !== value) badValue("value", value);
+    if (typeof value !== "number" || (value & 255) !== value) badValue("value", value);
     return this.x.countInRange(start, end, value);
   }
 
