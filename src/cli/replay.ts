@@ -26,7 +26,10 @@ import type { GeneratorName, TraceHeader } from "../trace/index.js";
 
 const USAGE = `usage: memattr replay <trace.jsonl|ftrace.txt|qemu.log|${Object.keys(GENERATORS).join("|")}> [--guest 1GiB] [--seed N]
                       [--transactions N] [--policy ${POLICY_NAMES.join("|")}|all] [--budget 2MiB]
-                      [--simulated] [--json]
+                      [--warmup 30000] [--repeat 3] [--simulated] [--json]
+  --warmup N   events each policy replays on throwaway backings before it is timed (JIT warm-up)
+  --repeat N   timed replays per policy, each on fresh backings; the table shows the median
+               (traces over 500 000 events, or streamed from a file, are timed once)
 `;
 
 class UsageError extends Error {}
@@ -163,29 +166,60 @@ function progressBar(total: number | undefined): ((p: ReplayProgress) => void) |
   };
 }
 
-/** Events each policy replays on a throwaway target before its measured run (see `ReplayAllOptions.warmupEvents`). */
-const WARMUP_EVENTS = 30_000;
+/** Default events each policy replays on a throwaway target before its timed runs (see `ReplayAllOptions.warmupEvents`). */
+export const DEFAULT_WARMUP_EVENTS = 30_000;
+/** Default timed replays per policy; the table reports the median one (see `ReplayAllOptions.repetitions`). */
+export const DEFAULT_REPETITIONS = 3;
+/** Above this many events (or when the count is unknown: a streamed file) a trace is timed once. */
+const REPEAT_MAX_EVENTS = 500_000;
+
+/** How `replayWorkload` times each policy. */
+export interface TimingOptions {
+  /** Warm-up events per policy. Default {@link DEFAULT_WARMUP_EVENTS}. */
+  warmupEvents?: number;
+  /** Timed replays per policy (traces over 500 000 events, or streamed, run once). Default {@link DEFAULT_REPETITIONS}. */
+  repetitions?: number;
+}
 
 /**
  * Replays `workload` through `policies` on the chosen backings.
  * @returns one result per policy; throws ReplayStoppedError at a bad trace line.
  */
-export async function replayWorkload(workload: Workload, policies: readonly PolicyName[], budgetBytes: number, backings: BackingChoice, guestBytes: number): Promise<ReplayResult[]> {
+export async function replayWorkload(
+  workload: Workload,
+  policies: readonly PolicyName[],
+  budgetBytes: number,
+  backings: BackingChoice,
+  guestBytes: number,
+  timing: TimingOptions = {},
+): Promise<ReplayResult[]> {
   const regions = regionsForTrace(workload.header, guestBytes);
+  const small = workload.totalEvents !== undefined && workload.totalEvents <= REPEAT_MAX_EVENTS;
   return replayAll(() => workload.open(), backings.factory(regions), {
     policies,
     policy: { budgetBytes },
     totalEvents: workload.totalEvents,
     onProgress: progressBar(workload.totalEvents),
     progressEvery: 20_000,
-    warmupEvents: WARMUP_EVENTS,
+    warmupEvents: timing.warmupEvents ?? DEFAULT_WARMUP_EVENTS,
+    repetitions: small ? (timing.repetitions ?? DEFAULT_REPETITIONS) : 1,
   });
 }
 
 /** Entry of `memattr replay`. @returns the exit code. */
 export async function run(args: string[]): Promise<number> {
   let spec: string;
-  let o: { guestBytes: number; seed: number; transactions?: number; policies: PolicyName[]; budgetBytes: number; simulated: boolean; json: boolean };
+  let o: {
+    guestBytes: number;
+    seed: number;
+    transactions?: number;
+    policies: PolicyName[];
+    budgetBytes: number;
+    simulated: boolean;
+    json: boolean;
+    warmupEvents: number;
+    repetitions: number;
+  };
   try {
     const { values, positionals } = parseArgs({
       args,
@@ -196,6 +230,8 @@ export async function run(args: string[]): Promise<number> {
         budget: { type: "string", default: "2MiB" },
         seed: { type: "string", default: "1" },
         transactions: { type: "string" },
+        warmup: { type: "string", default: String(DEFAULT_WARMUP_EVENTS) },
+        repeat: { type: "string", default: String(DEFAULT_REPETITIONS) },
         simulated: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -211,6 +247,8 @@ export async function run(args: string[]): Promise<number> {
     if (policy !== "all" && !(POLICY_NAMES as readonly string[]).includes(policy)) throw new UsageError(`unknown policy '${policy}'`);
     if (!/^\d+$/.test(values.seed!)) throw new UsageError(`--seed must be a non-negative integer, got '${values.seed}'`);
     if (values.transactions !== undefined && !/^\d+$/.test(values.transactions)) throw new UsageError(`--transactions must be a non-negative integer`);
+    if (!/^\d+$/.test(values.warmup!)) throw new UsageError(`--warmup must be a non-negative integer (events), got '${values.warmup}'`);
+    if (!/^[1-9]\d*$/.test(values.repeat!)) throw new UsageError(`--repeat must be a positive integer, got '${values.repeat}'`);
     o = {
       guestBytes: parseBytes(values.guest!),
       budgetBytes: parseBytes(values.budget!),
@@ -219,6 +257,8 @@ export async function run(args: string[]): Promise<number> {
       policies: policy === "all" ? [...POLICY_NAMES] : [policy as PolicyName],
       simulated: values.simulated!,
       json: values.json!,
+      warmupEvents: Number(values.warmup),
+      repetitions: Number(values.repeat),
     };
   } catch (err) {
     process.stderr.write(`memattr replay: ${(err as Error).message}\n\n${USAGE}`);
@@ -228,7 +268,7 @@ export async function run(args: string[]): Promise<number> {
   const workload = await openWorkload(spec, { ...o, countEvents: process.stderr.isTTY === true });
   process.stderr.write(`${backings.label}\n`);
   try {
-    const results = await replayWorkload(workload, o.policies, o.budgetBytes, backings, o.guestBytes);
+    const results = await replayWorkload(workload, o.policies, o.budgetBytes, backings, o.guestBytes, o);
     if (o.json) process.stdout.write(`${JSON.stringify({ workload: workload.name, backings: backings.label, budgetBytes: o.budgetBytes, results }, null, 2)}\n`);
     else process.stdout.write(`${formatPolicyTable(results, `${workload.name}, budget ${formatBytes(o.budgetBytes)}`)}\n${backings.label}\n`);
     return 0;

@@ -8,13 +8,15 @@
  * only ever gets `budgetBytes` held twice.
  *
  * ## How the budget is enforced
- * Recency is a small LRU (a `Map` in insertion order, keyed by first gfn) of ranges that
+ * Recency is kept by CLOCK, the second-chance approximation of LRU, over the ranges that
  * became stale: every committed or aborted conversion's owned ranges, and any populate that
- * made pages stale (a touch on the side a page does not use). A range touched again moves to
- * the most-recent end — except when it already is the most recent entry, the common case of a
- * bounce page flipped out and back, which costs no Map operation at all. The side is not part
- * of the key: a page is stale on at most one side (its attribute decides which), so evicting
- * an entry collects the stale runs of both sides in its range. After every hook the
+ * made pages stale (a touch on the side a page does not use). Ranges sit in a ring in arrival
+ * order; remembering a range already held only sets its reference bit (one Map lookup, no
+ * reordering, no garbage — the common case of a bounce page flipped out and back). Eviction
+ * takes the oldest entry, except that a referenced one loses its bit and goes to the back
+ * instead. The key is the first gfn, not the side: a page is stale on at most one side (its
+ * attribute decides which), so evicting an entry collects the stale runs of both sides in its
+ * range. After every hook the
  * policy reads two O(1) running totals from the tracker — stale pages of both sides and
  * double-allocated pages. When either exceeds `budgetBytes`, it evicts the coldest LRU entries,
  * discarding the pages still stale in each (pages that flipped back are in use and are
@@ -83,11 +85,15 @@ class AdaptivePolicy implements DiscardPolicy {
   private readonly budgetPages: number;
   private readonly lowWaterPages: number;
   private readonly maxEntries: number;
-  // LRU of stale-range candidates: first gfn → npages; Map order = recency.
-  private readonly lru = new Map<number, number>();
-  // The most recent entry (the Map's last): remembering it again needs no Map operation.
-  private lastGfn = -1;
-  private lastPages = 0;
+  // CLOCK ring of stale-range candidates: slot → first gfn, pages, reference bit; `count`
+  // slots in use from `head` on (wrapping). Grows by doubling when a hook adds more ranges
+  // than it has room for (eviction brings it back to maxEntries).
+  private readonly slotOf = new Map<number, number>();
+  private ringGfn = new Float64Array(64);
+  private ringPages = new Float64Array(64);
+  private ringRef = new Uint8Array(64);
+  private head = 0;
+  private count = 0;
   private staleSeen = 0;
 
   constructor(o: AdaptiveOptions) {
@@ -105,15 +111,64 @@ class AdaptivePolicy implements DiscardPolicy {
   }
 
   private remember(gfn: number, npages: number): void {
-    if (gfn === this.lastGfn && npages <= this.lastPages) return;
-    const old = this.lru.get(gfn);
-    if (old !== undefined) {
-      this.lru.delete(gfn);
-      if (old > npages) npages = old;
+    const slot = this.slotOf.get(gfn);
+    if (slot !== undefined) {
+      this.ringRef[slot] = 1;
+      if (npages > this.ringPages[slot]!) this.ringPages[slot] = npages;
+      return;
     }
-    this.lru.set(gfn, npages);
-    this.lastGfn = gfn;
-    this.lastPages = npages;
+    if (this.count === this.ringGfn.length) this.grow();
+    const at = (this.head + this.count) % this.ringGfn.length;
+    this.ringGfn[at] = gfn;
+    this.ringPages[at] = npages;
+    this.ringRef[at] = 0;
+    this.slotOf.set(gfn, at);
+    this.count++;
+  }
+
+  private grow(): void {
+    const n = this.ringGfn.length;
+    const g = new Float64Array(2 * n);
+    const p = new Float64Array(2 * n);
+    const r = new Uint8Array(2 * n);
+    for (let i = 0; i < this.count; i++) {
+      const from = (this.head + i) % n;
+      g[i] = this.ringGfn[from]!;
+      p[i] = this.ringPages[from]!;
+      r[i] = this.ringRef[from]!;
+      this.slotOf.set(g[i]!, i);
+    }
+    this.ringGfn = g;
+    this.ringPages = p;
+    this.ringRef = r;
+    this.head = 0;
+  }
+
+  /** Removes the coldest entry (second chance for referenced ones) into `out` = [gfn, npages]. */
+  private evictOne(out: [number, number]): void {
+    const n = this.ringGfn.length;
+    for (;;) {
+      const at = this.head;
+      this.head = (at + 1) % n;
+      if (this.ringRef[at] === 1) {
+        // Second chance: to the back, bit cleared. count is unchanged, so the back slot is
+        // free (or is `at` itself when the ring is full).
+        const back = (this.head + this.count - 1) % n;
+        this.ringRef[at] = 0;
+        if (back !== at) {
+          this.ringGfn[back] = this.ringGfn[at]!;
+          this.ringPages[back] = this.ringPages[at]!;
+          this.ringRef[back] = 0;
+          this.slotOf.set(this.ringGfn[back]!, back);
+        }
+        continue;
+      }
+      out[0] = this.ringGfn[at]!;
+      out[1] = this.ringPages[at]!;
+      this.slotOf.delete(out[0]);
+      this.count--;
+      return;
+    }
   }
 
   private rememberFlat(flat: readonly number[]): void {
@@ -144,21 +199,21 @@ class AdaptivePolicy implements DiscardPolicy {
   private enforce(tracker: Tracker, staleNow?: number): DiscardBatch | null {
     let stale = staleNow ?? tracker.totalStalePages();
     let dbl = tracker.doubleAllocatedPages();
-    if (stale <= this.budgetPages && dbl <= this.budgetPages && this.lru.size <= this.maxEntries) {
+    if (stale <= this.budgetPages && dbl <= this.budgetPages && this.count <= this.maxEntries) {
       this.staleSeen = stale;
       return null;
     }
     const flat: Record<Side, number[]> = { shared: [], private: [] };
+    const victim: [number, number] = [0, 0];
     const low = stale > this.budgetPages || dbl > this.budgetPages ? this.lowWaterPages : this.budgetPages;
     // Evict the coldest entries; a batch may overlap itself (entries overlap), so recount the
     // merged batch exactly and go on while it is still short.
     let freedStale = 0;
     let freedDbl = 0;
     for (;;) {
-      while ((stale - freedStale > low || dbl - freedDbl > low || this.lru.size > this.maxEntries) && this.lru.size > 0) {
-        const [gfn, npages] = this.lru.entries().next().value as [number, number];
-        this.lru.delete(gfn);
-        if (gfn === this.lastGfn) this.lastGfn = -1;
+      while ((stale - freedStale > low || dbl - freedDbl > low || this.count > this.maxEntries) && this.count > 0) {
+        this.evictOne(victim);
+        const [gfn, npages] = victim;
         for (const side of SIDES) {
           const [s, d] = collectStale(tracker, side, gfn, npages, flat[side]);
           freedStale += s;
@@ -177,7 +232,7 @@ class AdaptivePolicy implements DiscardPolicy {
         flat.private = flatOf(priv);
       }
       const short = stale - freedStale > low || dbl - freedDbl > low;
-      if (!short || this.lru.size === 0) break;
+      if (!short || this.count === 0) break;
     }
     if (stale - freedStale > this.budgetPages || dbl - freedDbl > this.budgetPages) {
       // Stale pages the LRU never saw: take them from the tracker (O(runs in the guest)).

@@ -96,4 +96,10 @@ export interface ReplayResult {
   pendingAtEnd: number;
   /** The time series for charts. */
   series: ReplaySeries;
+  /**
+   * Set by `replayAll` with `repetitions` > 1: how many fresh replays of the trace were timed
+   * for this policy (this result is the one with the median `conversionCostMs`) and each one's
+   * `conversionCostMs`, in the order they ran.
+   */
+  repetitions?: { runs: number; conversionCostMs: number[] };
 }

@@ -61,5 +61,9 @@ export function formatPolicyTable(results: readonly ReplayResult[], title?: stri
     );
   }
   if (results.length > 0) lines.push("", POLICY_TABLE_FOOTNOTE);
+  const runs = results[0]?.repetitions?.runs;
+  if (runs !== undefined && results.every((r) => r.repetitions?.runs === runs)) {
+    lines.push(`Each row: the median of ${runs} timed replays of the trace by conversion + refault ms, each on fresh backings (${results.map((r) => `${r.policy} ${r.repetitions!.conversionCostMs.map(ms).join(" / ")}`).join("; ")}).`);
+  }
   return `${lines.join("\n")}\n`;
 }

@@ -36,6 +36,24 @@ describe("adaptive", () => {
     t.dispose();
   });
 
+  it("gives a range flipped again a second chance: the next oldest goes first (CLOCK)", async () => {
+    const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+    t.markPopulated("shared", 0, 64);
+    const p = adaptivePolicy({ budgetBytes: 4 * 4096, lowWaterRatio: 0.5 });
+    const flip = (gfn: number, to: "private" | "shared") => {
+      const c = t.requestConversion({ gfn, npages: 1, to });
+      c.commit();
+      return p.onCommit(t, c, 0);
+    };
+    for (const gfn of [10, 20, 30, 40]) expect(flip(gfn, "private")).toBeNull();
+    // 10, the oldest, flips out and back: referenced again, it stays stale on the shared side.
+    expect(flip(10, "shared")).toBeNull();
+    expect(flip(10, "private")).toBeNull();
+    // A fifth stale page goes over budget (4): down to 2, skipping referenced 10 once.
+    expect(flip(50, "private")).toEqual({ shared: [{ gfn: 20, npages: 1 }, { gfn: 30, npages: 1 }, { gfn: 40, npages: 1 }], private: [] });
+    t.dispose();
+  });
+
   it("rejects a budget under one page", () => {
     expect(() => adaptivePolicy({ budgetBytes: 100 })).toThrow(/budgetBytes/);
   });
