@@ -25,6 +25,7 @@ import { Machine } from "./machine.js";
 import { createPolicy } from "../policy/create.js";
 import type { DiscardBatch, DiscardPolicy, PolicyName } from "../policy/types.js";
 import type { Tracker } from "../model/tracker.js";
+import type { PendingConversion } from "../model/conversion.js";
 import { PRIVATE_POPULATED, SHARED_POPULATED, type Side } from "../model/states.js";
 import { residentPages } from "./_residency.js";
 
@@ -150,6 +151,8 @@ class VmmRun {
   readonly hasAttributes: boolean;
   vec: Uint8Array = new Uint8Array(0);
   readonly t0 = performance.now();
+  /** The last settled handle, reused by the next request. */
+  private spare: PendingConversion | undefined = undefined;
 
   constructor(
     readonly m: Machine,
@@ -257,7 +260,8 @@ class VmmRun {
     report.requests++;
     let status: bigint = STATUS.ok;
     try {
-      const c = tracker.fromHypercall({ gpa, npages, attrs });
+      const c = tracker.fromHypercall({ gpa, npages, attrs }, this.spare);
+      if (c === this.spare) this.spare = undefined;
       try {
         this.sync(c.gfn, c.npages);
         if (this.hasAttributes) {
@@ -266,12 +270,14 @@ class VmmRun {
         }
       } catch (err) {
         c.abort();
+        this.spare = c;
         throw err;
       }
       c.commit();
       report.conversions++;
       this.apply(this.policy.onCommit(tracker, c, performance.now()));
       if (this.verify && c.to === "shared") for (const r of c.runs) this.checkNewlyShared(r.gfn, r.npages);
+      this.spare = c; // settled and read: the next request reuses the handle (no allocation per exit)
       this.notePeak();
     } catch (err) {
       status = statusOf(err);
