@@ -26,8 +26,10 @@ import { BATCH_CMDS, BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MA
 import { E_INVAL, E_NOMEM, E_NOSYS, E_RANGE } from "./errors";
 import { RESERVE_BYTES, getLimitPages, heapLiveBytes, heapStartBytes, heapTopBytes, reserveBytes, setLimitPages } from "./alloc";
 import {
-  allEqual, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, getValuesIntoU32, height, resetTree, setPageInLeaf, setRange, setRangeInLeaf, uniformValueOf, updateRange, writeRuns,
+  allEqual, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, getValuesIntoU32, height, inOneChunk,
+  resetTree, setPageInLeaf, setRange, setRangeInLeaf, uniformValueOf, updateRange, writeRuns,
 } from "./tree";
+import { shortSet, shortUpdate, shortUpdateIfUniform } from "./short";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
 
 resetTree();
@@ -73,8 +75,10 @@ export function set(start: f64, end: f64, value: i32): i32 {
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
   if (<u32>value > 255) return E_INVAL;
-  if (end - start == 1 && setPageInLeaf(toGfn(start), value)) return 0;
-  if (end - start <= UPDATE_PAGEWISE_MAX) return updatePagewise(toGfn(start), toGfn(end), 255, value);
+  if (end - start <= UPDATE_PAGEWISE_MAX) {
+    if (inOneChunk(toGfn(start), toGfn(end))) return shortSet(toGfn(start), toGfn(end), value);
+    return updatePagewise(toGfn(start), toGfn(end), 255, value);
+  }
   if (setRangeInLeaf(toGfn(start), toGfn(end), value)) return 0;
   if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
   setRange(toGfn(start), toGfn(end), value);
@@ -86,7 +90,10 @@ export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
   if (<u32>clearMask > 255 || <u32>setMask > 255) return E_INVAL;
-  if (end - start <= UPDATE_PAGEWISE_MAX) return updatePagewise(toGfn(start), toGfn(end), clearMask, setMask);
+  if (end - start <= UPDATE_PAGEWISE_MAX) {
+    if (inOneChunk(toGfn(start), toGfn(end))) return shortUpdate(toGfn(start), toGfn(end), clearMask, setMask);
+    return updatePagewise(toGfn(start), toGfn(end), clearMask, setMask);
+  }
   if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
   updateRange(toGfn(start), toGfn(end), clearMask, setMask);
   return 0;
@@ -95,9 +102,9 @@ export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 
 /**
  * The value all of [start, end) holds (0–255), and — when that value `u` passes
  * `(u & testMask) == testValue` — the masked update `(u & ~clearMask) | setMask` of the whole
- * range, in one call and one descent for the common case: a conversion's request or a
- * populate over one run. -1 when the range is mixed (nothing changed: the caller walks its
- * runs), or a code below -1: bad arguments, or -ENOMEM with the map unchanged.
+ * range, in one call: a conversion's request or a populate over one run (a short range inside
+ * one chunk: one descent in all, short.ts). -1 when the range is mixed (nothing changed: the
+ * caller walks its runs), or a code below -1: bad arguments, or -ENOMEM with the map unchanged.
  */
 export function updateIfUniform(start: f64, end: f64, testMask: i32, testValue: i32, clearMask: i32, setMask: i32): i32 {
   let rc = checkRange(start, end);
@@ -105,11 +112,13 @@ export function updateIfUniform(start: f64, end: f64, testMask: i32, testValue: 
   if (<u32>testMask > 255 || <u32>testValue > 255 || <u32>clearMask > 255 || <u32>setMask > 255) return E_INVAL;
   let s = toGfn(start);
   let e = toGfn(end);
+  if (end - start <= UPDATE_PAGEWISE_MAX && inOneChunk(s, e)) {
+    return shortUpdateIfUniform(s, e, testMask, testValue, clearMask, setMask);
+  }
   let u = uniformValueOf(s, e);
   if (u < 0 || (u & testMask) != testValue) return u;
   let nv = (u & ~clearMask) | setMask;
   if (nv == u) return u;
-  if (e - s == 1 && setPageInLeaf(s, nv)) return u;
   if (end - start <= UPDATE_PAGEWISE_MAX) {
     rc = updatePagewise(s, e, 255, nv);
     return rc != 0 ? rc : u;
@@ -120,14 +129,18 @@ export function updateIfUniform(start: f64, end: f64, testMask: i32, testValue: 
   return u;
 }
 
-/** Sets and updates of at most this many pages go page by page (the hot 1–2 page conversion). */
+/**
+ * Sets and updates of at most this many pages are short: inside one chunk they find its leaf
+ * once and edit its pages directly (short.ts; at most leaf.ts SHORT_RUN_PAGES); across a chunk
+ * edge they go page by page.
+ */
 @inline const UPDATE_PAGEWISE_MAX: f64 = 4;
 
 /**
- * A short update as a set per page: each page that changes is one in-place leaf write when its
- * leaf has room, with no scan of the range. All or nothing: one page reserves as set() does;
- * several reserve up front for the worst case of every page taking the slow path (≤ 2 chunks,
- * each at most a path of nodes, a new leaf and widening to 8 bits: under 2 × RESERVE_BYTES).
+ * A short update across a chunk edge, as a set per page: each page that changes is one in-place
+ * leaf write when its leaf has room, with no scan of the range. All or nothing: several pages
+ * reserve up front for the worst case of every page taking the slow path (≤ 2 chunks, each at
+ * most a path of nodes, a new leaf and widening to 8 bits: under 2 × RESERVE_BYTES).
  */
 function updatePagewise(s: u64, e: u64, clearMask: i32, setMask: i32): i32 {
   if (e - s > 1 && !reserveBytes(2 * RESERVE_BYTES)) return E_NOMEM;

@@ -100,9 +100,13 @@ import { allocBlock, freeBlock, parkLeaf, unparkLeaf, unparkedIdx } from "./allo
   let at = countsAt(leaf, width) + (<usize>idx << 1);
   store<u16>(at, <i32>load<u16>(at) + delta);
 }
-/** idx repeated over a byte: idx · 0xff/(2^width − 1). */
+/**
+ * idx repeated over a byte: idx · 0xff/(2^width − 1). The factor (0xff, 0x55, 0x11, 0x01 for
+ * widths 1, 2, 4, 8) comes from one constant by log2(width): a division by a variable is a
+ * ~25-cycle instruction on x64, on every short read and write.
+ */
 @inline function bytePattern(width: u32, idx: u32): u32 {
-  return idx * (0xff / ((1 << width) - 1));
+  return idx * ((0x011155ff >> (ctz(width) << 3)) & 0xff);
 }
 /** idx repeated over 64 bits. */
 @inline function wordPattern(width: u32, idx: u32): u64 {
@@ -471,6 +475,91 @@ export function leafSetPageInPlace(slot: u32, o: u32, x: i32): i32 {
   addCount(leaf, width, oldIdx, -1);
   setDistinct(leaf, width, distinct);
   return old;
+}
+
+/** Longest run the short reads and writes below take: its bits plus a byte's offset fit one u64. */
+@inline export const SHORT_RUN_PAGES: u32 = 4;
+
+/**
+ * The value every page of [lo, hi) holds (hi − lo ≤ SHORT_RUN_PAGES), or -1: the run's packed
+ * bits in one unaligned u64 load (≤ 32 bits from a byte boundary; the trailer after the data
+ * keeps the load inside the block) compared with its first idx repeated, then one palette load.
+ */
+@inline export function leafRunValue(slot: u32, lo: u32, hi: u32): i32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
+  let bit = lo * width;
+  let bits = load<u64>(dataAt(leaf) + (bit >> 3)) >> (<u64>bit & 7);
+  let idx = <u32>bits & ((1 << width) - 1);
+  let mask = ((<u64>1) << (<u64>((hi - lo) * width))) - 1;
+  if (((bits ^ wordPattern(width, idx)) & mask) != 0) return -1;
+  return valueOfIdx(leaf, width, idx);
+}
+
+/** leafSetRunInPlace's answer when it changed nothing (the generic path must run). */
+export const RUN_REFUSED: i32 = i32.MIN_VALUE;
+
+/**
+ * Sets pages [lo, hi) (hi − lo ≤ SHORT_RUN_PAGES), which all hold `old`, to `x` (≠ old) when
+ * that needs no new block and leaves ≥ 2 values: the write of a conversion's request or commit.
+ * One unaligned u64 holds the run and the page on each side of it (≤ 6 lanes of ≤ 8 bits, from a
+ * byte boundary; the trailer after the data keeps it inside the block): read once, written back
+ * once. A neighbour inside the leaf is compared by idx — used entries hold distinct values — so
+ * the boundaries need no palette load; `beforeOutside`/`afterOutside` are the values of the
+ * pages just outside the chunk (−1 outside the page space), used only when lo = 0 / hi = 4096.
+ * Updates the leaf's counts and the map-wide COUNTS. Returns the change in boundaries, or
+ * RUN_REFUSED having changed nothing (a free palette entry may have been labelled x: harmless,
+ * its count stays 0) when the generic path (widen or collapse) is needed.
+ */
+@inline export function leafSetRunInPlace(
+  slot: u32, lo: u32, hi: u32, old: i32, x: i32, beforeOutside: i32, afterOutside: i32,
+): i32 {
+  let leaf = addrOf(slot);
+  let width = widthOf(slot);
+  let n = hi - lo;
+  let first = lo > 0 ? lo - 1 : lo; // the window's first page
+  let firstBit = first * width;
+  let at = dataAt(leaf) + (firstBit >> 3);
+  let window = load<u64>(at);
+  let runShift = (<u64>firstBit & 7) + <u64>((lo - first) * width);
+  let laneMask: u64 = ((<u64>1) << width) - 1;
+  let oldIdx = <u32>((window >> runShift) & laneMask);
+  let oldCount = countOf(leaf, width, oldIdx);
+  let idx = findOrAddIdx(leaf, width, x); // never -1 at width 8
+  if (idx < 0) {
+    if (oldCount != n) return RUN_REFUSED;
+    // the run is its entry's every page: relabel the entry, nothing else in the leaf changes
+    store<u8>(leaf + oldIdx, <u8>x);
+    idx = oldIdx;
+  } else {
+    let distinct = distinctOf(leaf, width);
+    if (countOf(leaf, width, idx) == 0) distinct++;
+    if (oldCount == n) distinct--;
+    if (distinct <= 1) return RUN_REFUSED;
+    let runMask = (((<u64>1) << (<u64>(n * width))) - 1) << runShift;
+    store<u64>(at, (window & ~runMask) | ((wordPattern(width, idx) << runShift) & runMask));
+    addCount(leaf, width, idx, n);
+    addCount(leaf, width, oldIdx, -<i32>n);
+    setDistinct(leaf, width, distinct);
+  }
+  let oldAt = COUNTS + (<usize>old << 3);
+  store<i64>(oldAt, load<i64>(oldAt) - <i64>n);
+  let xAt = COUNTS + (<usize>x << 3);
+  store<i64>(xAt, load<i64>(xAt) + <i64>n);
+  let delta: i32;
+  if (lo > 0) {
+    let b = <u32>((window >> (<u64>firstBit & 7)) & laneMask);
+    delta = <i32>(b != <u32>idx) - <i32>(b != oldIdx);
+  } else {
+    delta = differsIn(beforeOutside, x) - differsIn(beforeOutside, old);
+  }
+  if (hi < <u32>CHUNK_PAGES) {
+    let a = <u32>((window >> (runShift + <u64>(n * width))) & laneMask);
+    delta += <i32>(a != <u32>idx) - <i32>(a != oldIdx);
+  } else {
+    delta += differsIn(x, afterOutside) - differsIn(old, afterOutside);
+  }
+  return delta;
 }
 
 /** Sets one page, widening or collapsing the leaf as needed. Returns its slot. */

@@ -17,13 +17,14 @@
 // edit itself) to learn what it removes.
 
 import {
-  COUNTS, FANOUT_SHIFT, MAX_GFN, MAX_GFN_F64, NODE_POINTERS, NODE_SLOTS,
+  CHUNK_SHIFT, COUNTS, FANOUT_SHIFT, MAX_GFN, MAX_GFN_F64, NODE_POINTERS, NODE_SLOTS,
   isPointerBit, isUniformSlot, shiftOf, slotValue, spanOf, uniformSlot,
 } from "./layout";
 import { allocBlock, freeBlock, resetHeap } from "./alloc";
 import {
   leafAddHistogram, leafAllEqual, leafBoundaries, leafCountValue, leafFree, leafFromUniform, leafGet, leafNextChange,
-  leafSetPage, leafSetPageInPlace, leafSetRange, leafSetRangeInPlace, leafUpdate, leafValueAt, IN_PLACE_REFUSED,
+  leafRunValue, leafSetPage, leafSetPageInPlace, leafSetRange, leafSetRangeInPlace, leafSetRunInPlace, leafUpdate, leafValueAt,
+  IN_PLACE_REFUSED, RUN_REFUSED, SHORT_RUN_PAGES,
 } from "./leaf";
 
 export let height: i32 = 0;
@@ -35,7 +36,18 @@ export let boundaryCount: i64 = 0;
   return node + NODE_SLOTS + (<usize>i << 2);
 }
 
+/**
+ * The leaf chunkSlotOf found last and its chunk (NO_CHUNK: none), so a conversion's commit finds
+ * the leaf its request just walked to without walking again. Only setRange and updateRange
+ * (through setTree/updateTree, growFor, shrink) and resetTree replace, move or free a slot;
+ * each forgets it first. In-place edits keep the leaf where it is.
+ */
+@inline const NO_CHUNK: u64 = <u64>-1;
+let lastLeafChunk: u64 = NO_CHUNK;
+let lastLeaf: u32 = 0;
+
 export function resetTree(): void {
+  lastLeafChunk = NO_CHUNK;
   resetHeap();
   height = 0;
   root = uniformSlot(0);
@@ -231,8 +243,46 @@ function allEqualTree(slot: u32, level: i32, base: u64, s: u64, e: u64, v: i32):
   return true;
 }
 
-/** The value every page of [s, e) holds, or -1. */
+/**
+ * The slot that holds page g's chunk, found with one walk down: a leaf, or a uniform slot at
+ * whatever level the walk met one (the tail's value at or above the tree's span). Either way
+ * it covers the whole chunk.
+ */
+@inline export function chunkSlotOf(g: u64): u32 {
+  if (g >> CHUNK_SHIFT == lastLeafChunk) return lastLeaf;
+  let level = height;
+  let shift = shiftOf(level);
+  if (g >> shift != 0) return uniformSlot(tailValue);
+  let slot = root;
+  while (level > 0) {
+    if (isUniformSlot(slot)) return slot;
+    shift -= FANOUT_SHIFT;
+    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+    level--;
+  }
+  if (!isUniformSlot(slot)) {
+    lastLeafChunk = g >> CHUNK_SHIFT;
+    lastLeaf = slot;
+  }
+  return slot;
+}
+
+/** True when [s, e) lies inside one chunk (one leaf or one uniform slot). */
+@inline export function inOneChunk(s: u64, e: u64): bool {
+  return (s >> CHUNK_SHIFT) == ((e - 1) >> CHUNK_SHIFT);
+}
+
+/** The value every page of [s, e) holds, or -1. A range inside one chunk costs one walk down. */
 export function uniformValueOf(s: u64, e: u64): i32 {
+  if (inOneChunk(s, e)) {
+    let slot = chunkSlotOf(s);
+    if (isUniformSlot(slot)) return slotValue(slot);
+    let lo = <u32>s & 4095;
+    let hi = lo + <u32>(e - s);
+    if (hi - lo <= SHORT_RUN_PAGES) return leafRunValue(slot, lo, hi); // one word, no palette walk
+    let v = leafGet(slot, lo);
+    return leafAllEqual(slot, lo, hi, v) ? v : -1;
+  }
   let v = getValue(s);
   return allEqual(s, e, v) ? v : -1;
 }
@@ -533,12 +583,38 @@ export function setRangeInLeaf(s: u64, e: u64, x: i32): bool {
     level--;
   }
   if (isUniformSlot(slot)) return false;
+  return setRangeInLeafSlot(slot, s, e, x);
+}
+
+/** setRangeInLeaf once the walk found [s, e)'s chunk to be the leaf `slot`. */
+export function setRangeInLeafSlot(slot: u32, s: u64, e: u64, x: i32): bool {
   let lo = <u32>s & 4095;
   let hi = lo + <u32>(e - s);
   let before = lo > 0 ? leafGet(slot, lo - 1) : s > 0 ? getValue(s - 1) : -1;
   let after = hi < 4096 ? leafGet(slot, hi) : e < MAX_GFN ? getValue(e) : -1;
   let delta = leafSetRangeInPlace(slot, lo, hi, x, before, after);
   if (delta == IN_PLACE_REFUSED) return false;
+  boundaryCount += delta;
+  return true;
+}
+
+/** Value of neighbour page g in another chunk, or -1 outside the page space (g = −1 wraps). */
+function valueOrNone(g: u64): i32 {
+  return g < MAX_GFN ? getValue(g) : -1;
+}
+
+/**
+ * Sets [s, e), inside the chunk of the leaf `slot` and all holding `old` (≠ x), to x in place
+ * (leafSetRunInPlace): the short edit's write, no scan, no allocation; a neighbour in another
+ * chunk costs a walk down. Returns false having changed nothing otherwise.
+ */
+@inline export function setRunInLeafSlot(slot: u32, s: u64, e: u64, old: i32, x: i32): bool {
+  let lo = <u32>s & 4095;
+  let hi = lo + <u32>(e - s);
+  let before = lo == 0 ? valueOrNone(s - 1) : -1;
+  let after = hi == 4096 ? valueOrNone(e) : -1;
+  let delta = leafSetRunInPlace(slot, lo, hi, old, x, before, after);
+  if (delta == RUN_REFUSED) return false;
   boundaryCount += delta;
   return true;
 }
@@ -563,6 +639,7 @@ function cheaperOutside(s: u64, e: u64): bool {
 
 /** Sets [s, e) to x. The caller has validated the range and reserved memory. */
 export function setRange(s: u64, e: u64, x: i32): void {
+  lastLeafChunk = NO_CHUNK;
   let before = s > 0 ? getValue(s - 1) : -1;
   let after = e < MAX_GFN ? getValue(e) : -1;
   if (e - s == 1) {
@@ -601,6 +678,7 @@ export function setRange(s: u64, e: u64, x: i32): void {
 
 /** Masked update of [s, e). The caller has validated the range and reserved memory. */
 export function updateRange(s: u64, e: u64, clearMask: i32, setMask: i32): void {
+  lastLeafChunk = NO_CHUNK;
   let before = s > 0 ? getValue(s - 1) : -1;
   let after = e < MAX_GFN ? getValue(e) : -1;
   scanRange(s, e, SCAN_SUBTRACT, 0);
