@@ -100,6 +100,7 @@ export class GuestMemoryMap {
 
   /** True when `[gfn, gfn + npages)` lies wholly inside one merged region. */
   contains(gfn: number, npages: number): boolean {
+    if (this.starts.length === 1) return gfn >= this.starts[0]! && gfn + npages <= this.ends[0]!;
     const i = this.regionOf(gfn);
     return i >= 0 && gfn + npages <= this.ends[i]!;
   }

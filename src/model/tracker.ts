@@ -17,6 +17,7 @@
  *   `launch()`; `launch()` is refused while a preserving conversion is pending.
  */
 import { MemattrError } from "../core/errors.js";
+import { codeToError, RangeMap } from "../core/range-map.js";
 import { MAX_GFN, type RangeMapLike } from "../core/types.js";
 import { checkBoolean, checkGfn, checkNpages, checkObject, checkOneOf } from "./_check.js";
 import { type ConversionOwner, PendingConversion } from "./conversion.js";
@@ -157,13 +158,14 @@ const STALE_VALUES: Record<Side, Int32Array> = {
 
 // A page is stale on at most one side (the PRIVATE bit decides which), so the union sums both.
 const STALE_ANY_VALUES = Int32Array.from([...STALE_VALUES.shared, ...STALE_VALUES.private]);
-// The same two sets as 0/1 per value, for the running totals' updates.
-const IS_STALE_ANY = tableOf(STALE_ANY_VALUES);
-const IS_DOUBLE = tableOf(DOUBLE_VALUES);
+// The same two sets per value in one table, for the running totals' updates: bit 0 stale on
+// either side, bit 1 populated on both sides.
+const TOTALS_CLASS = totalsClassTable();
 
-function tableOf(values: Int32Array): Uint8Array {
+function totalsClassTable(): Uint8Array {
   const t = new Uint8Array(256);
-  for (const v of values) t[v] = 1;
+  for (const v of STALE_ANY_VALUES) t[v]! |= 1;
+  for (const v of DOUBLE_VALUES) t[v]! |= 2;
   return t;
 }
 
@@ -241,6 +243,8 @@ export class Tracker implements ConversionOwner {
   private staleTotal = 0;
   private doubleTotal = 0;
   private totalsDirty = true;
+  /** The map when it is the Wasm RangeMap (fast paths call its exports), else null. */
+  private readonly wasm: RangeMap | null;
   /** The map itself when it sums per-value totals in one read (the Wasm RangeMap does), else null. */
   private readonly summingMap: (RangeMapLike & { pagesOfValues(values: Int32Array): number }) | null;
 
@@ -261,6 +265,7 @@ export class Tracker implements ConversionOwner {
     this.memory = new GuestMemoryMap(o.regions as GfnRange[]);
     const initial = o.initial === undefined ? "shared" : checkOneOf(o.initial, "initial", ATTRIBUTES);
     this.map = map;
+    this.wasm = map instanceof RangeMap ? map : null;
     const summing = map as RangeMapLike & { pagesOfValues?: (values: Int32Array) => number };
     this.summingMap = typeof summing.pagesOfValues === "function" ? (summing as RangeMapLike & { pagesOfValues(values: Int32Array): number }) : null;
     map.clear();
@@ -306,8 +311,22 @@ export class Tracker implements ConversionOwner {
   // `n` pages went from value `u` to `nv` (a one-run edit): keeps the running totals exact.
   private changed(u: number, nv: number, n: number): void {
     if (this.totalsDirty) return;
-    this.staleTotal += n * (IS_STALE_ANY[nv]! - IS_STALE_ANY[u]!);
-    this.doubleTotal += n * (IS_DOUBLE[nv]! - IS_DOUBLE[u]!);
+    const a = TOTALS_CLASS[u]!;
+    const b = TOTALS_CLASS[nv]!;
+    if (a === b) return;
+    this.staleTotal += n * ((b & 1) - (a & 1));
+    this.doubleTotal += n * ((b >> 1) - (a >> 1));
+  }
+
+  // A one-run edit (see RangeMap.updateIfUniform): straight to the Wasm export when the map is
+  // the Wasm RangeMap, whose wrapper would only check again what the tracker has checked.
+  // Returns the value before, or -1 when the range is mixed (nothing changed).
+  private editIfUniform(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): number {
+    const w = this.wasm;
+    if (w === null) return this.map.updateIfUniform(start, end, testMask, testValue, clearMask, setMask);
+    const rc = w.x.updateIfUniform(start, end, testMask, testValue, clearMask, setMask); // a disposed map's stub throws EDISPOSED
+    if (rc < -1) throw codeToError(rc, "updateIfUniform");
+    return rc;
   }
 
   private recountTotals(): void {
@@ -583,7 +602,7 @@ export class Tracker implements ConversionOwner {
     // One value over the whole range (the common 1–2 page flip): one Wasm call reads it and,
     // when the pages are settled in the other attribute, marks them pending.
     const otherAttr = toPrivate ? 0 : PRIVATE;
-    const u = this.map.updateIfUniform(gfn, end, PENDING | PRIVATE, otherAttr, 0, setMask);
+    const u = this.editIfUniform(gfn, end, PENDING | PRIVATE, otherAttr, 0, setMask);
     if (u >= 0) {
       if ((u & (PENDING | PRIVATE)) === otherAttr) {
         this.changed(u, u | setMask, npages);
@@ -673,7 +692,7 @@ export class Tracker implements ConversionOwner {
     try {
       if (owned.length === 2) {
         // One range: one Wasm call when it is still one run (the flip), each all or nothing.
-        const u = this.map.updateIfUniform(owned[0]!, owned[1]!, 0, 0, clear, set);
+        const u = this.editIfUniform(owned[0]!, owned[1]!, 0, 0, clear, set);
         if (u >= 0) this.changed(u, (u & ~clear) | set, owned[1]! - owned[0]!);
         else this.maskedUpdate(owned[0]!, owned[1]!, clear, set);
       } else {
@@ -741,7 +760,7 @@ export class Tracker implements ConversionOwner {
       if (!this.memory.contains(g, n)) throw new OutsideGuestMemoryError(g, n, "markPopulated");
       const pop = populatedBit(side);
       const disc = discardedBit(side);
-      const u = this.map.updateIfUniform(g, g + n, pop, 0, disc, pop);
+      const u = this.editIfUniform(g, g + n, pop, 0, disc, pop);
       if (u >= 0) {
         if ((u & pop) === 0) {
           if ((u & disc) !== 0) res.npagesRefault = n;
@@ -792,7 +811,7 @@ export class Tracker implements ConversionOwner {
       n = checkNpages(npages);
       if (!this.memory.contains(g, n)) throw new OutsideGuestMemoryError(g, n, "markDiscarded");
       const pop = populatedBit(side);
-      const u = this.map.updateIfUniform(g, g + n, pop, pop, pop, discardedBit(side));
+      const u = this.editIfUniform(g, g + n, pop, pop, pop, discardedBit(side));
       if (u >= 0) {
         if ((u & pop) !== 0) {
           npagesFreed = n;
