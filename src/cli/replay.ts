@@ -15,8 +15,10 @@
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { RangeMap } from "../core/range-map.js";
 import { createTracker } from "../model/create.js";
 import type { GfnRange } from "../model/errors.js";
+import { Tracker } from "../model/tracker.js";
 import { POLICY_NAMES } from "../policy/create.js";
 import type { DiscardPolicy, PolicyName } from "../policy/types.js";
 import type { ReplayEvents, ReplayProgress, ReplayResult, ReplayTarget, TargetFactory } from "../replay/index.js";
@@ -76,22 +78,19 @@ export async function chooseBackings(forceSimulated: boolean): Promise<BackingCh
   return {
     label: probe.label,
     simulated: false,
-    factory:
-      (regions) =>
-      async (policy: DiscardPolicy): Promise<ReplayTarget> => {
-        const tracker = await createTracker({ regions });
+    factory: (regions) => {
+      // One Wasm map for every tracker of the run, cleared by each new Tracker: replays use it
+      // one after another, and optimized code that calls its exports stays valid from one
+      // replay to the next (a new Wasm instance per replay would be a new call target each
+      // time — unlike a VMM, which keeps one tracker for the guest's life).
+      let map: Promise<RangeMap> | undefined;
+      return async (policy: DiscardPolicy): Promise<ReplayTarget> => {
+        map ??= RangeMap.create();
+        const tracker = new Tracker(await map, { regions });
         const b = await mod.createRealBackings({ regions });
-        return {
-          tracker,
-          policy,
-          shared: b.shared,
-          private: b.private,
-          release: () => {
-            b.close();
-            tracker.dispose();
-          },
-        };
-      },
+        return { tracker, policy, shared: b.shared, private: b.private, release: () => b.close() };
+      };
+    },
   };
 }
 
