@@ -415,6 +415,8 @@ export class Tracker implements ConversionOwner {
    * ```
    */
   requestConversion(request: ConversionRequest, reuse?: PendingConversion): PendingConversion {
+    const flip = this.requestFlip(request, reuse);
+    if (flip !== null) return flip;
     let c: PendingConversion;
     try {
       if (reuse !== undefined) this.checkReusable(reuse);
@@ -655,6 +657,39 @@ export class Tracker implements ConversionOwner {
       throw err;
     }
     return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, owned, npagesOwned));
+  }
+
+  /**
+   * The exit handler's common case in as few steps as possible: a plain request (numbers, no
+   * preserve) over one run of settled pages in the other attribute, on the Wasm map, with no
+   * `requested` listener. Accepts exactly what the general path would accept for such a
+   * request; for anything else it changes nothing and returns null, and the general path
+   * decides (and names what is wrong).
+   */
+  private requestFlip(request: ConversionRequest, reuse: PendingConversion | undefined): PendingConversion | null {
+    const w = this.wasm;
+    if (w === null || typeof request !== "object" || request === null) return null;
+    const gfn = request.gfn;
+    const npages = request.npages;
+    const to = request.to;
+    const preserve = request.preserve;
+    if (typeof gfn !== "number" || typeof npages !== "number" || (preserve !== undefined && preserve !== false)) return null;
+    if (!(gfn >= 0 && npages >= 1 && Number.isInteger(gfn) && Number.isInteger(npages)) || (to !== "private" && to !== "shared")) return null;
+    if (!this.memory.contains(gfn, npages) || this.hub.wants("requested")) return null;
+    if (reuse !== undefined && (!(reuse instanceof PendingConversion) || !reuse.ownedBy(this) || reuse.status === "pending")) return null;
+    const otherAttr = to === "private" ? 0 : PRIVATE;
+    const end = gfn + npages;
+    let u: number;
+    try {
+      u = w.x.updateIfUniform(gfn, end, PENDING | PRIVATE, otherAttr, 0, PENDING);
+    } catch {
+      return null; // a disposed map's stub throws: the general path reports it
+    }
+    if (u < 0 || (u & (PENDING | PRIVATE)) !== otherAttr) return null; // mixed, pending, already there, or ENOMEM: nothing changed
+    this.changed(u, u | PENDING, npages);
+    const id = this.nextId++;
+    if (reuse !== undefined) return this.opened(reuse.reuseFor(id, gfn, npages, to, false, "api", gfn, end));
+    return this.opened(new PendingConversion(this, id, gfn, npages, to, false, "api", [gfn, end], npages));
   }
 
   private checkReusable(reuse: PendingConversion): void {
