@@ -152,7 +152,6 @@ export class Replayer {
   // per conversion). Never also open: it is set only after its commit or abort.
   private spare: PendingConversion | undefined = undefined;
   // Reused arguments of the model's request calls (it reads them and keeps nothing).
-  private readonly requestArgs = { gfn: 0, npages: 0, to: "private" as "private" | "shared", preserve: false };
   private readonly hypercallArgs = { gpa: 0, npages: 0, attrs: 0 };
   private readonly faultArgs = { gpa: 0, size: 0, private: false };
   private readonly populateCounts: PopulateCounts = { npagesNew: 0, npagesRefault: 0 };
@@ -305,14 +304,10 @@ export class Replayer {
       case "touch":
         return this.touch(ev.side, ev.gfn, ev.npages, ev.write !== false, this.fillOf === undefined ? undefined : this.fillOf(ev));
       case "request": {
-        const q = this.requestArgs;
-        q.gfn = ev.gfn;
-        q.npages = ev.npages;
-        q.to = ev.to;
-        q.preserve = ev.preserve === true;
+        // The validated event is itself a request ({gfn, npages, to, preserve?}): no copy.
         let c: PendingConversion | null = null;
         try {
-          c = this.tracker.requestConversion(q, this.spare);
+          c = this.tracker.requestConversion(ev, this.spare);
           if (c === this.spare) this.spare = undefined;
         } catch (err) {
           this.refuse(err);
