@@ -94,6 +94,10 @@ class AdaptivePolicy implements DiscardPolicy {
   private ringRef = new Uint8Array(64);
   private head = 0;
   private count = 0;
+  // The entry remembered last and its slot (-1: none): a bounce page flipped out and back is
+  // remembered twice in a row, the second time with no Map lookup. Cleared whenever entries move.
+  private lastGfn = -1;
+  private lastSlot = -1;
   private staleSeen = 0;
 
   constructor(o: AdaptiveOptions) {
@@ -111,10 +115,12 @@ class AdaptivePolicy implements DiscardPolicy {
   }
 
   private remember(gfn: number, npages: number): void {
-    const slot = this.slotOf.get(gfn);
+    const slot = gfn === this.lastGfn ? this.lastSlot : this.slotOf.get(gfn);
     if (slot !== undefined) {
       this.ringRef[slot] = 1;
       if (npages > this.ringPages[slot]!) this.ringPages[slot] = npages;
+      this.lastGfn = gfn;
+      this.lastSlot = slot;
       return;
     }
     if (this.count === this.ringGfn.length) this.grow();
@@ -124,9 +130,12 @@ class AdaptivePolicy implements DiscardPolicy {
     this.ringRef[at] = 0;
     this.slotOf.set(gfn, at);
     this.count++;
+    this.lastGfn = gfn;
+    this.lastSlot = at;
   }
 
   private grow(): void {
+    this.lastGfn = -1;
     const n = this.ringGfn.length;
     const g = new Float64Array(2 * n);
     const p = new Float64Array(2 * n);
@@ -146,6 +155,7 @@ class AdaptivePolicy implements DiscardPolicy {
 
   /** Removes the coldest entry (second chance for referenced ones) into `out` = [gfn, npages]. */
   private evictOne(out: [number, number]): void {
+    this.lastGfn = -1;
     const n = this.ringGfn.length;
     for (;;) {
       const at = this.head;
