@@ -245,10 +245,11 @@ export interface ReplayAllOptions extends ReplayOptions {
    */
   warmupEvents?: number;
   /**
-   * Timed replays per policy, each on a fresh target; the result reported is the one with the
-   * median `conversionCostMs`, and `result.repetitions` lists every run's. Evens out a shared
-   * machine's noise (a preempted interval, a page-cache hiccup) without hiding a slow policy:
-   * all runs replay the same trace. Default 1. The CLI (`memattr replay`, `npm start`) uses 3.
+   * Timed replays per policy, each on a fresh target, in rounds that time every policy once;
+   * the result reported is the one with the median `conversionCostMs`, and
+   * `result.repetitions` lists every run's. Evens out a shared machine's noise (a preempted
+   * interval, a slow stretch) without hiding a slow policy: all runs replay the same trace.
+   * Default 1. The CLI (`memattr replay`, `npm start`) uses 3.
    */
   repetitions?: number;
 }
@@ -312,29 +313,32 @@ function releaseTarget(target: ReplayTarget): void {
  * ```
  */
 export async function replayAll(openEvents: () => ReplayEvents, makeTarget: TargetFactory, options: ReplayAllOptions = {}): Promise<ReplayResult[]> {
-  const out: ReplayResult[] = [];
   const warmup = Math.max(0, Math.floor(options.warmupEvents ?? 0));
   const repetitions = Math.max(1, Math.floor(options.repetitions ?? 1));
   const warmupTrace = warmup > 0 ? await firstEvents(openEvents(), warmup) : [];
-  for (const name of options.policies ?? POLICY_NAMES) {
-    if (warmupTrace.length > 0) {
-      const scratch = await makeTarget(createPolicy(name, options.policy));
-      try {
-        replayTraceSync(warmupTrace, scratch, { sampleEvery: options.sampleEvery, preserveChunkPages: options.preserveChunkPages, fillOf: options.fillOf });
-      } finally {
-        releaseTarget(scratch);
+  const names = options.policies ?? POLICY_NAMES;
+  const runs: ReplayResult[][] = names.map(() => []);
+  // Round-robin: every round times each policy once, so a slow stretch of a shared machine
+  // falls on all of them alike rather than on whichever policy ran then.
+  for (let k = 0; k < repetitions; k++) {
+    for (let p = 0; p < names.length; p++) {
+      const name = names[p]!;
+      if (k === 0 && warmupTrace.length > 0) {
+        const scratch = await makeTarget(createPolicy(name, options.policy));
+        try {
+          replayTraceSync(warmupTrace, scratch, { sampleEvery: options.sampleEvery, preserveChunkPages: options.preserveChunkPages, fillOf: options.fillOf });
+        } finally {
+          releaseTarget(scratch);
+        }
       }
-    }
-    const runs: ReplayResult[] = [];
-    for (let k = 0; k < repetitions; k++) {
       const target = await makeTarget(createPolicy(name, options.policy));
       try {
-        runs.push(await replayTrace(openEvents(), target, options));
+        runs[p]!.push(await replayTrace(openEvents(), target, options));
       } finally {
         if (options.release !== false) releaseTarget(target);
       }
     }
-    out.push(runs.length === 1 ? runs[0]! : medianRun(runs));
   }
+  const out = runs.map((r) => (r.length === 1 ? r[0]! : medianRun(r)));
   return out;
 }
