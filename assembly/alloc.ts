@@ -13,6 +13,8 @@
 // reserveBytes(RESERVE_BYTES) before touching anything: afterwards every allocation of that
 // operation succeeds, which is how a failing memory.grow leaves the map unchanged.
 
+import { NODE_POINTERS, NODE_SLOTS, isUniformSlot } from "./layout";
+
 /** Upper bound of what one set/update can allocate: 4 nodes of root growth, 2 edge paths of
  * 4 nodes each, and 2 edge leaves of 8 bits (4 632 B each) — rounded up. */
 @inline export const RESERVE_BYTES: usize = 16384;
@@ -39,6 +41,17 @@ let parkedBytes: u64 = 0;
 /** The idx every page of the block returned by unparkLeaf() holds. */
 export let unparkedIdx: u32 = 0;
 const HEAP_START: usize = (__heap_base + 15) & ~(<usize>15);
+
+/* Garbage: internal nodes a set detached whole (it covered their span, or left them all one
+ * value), kept with their subtrees instead of freed block by block there — a whole-guest set over
+ * a fragmented guest then costs O(nodes it touches), not O(leaves it drops). They form a stack
+ * linked through each node's unused word (offset 4) as `next node | level` (blocks are 8-aligned,
+ * levels 1–4). An allocation finding its free list empty pops garbage, a node at a time (its
+ * leaves to their free lists, its child nodes onto the stack), before it takes a parked block or
+ * grows the heap — so the heap grows exactly when eager freeing would have grown it, and memory
+ * stays bounded. heapLiveBytes() drains it all first, so memoryBytes() and checkInvariants()
+ * count exactly what eager freeing would. */
+let garbageHead: u32 = 0;
 
 let heapTop: usize = HEAP_START;
 let liveBytes: u64 = 0;
@@ -67,6 +80,10 @@ export function allocBlock(cls: i32): usize {
   let headAt = FREE_HEADS + (<usize>cls << 2);
   let block: usize = load<u32>(headAt);
   let bytes = classBytes(cls);
+  while (block == 0 && garbageHead != 0) {
+    drainGarbageNode();
+    block = load<u32>(headAt);
+  }
   if (block != 0) {
     store<u32>(headAt, load<u32>(block));
   } else if ((block = stealParked(cls)) != 0) {
@@ -86,6 +103,34 @@ export function freeBlock(block: usize, cls: i32): void {
   store<u32>(block, load<u32>(headAt));
   store<u32>(headAt, <u32>block);
   liveBytes -= classBytes(cls);
+}
+
+/** Puts node `node` at `level` (≥ 1), detached from the tree, with its subtree on the garbage stack. */
+export function discardNode(node: usize, level: i32): void {
+  store<u32>(node, garbageHead, 4);
+  garbageHead = <u32>node | <u32>level;
+}
+
+/** Frees the top garbage node: its leaves to their free lists, its child nodes onto the stack. */
+function drainGarbageNode(): void {
+  let node = <usize>(garbageHead & ~7);
+  let level = <i32>(garbageHead & 7);
+  garbageHead = load<u32>(node, 4);
+  if (load<u32>(node + NODE_POINTERS) != 0) {
+    for (let at = node + NODE_SLOTS, last = at + 127 * 4; at <= last; at += 4) {
+      let slot = load<u32>(at);
+      if (isUniformSlot(slot)) continue;
+      // a leaf slot carries log2(width) = its block's class in bits 1–2 (leaf.ts)
+      if (level == 1) freeBlock(<usize>(slot & ~7), <i32>((slot >> 1) & 3));
+      else discardNode(<usize>slot, level - 1);
+    }
+  }
+  freeBlock(node, 0);
+}
+
+/** Frees every garbage node (before live bytes or free lists are reported). */
+export function drainGarbage(): void {
+  while (garbageHead != 0) drainGarbageNode();
 }
 
 /** Parks the block of a leaf that became uniform (all pages `idx`) for chunk `chunk`. */
@@ -149,11 +194,14 @@ export function resetHeap(): void {
   memory.fill(PARK, 0, PARK_SLOTS * 16);
   parkNext = 0;
   parkedBytes = 0;
+  garbageHead = 0;
   heapTop = HEAP_START;
   liveBytes = 0;
 }
 
+/** Bytes of live blocks: reachable from the tree (garbage is drained first), not parked or free. */
 export function heapLiveBytes(): u64 {
+  drainGarbage();
   return liveBytes;
 }
 export function heapTopBytes(): usize {
@@ -170,6 +218,7 @@ export function getLimitPages(): i32 {
 }
 /** Number of free blocks of a class (for checkInvariants and tests). */
 export function freeBlockCount(cls: i32): i32 {
+  drainGarbage();
   let n = 0;
   let block: usize = load<u32>(FREE_HEADS + (<usize>cls << 2));
   while (block != 0) {

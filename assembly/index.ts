@@ -22,12 +22,12 @@
 // applied, batchErrorIndex() = k. (The TypeScript batch validates every command when it is
 // added, so from there only -ENOMEM can stop a batch.)
 
-import { BATCH_CMDS, BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MAX_GFN_F64 } from "./layout";
+import { BATCH_CMDS, BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MAX_GFN_F64, shiftOf } from "./layout";
 import { E_INVAL, E_NOMEM, E_NOSYS, E_RANGE } from "./errors";
 import { RESERVE_BYTES, getLimitPages, heapLiveBytes, heapStartBytes, heapTopBytes, reserveBytes, setLimitPages } from "./alloc";
 import {
-  allEqual, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, getValuesIntoU32, height, inOneChunk,
-  resetTree, setPageInLeaf, setRange, setRangeInLeaf, uniformValueOf, updateRange, writeRuns,
+  allEqual, allEqualWith, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, getValuesIntoU32, height, inOneChunk,
+  resetTree, root, setPageInLeaf, setRange, setRangeInLeaf, tailValue, uniformValueOf, updateRange, writeRuns,
 } from "./tree";
 import { shortSet, shortUpdate, shortUpdateIfUniform } from "./short";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
@@ -170,7 +170,7 @@ export function isUniform(start: f64, end: f64, value: i32): i32 {
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
   if (<u32>value > 255) return E_INVAL;
-  return allEqual(toGfn(start), toGfn(end), value) ? 1 : 0;
+  return allEqualWith(root, shiftOf(height), tailValue, toGfn(start), toGfn(end), value) ? 1 : 0;
 }
 
 /** Pages of [start, end) holding `value`; 0 for invalid arguments (the facade throws first). */
@@ -366,18 +366,24 @@ export function isUniformManyCapacity(): i32 {
 export function isUniformMany(n: i32): i32 {
   errorIndex = -1;
   if (n < 0 || n > UNIFORM_QUERIES) return E_INVAL;
+  // the tree's globals in locals for the whole loop (no query changes them)
+  let top = root;
+  let topShift = shiftOf(height);
+  let tail = tailValue;
   for (let i = 0; i < n; i++) {
     let at = BATCH_IN + <usize>i * 24;
     let start = load<f64>(at);
     let end = load<f64>(at, 8);
     let value = load<f64>(at, 16);
-    let rc = checkRange(start, end);
-    if (rc == 0 && !checkByte(value)) rc = E_INVAL;
-    if (rc != 0) {
+    // every check at once, one branch (the error path names which one failed)
+    let ok = (start >= 0) & (end <= MAX_GFN_F64) & (start < end) & isWhole(start) & isWhole(end)
+      & (value >= 0) & (value <= 255) & isWhole(value);
+    if (!ok) {
       errorIndex = i;
-      return rc;
+      let rc = checkRange(start, end);
+      return rc != 0 ? rc : E_INVAL;
     }
-    store<u8>(BATCH_OUT + i, allEqual(toGfn(start), toGfn(end), <i32>value) ? 1 : 0);
+    store<u8>(BATCH_OUT + i, allEqualWith(top, topShift, tail, toGfn(start), toGfn(end), <i32>value) ? 1 : 0);
   }
   return 0;
 }

@@ -727,32 +727,45 @@ export function leafBoundaries(slot: u32, lo: u32, hi: u32): u32 {
   }
   return <u32>n;
 }
-/** True when every page of [lo, hi) holds `x`: whole words against x's idx repeated, masked at the edges. */
+/** Words compared between early outs in leafAllEqual: one 64-byte cache line. */
+@inline const ALL_EQUAL_BLOCK_WORDS: u32 = 8;
+
+/**
+ * True when every page of [lo, hi) holds `x`. Branch-light, because a query's answer (and the
+ * word where a range stops being uniform) is as good as random to the branch predictor: the idx
+ * of page lo is the only candidate (live palette entries hold distinct values), so no palette
+ * walk; its value is compared with x and every word of the range against that idx repeated,
+ * differences OR-ed together and tested once per cache line.
+ */
 export function leafAllEqual(slot: u32, lo: u32, hi: u32, x: i32): bool {
+  return leafAllEqualInline(slot, lo, hi, x);
+}
+
+/** leafAllEqual for the isUniform exports' loops (no call on the way). */
+@inline export function leafAllEqualInline(slot: u32, lo: u32, hi: u32, x: i32): bool {
   let leaf = addrOf(slot);
-  let width = widthOf(slot);
-  let idx: i32;
-  if (width == 1) {
-    // two entries, both in use: no palette walk
-    idx = <i32>load<u8>(leaf) == x ? 0 : <i32>load<u8>(leaf + 1) == x ? 1 : -1;
-  } else {
-    idx = findIdx(leaf, width, x);
-  }
-  if (idx < 0) return false;
-  let bitLo = lo * width;
-  // the count is an early out for long ranges; short ones answer from the words alone
-  if (hi - lo > 1024 && countOf(leaf, width, idx) < hi - lo) return false;
+  let log2Width = (slot >> 1) & 3;
+  let width = <u32>1 << log2Width;
   let data = dataAt(leaf);
-  let bitHi = hi * width;
+  let bitLo = lo << log2Width;
+  let bitHi = hi << log2Width;
   let k = bitLo >> 6;
   let kLast = (bitHi - 1) >> 6;
+  let first = load<u64>(data + (<usize>k << 3));
+  let idx = <u32>(first >> (<u64>bitLo & 63)) & ((<u32>1 << width) - 1);
+  let value = select<i32>(<i32>idx, <i32>load<u8>(leaf + idx), log2Width == 3);
   let pattern = wordPattern(width, idx);
   let firstMask = (<u64>-1) << (<u64>bitLo & 63);
   let lastMask = (<u64>-1) >> (<u64>(63 - ((bitHi - 1) & 63)));
-  if (k == kLast) return ((load<u64>(data + (<usize>k << 3)) ^ pattern) & firstMask & lastMask) == 0;
-  if (((load<u64>(data + (<usize>k << 3)) ^ pattern) & firstMask) != 0) return false;
-  for (k++; k < kLast; k++) if (load<u64>(data + (<usize>k << 3)) != pattern) return false;
-  return ((load<u64>(data + (<usize>kLast << 3)) ^ pattern) & lastMask) == 0;
+  if (k == kLast) return (((first ^ pattern) & firstMask & lastMask) | <u64>(value ^ x)) == 0;
+  let diff = ((first ^ pattern) & firstMask) | ((load<u64>(data + (<usize>kLast << 3)) ^ pattern) & lastMask) | <u64>(value ^ x);
+  k++;
+  while (k < kLast) {
+    let stop = min(kLast, k + ALL_EQUAL_BLOCK_WORDS);
+    for (; k < stop; k++) diff |= load<u64>(data + (<usize>k << 3)) ^ pattern;
+    if (diff != 0) return false;
+  }
+  return diff == 0;
 }
 
 /** Pages of [lo, hi) holding `x`. */

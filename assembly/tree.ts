@@ -20,9 +20,9 @@ import {
   CHUNK_SHIFT, COUNTS, FANOUT_SHIFT, MAX_GFN, MAX_GFN_F64, NODE_POINTERS, NODE_SLOTS,
   isPointerBit, isUniformSlot, shiftOf, slotValue, spanOf, uniformSlot,
 } from "./layout";
-import { allocBlock, freeBlock, resetHeap } from "./alloc";
+import { allocBlock, discardNode, freeBlock, resetHeap } from "./alloc";
 import {
-  leafAddHistogram, leafAllEqual, leafBoundaries, leafCountValue, leafFree, leafFromUniform, leafGet, leafNextChange,
+  leafAddHistogram, leafAllEqual, leafAllEqualInline, leafBoundaries, leafCountValue, leafFree, leafFromUniform, leafGet, leafNextChange,
   leafRunValue, leafSetPage, leafSetPageInPlace, leafSetRange, leafSetRangeInPlace, leafSetRunInPlace, leafUpdate, leafValueAt,
   IN_PLACE_REFUSED, RUN_REFUSED, SHORT_RUN_PAGES,
 } from "./leaf";
@@ -311,6 +311,25 @@ export function allEqual(s: u64, e: u64, v: i32): bool {
   return leafAllEqual(slot, <u32>s & 4095, (<u32>last & 4095) + 1, v);
 }
 
+/**
+ * allEqual with the tree's globals given (root, log2 of its span, tail value: a batch reads them
+ * once): a range inside one chunk costs one walk down, then an O(1) answer for a uniform slot or
+ * a word-wise compare of the leaf's bits; any other range goes to allEqual.
+ */
+@inline export function allEqualWith(top: u32, topShift: u64, tail: i32, s: u64, e: u64, v: i32): bool {
+  if (((s ^ (e - 1)) >> CHUNK_SHIFT) != 0) return allEqual(s, e, v);
+  if (s >> topShift != 0) return tail == v; // the tree's span is whole chunks
+  let slot = top;
+  let shift = topShift;
+  while (!isUniformSlot(slot) && shift > CHUNK_SHIFT) {
+    shift -= FANOUT_SHIFT;
+    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(s >> shift) & 127) << 2));
+  }
+  if (isUniformSlot(slot)) return slotValue(slot) == v;
+  let lo = <u32>s & 4095;
+  return leafAllEqualInline(slot, lo, lo + <u32>(e - s), v);
+}
+
 // ── runs: maximal runs of [s, e) written as f64 triples ─────────────────────────────────
 
 let runsOut: usize = 0;
@@ -375,16 +394,18 @@ export function writeRuns(s: u64, e: u64, out: usize, maxRuns: i32): i32 {
 
 // ── edits ────────────────────────────────────────────────────────────────────────────────
 
+/** Frees a subtree a set dropped: a leaf at once, a node (with its subtree) onto the garbage stack. */
 function freeSubtree(slot: u32, level: i32): void {
   if (isUniformSlot(slot)) return;
-  if (level == 0) {
-    leafFree(slot);
-    return;
-  }
-  if (load<u32>(<usize>slot + NODE_POINTERS) != 0) {
-    for (let i = 0; i < 128; i++) freeSubtree(load<u32>(slotAt(slot, i)), level - 1);
-  }
-  freeBlock(slot, 0);
+  if (level == 0) leafFree(slot);
+  else discardNode(<usize>slot, level);
+}
+
+/** True when every slot of `node` outside [c0, c1] is `fill`: a set of [c0, c1] to it leaves the node one value. */
+function othersAre(node: usize, c0: i32, c1: i32, fill: u32): bool {
+  for (let i = 0; i < c0; i++) if (load<u32>(slotAt(node, i)) != fill) return false;
+  for (let i = c1 + 1; i < 128; i++) if (load<u32>(slotAt(node, i)) != fill) return false;
+  return true;
 }
 
 function nodeFromUniform(v: i32): usize {
@@ -442,6 +463,11 @@ function setTree(slot: u32, level: i32, base: u64, s: u64, e: u64, x: i32): u32 
   if (pointers == 0) {
     // every child uniform: a plain store loop, nothing to free
     for (let at = slotAt(node, c0), last = slotAt(node, c1); at <= last; at += 4) store<u32>(at, fill);
+  } else if (othersAre(node, c0, c1, fill)) {
+    // the node becomes one value: it goes to the garbage stack whole, its children unfreed
+    store<u32>(node + NODE_POINTERS, pointers);
+    discardNode(node, level);
+    return fill;
   } else {
     for (let i = c0; i <= c1; i++) {
       let at = slotAt(node, i);
