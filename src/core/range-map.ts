@@ -387,7 +387,9 @@ export class RangeMap implements RangeMapLike {
       const f64 = this.f64();
       f64.set(n === total ? queries : queries.subarray(3 * done, 3 * (done + n)), inBase);
       if (this.x.isUniformMany(n) !== 0) {
-        const at = done + this.x.batchErrorIndex();
+        const bad = this.x.batchErrorIndex();
+        out.set(this.u8View.subarray(outBase, outBase + bad), done); // the answers before the bad query
+        const at = done + bad;
         const [s, e, v] = [queries[3 * at]!, queries[3 * at + 1]!, queries[3 * at + 2]!];
         if (!isRange(s, e)) badRange(s, e);
         badValue(`queries[${at}].value`, v);

@@ -100,6 +100,10 @@ describe("isUniform inside one chunk", () => {
   test("a bad query in a batch throws", async () => {
     using map = await RangeMap.create();
     expect(() => map.isUniformMany(Float64Array.of(0, 512, 0, 5, 5, 0, 0, 1, 0))).toThrow();
+    // the answers before the bad query are written, the rest of `out` is left alone
+    const out = new Uint8Array([9, 9, 9, 9]);
+    expect(() => map.isUniformMany(Float64Array.of(0, 512, 0, 0, 1, 7, 5, 5, 0, 0, 1, 0), out)).toThrow(expect.objectContaining({ code: "ERANGE" }));
+    expect(Array.from(out)).toEqual([1, 0, 9, 9]);
     expect(() => map.isUniformMany(Float64Array.of(0, 512, 256))).toThrow();
     expect(() => map.isUniformMany(Float64Array.of(0, 2 ** 40 + 1, 0))).toThrow();
     expect(() => map.isUniformMany(Float64Array.of(0.5, 2, 0))).toThrow();
