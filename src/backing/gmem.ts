@@ -13,9 +13,17 @@
  * KvmCapabilityError (ENOCAP), and `probeRealBackings` says why, so callers fall back to the
  * SimulatedBacking, labelled as such.
  *
- * guest_memfd has no llseek, so no SEEK_DATA: what is populated is the backing's own record,
- * updated by touch / copy / read (populate) and discard, and seeded at bind with what the
- * caller knows (the tracker's populatedRuns("private")).
+ * guest_memfd has no llseek, so no SEEK_DATA. What is populated is the union of two sources:
+ * - the backing's own record, updated by touch / copy / read (populate) and discard, and
+ *   seeded at bind with what the caller knows (the tracker's populatedRuns("private"));
+ * - mincore(2) over the host mapping (GuestMemfd.residentPages): guest_memfd keeps its pages
+ *   in its own page cache, and mincore on a MAP_SHARED file mapping reports the file's pages
+ *   whether or not this process touched them — so it sees pages KVM faulted in for a guest, or
+ *   that another mapping or another backing of the same file wrote.
+ * Neither alone is enough: the record cannot see what others populated, and mincore misses
+ * pages that are allocated but not up to date (fallocate without a fault: measured on Linux
+ * 6.18, the same holds for memfd). The union never loses what either knows; a page punched
+ * behind this backing's back stays reported only if the record or the seed still claims it.
  */
 import { RangeMap } from "../core/range-map.js";
 import type { GuestMemfd } from "../kvm/gmem.js";
@@ -35,8 +43,10 @@ export interface GuestMemfdAttachOptions {
   /** Close the guest_memfd when the backing closes (default false: the caller keeps it). */
   owned?: boolean;
   /**
-   * Pages already populated in the file (the tracker's `populatedRuns("private")`): guest_memfd
-   * cannot be asked, so the record starts from this. Default: none.
+   * Pages already populated in the file (the tracker's `populatedRuns("private")`): the record
+   * starts from this. populatedRanges() adds what mincore finds resident, so the seed matters
+   * for what mincore cannot see (pages allocated but never faulted in) and for callers that
+   * know more than the page cache says. Default: none.
    */
   populated?: readonly GfnRange[];
 }
@@ -67,6 +77,8 @@ export class GuestMemfdBacking extends MappedBacking {
   readonly gmem: GuestMemfd;
   readonly #owned: boolean;
   readonly #record: RangeMap;
+  /** mincore output, sized for the largest region at the first populatedRanges() and reused. */
+  #residentVec: Uint8Array | undefined;
 
   private constructor(gmem: GuestMemfd, layout: GuestLayout, record: RangeMap, owned: boolean) {
     super(layout, gmem.mmap().bytes(), "GuestMemfdBacking");
@@ -148,19 +160,39 @@ export class GuestMemfdBacking extends MappedBacking {
   }
 
   /**
-   * Populated pages from the backing's record (guest_memfd has no SEEK_DATA), ascending and
-   * coalesced.
-   * @throws MemattrDisposedError (EDISPOSED) after close()
+   * Populated pages, ascending and coalesced: the union of the backing's record (with its seed)
+   * and what mincore says is resident in the guest_memfd's page cache (see the file comment).
+   * One mincore per region; O(pages) in guest memory, meant for bind time, not hot paths.
+   * @throws MemattrDisposedError (EDISPOSED) after close(), or once a borrowed gmem was closed
    */
   populatedRanges(): GfnRange[] {
     this.live();
     const out: GfnRange[] = [];
     for (const region of this.layout.regions) {
+      const vec = this.#residentIn(region);
+      // Fold the record into the vector (bit 0), then read runs off it.
       this.#record.forEachRun(region.gfn, region.gfn + region.npages, (start, end, value) => {
-        if (value === POPULATED) out.push({ gfn: start, npages: end - start });
+        if (value === POPULATED) vec.fill(1, start - region.gfn, end - region.gfn);
       });
+      let i = 0;
+      while (i < region.npages) {
+        while (i < region.npages && (vec[i]! & 1) === 0) i++;
+        const first = i;
+        while (i < region.npages && (vec[i]! & 1) !== 0) i++;
+        if (i > first) out.push({ gfn: region.gfn + first, npages: i - first });
+      }
     }
     return out;
+  }
+
+  /** mincore over one region's file pages, into the reused vector (first region.npages bytes). */
+  #residentIn(region: GfnRange): Uint8Array {
+    if (this.#residentVec === undefined) {
+      let most = 0;
+      for (const r of this.layout.regions) most = Math.max(most, r.npages);
+      this.#residentVec = new Uint8Array(most);
+    }
+    return this.gmem.residentPages(this.layout.offsetBytesOf(region.gfn), region.npages, this.#residentVec);
   }
 
   protected releaseResources(): void {

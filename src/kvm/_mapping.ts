@@ -18,10 +18,12 @@ import {
   MAP_SHARED,
   PROT_READ,
   PROT_WRITE,
+  sysMincore,
   sysMmap,
   sysMunmap,
   viewMemory,
 } from "./_syscall.js";
+import { PAGE_SIZE } from "./_validate.js";
 import { KvmArgumentError } from "./errors.js";
 
 const placeholders = new FinalizationRegistry<{ address: bigint; lengthBytes: number }>(({ address, lengthBytes }) => {
@@ -91,6 +93,33 @@ export class Mapping {
     this.#checkLive();
     this.#range("write", offsetBytes, data.byteLength);
     this.bytes().set(data, offsetBytes);
+  }
+
+  /**
+   * mincore(2) over `npages` pages starting `offsetBytes` into the mapping: which of the
+   * file's pages are resident in its page cache, whoever populated them (this process, another
+   * mapping, KVM on a guest's behalf). Does not fault anything in.
+   * @param offsetBytes - bytes into the mapping, page aligned
+   * @param npages - pages, ≥ 1, inside the mapping
+   * @param vec - reused output, used when it holds at least npages bytes (else a new one)
+   * @returns one byte per page (only the first npages are written); bit 0 = resident
+   * @throws KvmArgumentError (EINVAL) for an unaligned offset, npages < 1 or a range past the end
+   * @throws MemattrDisposedError after unmap()
+   */
+  residentPages(offsetBytes: number, npages: number, vec?: Uint8Array): Uint8Array {
+    this.#checkLive();
+    const op = "mincore";
+    if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || offsetBytes % PAGE_SIZE !== 0) {
+      throw new KvmArgumentError(op, "offsetBytes", `must be a page-aligned offset ≥ 0, got ${offsetBytes}`);
+    }
+    if (!Number.isSafeInteger(npages) || npages < 1) throw new KvmArgumentError(op, "npages", `must be an integer ≥ 1, got ${npages}`);
+    const mappedPages = Math.ceil(this.lengthBytes / PAGE_SIZE);
+    if (offsetBytes / PAGE_SIZE + npages > mappedPages) {
+      throw new KvmArgumentError(op, "npages", `[${offsetBytes}, +${npages} pages) passes the mapping's ${mappedPages} pages`);
+    }
+    const out = vec !== undefined && vec.byteLength >= npages ? vec : new Uint8Array(npages);
+    sysMincore(this.address + BigInt(offsetBytes), npages * PAGE_SIZE, out);
+    return out;
   }
 
   /** Releases the file's pages from this process (see the file comment). Idempotent. */

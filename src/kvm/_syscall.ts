@@ -9,8 +9,9 @@
  */
 import { createRequire } from "node:module";
 import { MemattrUnsupportedError } from "../core/errors.js";
+import { PAGE_SIZE } from "./_validate.js";
 import { ioctlName } from "./constants.js";
-import { KvmError } from "./errors.js";
+import { KvmArgumentError, KvmError } from "./errors.js";
 
 /* Linux x86-64 values (include/uapi/asm-generic/fcntl.h, mman-common.h, linux/memfd.h,
  * linux/falloc.h, linux/fs.h). They are ABI, not libc choices. */
@@ -50,6 +51,8 @@ const HINTS: Record<string, string> = {
   "KVM_RUN:EFAULT": "the guest touched memory no memslot backs, or a private/shared mismatch (KVM_EXIT_MEMORY_FAULT)",
   "fallocate:EOPNOTSUPP": "guest_memfd accepts only FALLOC_FL_KEEP_SIZE and FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE",
   "fallocate:EINVAL": "offset and length must be page aligned and the length non-zero",
+  "mincore:ENOMEM": "part of the range is not mapped in this process",
+  "mincore:EINVAL": "the address is not page aligned",
   "mmap:ENODEV": "this file cannot be mapped (guest_memfd without GUEST_MEMFD_FLAG_MMAP)",
   "open:ENOENT": "no /dev/kvm: KVM is not available on this host",
   "open:EACCES": "no permission on /dev/kvm (join the kvm group)",
@@ -85,6 +88,7 @@ interface Libc {
   lseek: Fn;
   pread: Fn;
   pwrite: Fn;
+  mincore: Fn;
 }
 let cached: Libc | undefined;
 
@@ -114,6 +118,9 @@ function lib(): Libc {
     lseek: libc.func("int64_t lseek(int fd, int64_t offset, int whence)"),
     pread: libc.func("intptr_t pread(int fd, void *buf, size_t count, int64_t offset)"),
     pwrite: libc.func("intptr_t pwrite(int fd, const void *buf, size_t count, int64_t offset)"),
+    // `vec` is declared a plain pointer: koffi passes a Uint8Array's own bytes, which the kernel
+    // fills in place (an _Out_ pointer would make koffi copy them back for nothing).
+    mincore: libc.func("int mincore(void *addr, size_t length, uint8_t *vec)"),
   };
   return cached;
 }
@@ -249,6 +256,28 @@ export function sysPread(fd: number, into: Uint8Array, offsetBytes: number): num
 export function sysPwrite(fd: number, from: Uint8Array, offsetBytes: number): number {
   // SAFETY: as pread; the kernel only reads `from.byteLength` bytes.
   return Number(check("pwrite", lib().pwrite(fd, from, from.byteLength, offsetBytes) as number));
+}
+
+/**
+ * mincore(2): which pages of `[address, address + lengthBytes)` are resident in memory. For a
+ * MAP_SHARED file mapping that is the file's page cache, whether or not this process ever
+ * touched the page. One byte per page is written to `vec`; bit 0 set = resident.
+ * @param address - page aligned (else the kernel says EINVAL)
+ * @param lengthBytes - bytes; the last page may be partial; 0 writes nothing
+ * @param vec - at least ceil(lengthBytes / 4096) bytes
+ * @throws KvmArgumentError (EINVAL) for a bad length or a vector too small to write into
+ * @throws KvmError ENOMEM when part of the range is unmapped, EINVAL when unaligned
+ */
+export function sysMincore(address: bigint, lengthBytes: number, vec: Uint8Array): void {
+  if (!Number.isSafeInteger(lengthBytes) || lengthBytes < 0) throw new KvmArgumentError("mincore", "lengthBytes", `got ${lengthBytes}`);
+  const npages = Math.ceil(lengthBytes / PAGE_SIZE);
+  if (vec.byteLength < npages) {
+    throw new KvmArgumentError("mincore", "vec", `holds ${vec.byteLength} bytes, ${npages} pages need one byte each`);
+  }
+  // SAFETY: the kernel writes exactly ceil(lengthBytes / 4096) bytes to `vec`, which holds at
+  // least that many (checked above) and is a live JS object for the whole synchronous call;
+  // it reads no memory at `address`, only the page tables, so an unmapped range is ENOMEM.
+  check("mincore", lib().mincore(address, lengthBytes, vec) as number);
 }
 
 /**

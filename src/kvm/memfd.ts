@@ -124,6 +124,21 @@ export class SharedMemfd extends FdOwner {
     return out;
   }
 
+  /**
+   * mincore(2) over the mapping: which pages of the memfd are resident now, whoever populated
+   * them (this mapping, pwrite, a guest through a memslot). A page-granular alternative to
+   * {@link populatedRanges} that needs no scan of the file.
+   * @param offsetBytes - file offset, bytes, page aligned
+   * @param npages - pages, ≥ 1, inside the file
+   * @param vec - reused output, used when it holds at least npages bytes
+   * @returns one byte per page; bit 0 = resident
+   * @throws KvmArgumentError (EINVAL) for a bad range
+   * @throws MemattrDisposedError after close()
+   */
+  residentPages(offsetBytes: number, npages: number, vec?: Uint8Array): Uint8Array {
+    return this.mapping.residentPages(offsetBytes, npages, vec);
+  }
+
   /** Bytes the file holds in memory (fstat st_blocks × 512), allocated-but-unwritten pages included. */
   allocatedBytes(): number {
     return fstatSync(this.fd).blocks * 512;

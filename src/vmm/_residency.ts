@@ -1,7 +1,6 @@
 /**
- * Which pages of a shared file mapping hold memory right now: mincore(2) over the mapping
- * (Node only). Local to the VMM because the KVM binding has no mincore; it loads koffi the
- * same way src/kvm/_syscall.ts does.
+ * Which pages of one side's file hold memory right now (Node only): the binding's mincore
+ * (`SharedMemfd.residentPages`, `GuestMemfd.residentPages`) at the file offset of a gfn.
  *
  * Why mincore: the guest populates both backings itself (KVM faults guest_memfd pages in, the
  * shared alias faults memfd pages in) without telling the VMM. For a MAP_SHARED file mapping
@@ -9,39 +8,19 @@
  * so it works for the memfd and for the guest_memfd (whose pages live in its own page cache)
  * alike — and guest_memfd has no SEEK_DATA.
  */
-import { createRequire } from "node:module";
-import { errorFromErrno } from "../kvm/_syscall.js";
-
-interface Koffi {
-  load(path: string): { func(decl: string): (...args: unknown[]) => number };
-  errno(): number;
-}
-
-let mincoreFn: ((address: bigint, lengthBytes: number, vec: Uint8Array) => number) | undefined;
-let koffiErrno: (() => number) | undefined;
-
-function load(): (address: bigint, lengthBytes: number, vec: Uint8Array) => number {
-  if (mincoreFn) return mincoreFn;
-  const koffi = createRequire(import.meta.url)("koffi") as Koffi;
-  const f = koffi.load("libc.so.6").func("int mincore(void *addr, size_t length, _Out_ uint8_t *vec)");
-  koffiErrno = () => koffi.errno();
-  mincoreFn = (address, lengthBytes, vec) => f(address, lengthBytes, vec);
-  return mincoreFn;
-}
+import type { GuestMemfdBacking } from "../backing/gmem.js";
+import type { SharedMemfdBacking } from "../backing/memfd.js";
 
 /**
- * mincore(address, npages × 4096, vec): one byte per page, bit 0 set when resident.
- * @param address - page-aligned address inside a live mapping of at least npages pages
+ * mincore over `npages` file pages of `backing` starting at gfn's page: one byte per page, bit
+ * 0 set when resident.
+ * @param gfn - first page; `gfn + npages` must be file-contiguous (one region)
  * @param npages - pages, ≥ 1
- * @param vec - reused output buffer of at least npages bytes (allocated when too small)
+ * @param vec - reused output buffer (a new one when missing or too small)
  * @returns the vector (only the first npages bytes are meaningful)
- * @throws KvmError (ENOMEM, EINVAL) when the range is not mapped or unaligned
+ * @throws KvmArgumentError (EINVAL) for a range outside the file; MemattrDisposedError after close
  */
-export function residentPages(address: bigint, npages: number, vec?: Uint8Array): Uint8Array {
-  const out = vec && vec.byteLength >= npages ? vec : new Uint8Array(npages);
-  // SAFETY: the kernel writes exactly npages bytes into `out`, which holds at least that many
-  // and stays referenced for the duration of the synchronous call.
-  const rc = load()(address, npages * 4096, out);
-  if (rc === -1) throw errorFromErrno("mincore", koffiErrno!());
-  return out;
+export function residentPagesOf(backing: SharedMemfdBacking | GuestMemfdBacking, gfn: number, npages: number, vec?: Uint8Array): Uint8Array {
+  const offsetBytes = backing.layout.offsetBytesOf(gfn);
+  return backing.kind === "memfd" ? backing.memfd.residentPages(offsetBytes, npages, vec) : backing.gmem.residentPages(offsetBytes, npages, vec);
 }
