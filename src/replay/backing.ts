@@ -39,7 +39,9 @@ export interface Backing extends Disposable {
   readonly stats: BackingStats;
   /**
    * Pages that hold data right now, found without replaying notifications (memfd: lseek
-   * SEEK_DATA/SEEK_HOLE; guest_memfd, which has no SEEK_DATA: the backing's own record).
+   * SEEK_DATA/SEEK_HOLE; guest_memfd, which has no SEEK_DATA: mincore over its host mapping,
+   * united with the backing's own record of what it populated — fallocate-reserved pages that
+   * were never touched are not resident).
    * Ascending, coalesced.
    */
   populatedRanges(): GfnRange[];
