@@ -75,13 +75,18 @@ export function set(start: f64, end: f64, value: i32): i32 {
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
   if (<u32>value > 255) return E_INVAL;
-  if (end - start <= UPDATE_PAGEWISE_MAX) {
-    if (inOneChunk(toGfn(start), toGfn(end))) return shortSet(toGfn(start), toGfn(end), value);
-    return updatePagewise(toGfn(start), toGfn(end), 255, value);
+  return setValid(toGfn(start), toGfn(end), value);
+}
+
+/** set() of a validated range. 0 or -ENOMEM (map unchanged). */
+@inline function setValid(s: u64, e: u64, value: i32): i32 {
+  if (e - s <= <u64>UPDATE_PAGEWISE_MAX) {
+    if (inOneChunk(s, e)) return shortSet(s, e, value);
+    return updatePagewise(s, e, 255, value);
   }
-  if (setRangeInLeaf(toGfn(start), toGfn(end), value)) return 0;
+  if (setRangeInLeaf(s, e, value)) return 0;
   if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
-  setRange(toGfn(start), toGfn(end), value);
+  setRange(s, e, value);
   return 0;
 }
 
@@ -119,14 +124,8 @@ export function updateIfUniform(start: f64, end: f64, testMask: i32, testValue: 
   if (u < 0 || (u & testMask) != testValue) return u;
   let nv = (u & ~clearMask) | setMask;
   if (nv == u) return u;
-  if (end - start <= UPDATE_PAGEWISE_MAX) {
-    rc = updatePagewise(s, e, 255, nv);
-    return rc != 0 ? rc : u;
-  }
-  if (setRangeInLeaf(s, e, nv)) return u;
-  if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
-  setRange(s, e, nv);
-  return u;
+  rc = setValid(s, e, nv);
+  return rc != 0 ? rc : u;
 }
 
 /**

@@ -185,6 +185,18 @@ export class GuestMemfdBacking extends MappedBacking {
     return out;
   }
 
+  /**
+   * mincore over the file pages of `gfn + npages` (one region): one byte per page, bit 0 set
+   * when the page is in the guest_memfd's page cache, whoever populated it.
+   * @param vec - reused output buffer (a new one when missing or too small)
+   * @returns the vector (only the first npages bytes are meaningful)
+   * @throws KvmArgumentError (EINVAL) for a range outside the file; MemattrDisposedError after close()
+   */
+  residentPages(gfn: number, npages: number, vec?: Uint8Array): Uint8Array {
+    this.live();
+    return this.gmem.residentPages(this.layout.offsetBytesOf(gfn), npages, vec);
+  }
+
   /** mincore over one region's file pages, into the reused vector (first region.npages bytes). */
   #residentIn(region: GfnRange): Uint8Array {
     if (this.#residentVec === undefined) {
@@ -192,7 +204,7 @@ export class GuestMemfdBacking extends MappedBacking {
       for (const r of this.layout.regions) most = Math.max(most, r.npages);
       this.#residentVec = new Uint8Array(most);
     }
-    return this.gmem.residentPages(this.layout.offsetBytesOf(region.gfn), region.npages, this.#residentVec);
+    return this.residentPages(region.gfn, region.npages, this.#residentVec);
   }
 
   protected releaseResources(): void {

@@ -83,6 +83,19 @@ export class SharedMemfdBacking extends MappedBacking {
     return this.memfd.address + BigInt(this.layout.offsetBytesOf(gfn));
   }
 
+  /**
+   * mincore over the file pages of `gfn + npages` (one region): one byte per page, bit 0 set
+   * when the page is in the memfd's page cache, whoever populated it (this process, a guest
+   * through a memslot).
+   * @param vec - reused output buffer (a new one when missing or too small)
+   * @returns the vector (only the first npages bytes are meaningful)
+   * @throws KvmArgumentError (EINVAL) for a range outside the file; MemattrDisposedError after close()
+   */
+  residentPages(gfn: number, npages: number, vec?: Uint8Array): Uint8Array {
+    this.live();
+    return this.memfd.residentPages(this.layout.offsetBytesOf(gfn), npages, vec);
+  }
+
   protected punchHole(offsetBytes: number, lengthBytes: number): void {
     // Checked by the layout: page aligned, inside the file. Straight to the syscall so the
     // measured time is the kernel's, not argument conversion. `memfd.fd` (not a cached number)

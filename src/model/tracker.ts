@@ -308,6 +308,19 @@ export class Tracker implements ConversionOwner {
     this.map.update(start, end, clear, set);
   }
 
+  // maskedUpdate over each range of `flat` ([start0, end0, start1, end1, …]), all or nothing:
+  // when one fails, the ranges already done get the `undoClear`/`undoSet` update and the
+  // error propagates.
+  private maskedUpdateAll(flat: readonly number[], clear: number, set: number, undoClear: number, undoSet: number): void {
+    let i = 0;
+    try {
+      for (; i < flat.length; i += 2) this.maskedUpdate(flat[i]!, flat[i + 1]!, clear, set);
+    } catch (err) {
+      for (let j = 0; j < i; j += 2) this.maskedUpdate(flat[j]!, flat[j + 1]!, undoClear, undoSet);
+      throw err;
+    }
+  }
+
   // `n` pages went from value `u` to `nv` (a one-run edit): keeps the running totals exact.
   private changed(u: number, nv: number, n: number): void {
     if (this.totalsDirty) return;
@@ -608,15 +621,13 @@ export class Tracker implements ConversionOwner {
     if (u >= 0) {
       if ((u & (PENDING | PRIVATE)) === otherAttr) {
         this.changed(u, u | setMask, npages);
-        if (reuse !== undefined) return this.opened(reuse.reuseFor(this.nextId++, gfn, npages, to, preserve, source, gfn, end));
-        return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [gfn, end], npages));
+        return this.openOneRun(gfn, npages, to, preserve, source, end, reuse);
       }
       if ((u & PENDING) !== 0) {
         const conflict = pendingConflict(u, gfn, gfn, npages, to, preserve, strictPreserve);
         if (conflict !== null) throw conflict;
       }
-      if (reuse !== undefined) return this.opened(reuse.reuseFor(this.nextId++, gfn, npages, to, preserve, source, 0, 0));
-      return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, [], 0));
+      return this.openOneRun(gfn, npages, to, preserve, source, gfn, reuse);
     }
     return this.requestRuns(gfn, npages, to, preserve, source, strictPreserve, setMask);
   }
@@ -649,26 +660,19 @@ export class Tracker implements ConversionOwner {
       return true;
     });
     if (conflict !== null) throw conflict;
-    let i = 0;
-    try {
-      for (; i < owned.length; i += 2) this.maskedUpdate(owned[i]!, owned[i + 1]!, 0, setMask);
-    } catch (err) {
-      for (let j = 0; j < i; j += 2) this.maskedUpdate(owned[j]!, owned[j + 1]!, PENDING | PRESERVE, 0);
-      throw err;
-    }
+    this.maskedUpdateAll(owned, 0, setMask, PENDING | PRESERVE, 0);
     return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, owned, npagesOwned));
   }
 
   /**
    * The exit handler's common case in as few steps as possible: a plain request (numbers, no
-   * preserve) over one run of settled pages in the other attribute, on the Wasm map, with no
-   * `requested` listener. Accepts exactly what the general path would accept for such a
+   * preserve) over one run of settled pages in the other attribute, with no `requested`
+   * listener. Accepts exactly what the general path would accept for such a
    * request; for anything else it changes nothing and returns null, and the general path
    * decides (and names what is wrong).
    */
   private requestFlip(request: ConversionRequest, reuse: PendingConversion | undefined): PendingConversion | null {
-    const w = this.wasm;
-    if (w === null || typeof request !== "object" || request === null) return null;
+    if (typeof request !== "object" || request === null) return null;
     const gfn = request.gfn;
     const npages = request.npages;
     const to = request.to;
@@ -676,29 +680,38 @@ export class Tracker implements ConversionOwner {
     if (typeof gfn !== "number" || typeof npages !== "number" || (preserve !== undefined && preserve !== false)) return null;
     if (!(gfn >= 0 && npages >= 1 && Number.isInteger(gfn) && Number.isInteger(npages)) || (to !== "private" && to !== "shared")) return null;
     if (!this.memory.contains(gfn, npages) || this.hub.wants("requested")) return null;
-    if (reuse !== undefined && (!(reuse instanceof PendingConversion) || !reuse.ownedBy(this) || reuse.status === "pending")) return null;
+    if (reuse !== undefined && !this.reusable(reuse)) return null;
     const otherAttr = to === "private" ? 0 : PRIVATE;
     const end = gfn + npages;
     let u: number;
     try {
-      u = w.x.updateIfUniform(gfn, end, PENDING | PRIVATE, otherAttr, 0, PENDING);
+      u = this.editIfUniform(gfn, end, PENDING | PRIVATE, otherAttr, 0, PENDING);
     } catch {
-      return null; // a disposed map's stub throws: the general path reports it
+      return null; // ENOMEM or a disposed map, nothing changed: the general path reports it
     }
-    if (u < 0 || (u & (PENDING | PRIVATE)) !== otherAttr) return null; // mixed, pending, already there, or ENOMEM: nothing changed
+    if (u < 0 || (u & (PENDING | PRIVATE)) !== otherAttr) return null; // mixed, pending or already there: nothing changed
     this.changed(u, u | PENDING, npages);
+    return this.openOneRun(gfn, npages, to, false, "api", end, reuse);
+  }
+
+  // Opens a handle owning `[gfn, ownedEnd)` (nothing when ownedEnd is gfn): `reuse` reset, or a new one.
+  private openOneRun(gfn: number, npages: number, to: Attribute, preserve: boolean, source: RequestSource, ownedEnd: number, reuse: PendingConversion | undefined): PendingConversion {
     const id = this.nextId++;
-    if (reuse !== undefined) return this.opened(reuse.reuseFor(id, gfn, npages, to, false, "api", gfn, end));
-    return this.opened(new PendingConversion(this, id, gfn, npages, to, false, "api", [gfn, end], npages));
+    if (reuse !== undefined) return this.opened(reuse.reuseFor(id, gfn, npages, to, preserve, source, gfn, ownedEnd));
+    const owned = ownedEnd > gfn ? [gfn, ownedEnd] : [];
+    return this.opened(new PendingConversion(this, id, gfn, npages, to, preserve, source, owned, ownedEnd - gfn));
+  }
+
+  private reusable(reuse: PendingConversion): boolean {
+    return reuse instanceof PendingConversion && reuse.ownedBy(this) && reuse.status !== "pending";
   }
 
   private checkReusable(reuse: PendingConversion): void {
+    if (this.reusable(reuse)) return;
     if (!(reuse instanceof PendingConversion) || !reuse.ownedBy(this)) {
       throw new ConversionError("EREUSE", "unknown", "pending", 0, 0, "reuse: not a conversion handle of this tracker");
     }
-    if (reuse.status === "pending") {
-      throw new ConversionError("EREUSE", "pending", "pending", reuse.gfn, reuse.npages, `reuse: conversion #${reuse.id} is still pending; commit or abort it first`);
-    }
+    throw new ConversionError("EREUSE", "pending", "pending", reuse.gfn, reuse.npages, `reuse: conversion #${reuse.id} is still pending; commit or abort it first`);
   }
 
   private opened(c: PendingConversion): PendingConversion {
@@ -731,15 +744,8 @@ export class Tracker implements ConversionOwner {
         if (u >= 0) this.changed(u, (u & ~clear) | set, owned[1]! - owned[0]!);
         else this.maskedUpdate(owned[0]!, owned[1]!, clear, set);
       } else {
-        const undoClear = set;
         const undoSet = clear & (toPrivate ? PENDING | (c.preserve ? PRESERVE : 0) : PENDING | PRIVATE);
-        let i = 0;
-        try {
-          for (; i < owned.length; i += 2) this.maskedUpdate(owned[i]!, owned[i + 1]!, clear, set);
-        } catch (err) {
-          for (let j = 0; j < i; j += 2) this.maskedUpdate(owned[j]!, owned[j + 1]!, undoClear, undoSet);
-          throw err;
-        }
+        this.maskedUpdateAll(owned, clear, set, set, undoSet);
       }
     } catch (err) {
       this.refuse(committed ? "commit" : "abort", err);
@@ -856,13 +862,7 @@ export class Tracker implements ConversionOwner {
         const runs = this.coalescedRuns(g, n, (v) => (v & pop) !== 0);
         for (let i = 0; i < runs.length; i += 2) npagesFreed += runs[i + 1]! - runs[i]!;
         const disc = discardedBit(side);
-        let i = 0;
-        try {
-          for (; i < runs.length; i += 2) this.maskedUpdate(runs[i]!, runs[i + 1]!, pop, disc);
-        } catch (err) {
-          for (let j = 0; j < i; j += 2) this.maskedUpdate(runs[j]!, runs[j + 1]!, disc, pop);
-          throw err;
-        }
+        this.maskedUpdateAll(runs, pop, disc, disc, pop);
       }
     } catch (err) {
       this.refuse("markDiscarded", err);

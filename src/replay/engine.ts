@@ -156,9 +156,6 @@ export class Replayer {
   // The last settled handle, handed back to the tracker for the next request (no allocation
   // per conversion). Never also open: it is set only after its commit or abort.
   private spare: PendingConversion | undefined = undefined;
-  // Reused arguments of the model's request calls (it reads them and keeps nothing).
-  private readonly hypercallArgs = { gpa: 0, npages: 0, attrs: 0 };
-  private readonly faultArgs = { gpa: 0, size: 0, private: false };
   private readonly populateCounts: PopulateCounts = { npagesNew: 0, npagesRefault: 0 };
   private readonly clock: () => number;
   private readonly sampleEvery: number;
@@ -308,26 +305,13 @@ export class Replayer {
     switch (ev.type) {
       case "touch":
         return this.touch(ev.side, ev.gfn, ev.npages, ev.write !== false, this.fillOf === undefined ? undefined : this.fillOf(ev));
-      case "request": {
-        // The validated event is itself a request ({gfn, npages, to, preserve?}): no copy.
-        let c: PendingConversion | null = null;
-        try {
-          c = this.tracker.requestConversion(ev, this.spare);
-          if (c === this.spare) this.spare = undefined;
-        } catch (err) {
-          this.refuse(err);
-        }
-        this.putOpen(ev.id, c);
-        return CONVERSION;
-      }
+      case "request":
       case "hypercall": {
-        const q = this.hypercallArgs;
-        q.gpa = ev.gpa;
-        q.npages = ev.npages;
-        q.attrs = ev.attrs;
+        // The validated event is itself the call's argument ({gfn, npages, to, preserve?} or
+        // {gpa, npages, attrs}): no copy.
         let c: PendingConversion | null = null;
         try {
-          c = this.tracker.fromHypercall(q, this.spare);
+          c = ev.type === "request" ? this.tracker.requestConversion(ev, this.spare) : this.tracker.fromHypercall(ev, this.spare);
           if (c === this.spare) this.spare = undefined;
         } catch (err) {
           this.refuse(err);
@@ -349,12 +333,8 @@ export class Replayer {
         return CONVERSION;
       }
       case "fault": {
-        const q = this.faultArgs;
-        q.gpa = ev.gpa;
-        q.size = ev.size;
-        q.private = ev.private;
         try {
-          const d = this.tracker.onMemoryFault(q);
+          const d = this.tracker.onMemoryFault(ev); // {gpa, size, private}, as the event holds it
           if (d.kind === "convert") {
             this.r.faults.convert++;
             this.commit(d.conversion);

@@ -27,7 +27,6 @@ import type { DiscardBatch, DiscardPolicy, PolicyName } from "../policy/types.js
 import type { Tracker } from "../model/tracker.js";
 import type { PendingConversion } from "../model/conversion.js";
 import { PRIVATE_POPULATED, SHARED_POPULATED, type Side } from "../model/states.js";
-import { residentPagesOf } from "./_residency.js";
 
 /** Options of {@link runVmm}. */
 export interface VmmOptions {
@@ -340,7 +339,7 @@ class VmmRun {
     for (const side of SIDES) {
       const backing = side === "shared" ? m.sharedSide : m.privateSide;
       const pop = side === "shared" ? SHARED_POPULATED : PRIVATE_POPULATED;
-      const vec = (this.vec = residentPagesOf(backing, gfn, npages, this.vec));
+      const vec = (this.vec = backing.residentPages(gfn, npages, this.vec));
       const found: number[] = [];
       tracker.forEachRawRun(
         (s, n, v) => {
@@ -415,7 +414,7 @@ class VmmRun {
 
 /** guest_memfd bytes in memory, from mincore over its mapping (it has no st_blocks accounting we can trust here). */
 function residentBytes(m: Machine, layout: GuestLayout): number {
-  const vec = residentPagesOf(m.privateSide, 0, layout.ramPages);
+  const vec = m.privateSide.residentPages(0, layout.ramPages);
   let n = 0;
   for (let i = 0; i < layout.ramPages; i++) n += vec[i]! & 1;
   return n * PAGE_BYTES;

@@ -2,6 +2,8 @@
 // an fd counter, small page builders, and the error-code assert of the KVM tests.
 import { readdirSync } from "node:fs";
 import { probeRealBackings } from "../../src/backing/create.js";
+import { Kvm } from "../../src/kvm/system.js";
+import type { Vm } from "../../src/kvm/vm.js";
 
 export { expectCode } from "../kvm/_support.js";
 
@@ -40,3 +42,15 @@ export const TWO_REGIONS = [
   { gfn: 0, npages: 32 },
   { gfn: 0x100, npages: 32 },
 ] as const;
+
+/** Runs `fn` on a fresh VM (for guest_memfd), closed after. */
+export async function withVm<T>(fn: (vm: Vm) => Promise<T>): Promise<T> {
+  const kvm = Kvm.open();
+  const vm = kvm.createVm();
+  kvm.close();
+  try {
+    return await fn(vm);
+  } finally {
+    vm.close();
+  }
+}

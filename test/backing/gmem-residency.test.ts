@@ -5,24 +5,11 @@ import { describe, expect, it } from "vitest";
 import { MemattrDisposedError } from "../../src/core/errors.js";
 import { GUEST_MEMFD_BACKING_FLAGS, GuestMemfdBacking } from "../../src/backing/gmem.js";
 import { Mapping } from "../../src/kvm/_mapping.js";
-import { Kvm } from "../../src/kvm/system.js";
-import type { Vm } from "../../src/kvm/vm.js";
-import { TWO_REGIONS, expectCode, pageOf, realMissing } from "./_support.js";
+import { TWO_REGIONS, expectCode, pageOf, realMissing, withVm } from "./_support.js";
 
 const PAGE = 4096;
 /** TWO_REGIONS lay out 64 file pages: gfn 0..31 → file pages 0..31, gfn 0x100..0x11f → 32..63. */
 const FILE_BYTES = 64 * PAGE;
-
-async function withVm<T>(fn: (vm: Vm) => Promise<T>): Promise<T> {
-  const kvm = Kvm.open();
-  const vm = kvm.createVm();
-  kvm.close();
-  try {
-    return await fn(vm);
-  } finally {
-    vm.close();
-  }
-}
 
 describe.skipIf(realMissing)("GuestMemfdBacking.populatedRanges: record ∪ mincore (real guest_memfd)", () => {
   it("reports nothing for a fresh file", () =>

@@ -2,23 +2,10 @@ import { describe, expect, it } from "vitest";
 import { MemattrDisposedError, MemattrRangeError } from "../../src/core/errors.js";
 import { GUEST_MEMFD_FLAG_MMAP } from "../../src/kvm/constants.js";
 import { KvmArgumentError } from "../../src/kvm/errors.js";
-import { Kvm } from "../../src/kvm/system.js";
-import type { Vm } from "../../src/kvm/vm.js";
 import { GUEST_MEMFD_BACKING_FLAGS, GuestMemfdBacking } from "../../src/backing/gmem.js";
 import { pagePattern } from "../../src/backing/_mapped.js";
 import { OutsideGuestMemoryError } from "../../src/model/errors.js";
-import { TWO_REGIONS, expectCode, fdCount, isZero, pageOf, realMissing } from "./_support.js";
-
-async function withVm<T>(fn: (vm: Vm) => Promise<T>): Promise<T> {
-  const kvm = Kvm.open();
-  const vm = kvm.createVm();
-  kvm.close();
-  try {
-    return await fn(vm);
-  } finally {
-    vm.close();
-  }
-}
+import { TWO_REGIONS, expectCode, fdCount, isZero, pageOf, realMissing, withVm } from "./_support.js";
 
 describe.skipIf(realMissing)("GuestMemfdBacking (real guest_memfd, MMAP|INIT_SHARED)", () => {
   it("writes one byte per page on touch, reads it back, and records the pages", () =>

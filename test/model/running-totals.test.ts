@@ -195,20 +195,26 @@ async function run(ops: Op[], mode: ReadMode, readBits: boolean[], stats: Stats)
   expectTotalsConsistent(t);
 }
 
+/** Runs the property 200 times, counting into a fresh Stats. */
+async function property(instrumented: boolean): Promise<Stats> {
+  const stats: Stats = { steps: 0, refused: 0, fastEdits: 0, multiRunEdits: 0, instrumented };
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(opArb, { minLength: 1, maxLength: 60, size: "max" }),
+      fc.constantFrom<ReadMode>("every", "random", "end"),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }),
+      async (ops, mode, readBits) => {
+        await run(ops, mode, readBits, stats);
+      },
+    ),
+    { numRuns: 200 },
+  );
+  return stats;
+}
+
 describe("Tracker running totals", () => {
   it("totalStalePages() and doubleAllocatedPages() match recounts after random operation sequences", async () => {
-    const stats: Stats = { steps: 0, refused: 0, fastEdits: 0, multiRunEdits: 0, instrumented: true };
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(opArb, { minLength: 1, maxLength: 60, size: "max" }),
-        fc.constantFrom<ReadMode>("every", "random", "end"),
-        fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }),
-        async (ops, mode, readBits) => {
-          await run(ops, mode, readBits, stats);
-        },
-      ),
-      { numRuns: 200 },
-    );
+    const stats = await property(true);
     // both paths ran many times, and so did refusals
     expect(stats.fastEdits).toBeGreaterThan(400);
     expect(stats.multiRunEdits).toBeGreaterThan(100);
@@ -216,18 +222,7 @@ describe("Tracker running totals", () => {
   });
 
   it("the same with the one-run edits going straight to the Wasm exports (not instrumented)", async () => {
-    const stats: Stats = { steps: 0, refused: 0, fastEdits: 0, multiRunEdits: 0, instrumented: false };
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(opArb, { minLength: 1, maxLength: 60, size: "max" }),
-        fc.constantFrom<ReadMode>("every", "random", "end"),
-        fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }),
-        async (ops, mode, readBits) => {
-          await run(ops, mode, readBits, stats);
-        },
-      ),
-      { numRuns: 200 },
-    );
+    const stats = await property(false);
     expect(stats.steps).toBeGreaterThan(2000);
   });
 
