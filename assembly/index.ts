@@ -23,7 +23,7 @@
 // added, so from there only -ENOMEM can stop a batch.)
 
 import { BATCH_CMDS, BATCH_COMMANDS, BATCH_GFNS, BATCH_IN, BATCH_OUT, COUNTS, MAX_GFN_F64, shiftOf } from "./layout";
-import { E_INVAL, E_NOMEM, E_NOSYS, E_RANGE } from "./errors";
+import { E_FAULT, E_INVAL, E_NOMEM, E_NOSYS, E_RANGE, OP_COUNT, OP_GET, OP_IS_UNIFORM, OP_SET, OP_UNIFORM_VALUE, OP_UPDATE } from "./abi";
 import { RESERVE_BYTES, getLimitPages, heapLiveBytes, heapStartBytes, heapTopBytes, reserveBytes, setLimitPages } from "./alloc";
 import {
   allEqual, allEqualWith, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, getValuesIntoU32, height, inOneChunk,
@@ -34,12 +34,6 @@ import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } 
 
 resetTree();
 
-@inline const OP_SET: i32 = 1;
-@inline const OP_UPDATE: i32 = 2;
-@inline const OP_GET: i32 = 3;
-@inline const OP_IS_UNIFORM: i32 = 4;
-@inline const OP_UNIFORM_VALUE: i32 = 5;
-@inline const OP_COUNT: i32 = 6;
 @inline const RUN_BYTES: i32 = 24;
 
 let errorIndex: i32 = -1;
@@ -238,7 +232,7 @@ export function treeHeight(): i32 {
 
 /** 0 when every invariant holds, else -EFAULT; see invariantRule()/invariantDetail(). */
 export function checkInvariants(): i32 {
-  return checkAll() == 0 ? 0 : -14;
+  return checkAll() == 0 ? 0 : E_FAULT;
 }
 export function invariantRule(): i32 {
   return ruleNumber();

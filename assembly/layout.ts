@@ -9,6 +9,8 @@
 //   level 0 = chunk (leaf) level; a slot at level L covers 4096 · 128^L pages
 //   idx   a palette index inside a leaf (what the packed bits hold)
 
+import { GFN_BITS } from "./abi";
+
 /** log2 of the pages one leaf (chunk) covers. */
 @inline export const CHUNK_SHIFT: u64 = 12;
 @inline export const CHUNK_PAGES: i32 = 4096;
@@ -16,8 +18,8 @@
 @inline export const FANOUT_SHIFT: u64 = 7;
 @inline export const FANOUT: i32 = 128;
 @inline export const MAX_HEIGHT: i32 = 4;
-@inline export const MAX_GFN: u64 = 1 << 40;
-@inline export const MAX_GFN_F64: f64 = 1099511627776.0;
+@inline export const MAX_GFN: u64 = (<u64>1) << <u64>GFN_BITS;
+@inline export const MAX_GFN_F64: f64 = <f64>MAX_GFN;
 
 @inline export function uniformSlot(value: i32): u32 {
   return (<u32>value << 1) | 1;

@@ -14,7 +14,7 @@
 // The caller (index.ts) has validated the range, checked that it lies inside one chunk
 // (inOneChunk) and that it is short (UPDATE_PAGEWISE_MAX pages).
 
-import { E_NOMEM } from "./errors";
+import { E_NOMEM } from "./abi";
 import { RESERVE_BYTES, reserveBytes } from "./alloc";
 import { isUniformSlot, slotValue } from "./layout";
 import { leafGet, leafRunValue } from "./leaf";
