@@ -109,24 +109,28 @@
 /** Some page has the other attribute: request a conversion (convRequest with CONV_JOIN_ANY_PRESERVE). */
 @inline export const FAULT_CONVERT: i32 = 2;
 
-// ==== out: f64 slots at convOut() that the conversion exports fill
-/** The open conversion's slot in the table (with its id, what commit and abort take). */
-@inline export const OUT_SLOT: i32 = 0;
+// ==== out: f64 slots at convOut() that the conversion and backing exports fill
+/** The id of the conversion just opened (unique per map, from 1). */
+@inline export const OUT_ID: i32 = 0;
+/** Its slot in the table: commit and abort take the slot and the id. */
+@inline export const OUT_SLOT: i32 = 1;
 /** Pages the request owns (marked pending); the rest were already in the target attribute or joined. */
-@inline export const OUT_OWNED_PAGES: i32 = 1;
+@inline export const OUT_OWNED_PAGES: i32 = 2;
 /** Maximal owned ranges (convOwnedRanges() lists them). */
-@inline export const OUT_OWNED_RANGES: i32 = 2;
+@inline export const OUT_OWNED_RANGES: i32 = 3;
 /** First owned range, start (when OUT_OWNED_RANGES > 0). */
-@inline export const OUT_FIRST_START: i32 = 3;
+@inline export const OUT_FIRST_START: i32 = 4;
 /** First owned range, end. */
-@inline export const OUT_FIRST_END: i32 = 4;
-/** The value every page of the range held before, or -1 when the range held several. */
-@inline export const OUT_VALUE_BEFORE: i32 = 5;
+@inline export const OUT_FIRST_END: i32 = 5;
+/** The value every page of the edited range held before, or -1 when it held several (or nothing changed). */
+@inline export const OUT_VALUE_BEFORE: i32 = 6;
+/** The value every page of the edited range holds after, or -1 as OUT_VALUE_BEFORE. */
+@inline export const OUT_VALUE_AFTER: i32 = 7;
 /** E_BUSY / E_NXIO: the first page found in conflict, or outside guest memory. */
-@inline export const OUT_AT_GFN: i32 = 6;
+@inline export const OUT_AT_GFN: i32 = 8;
 /** E_BUSY: the value of that page. */
-@inline export const OUT_AT_VALUE: i32 = 7;
-/** populate: pages that were discarded before (refaults); the return value counts new pages. */
-@inline export const OUT_REFAULT_PAGES: i32 = 8;
+@inline export const OUT_AT_VALUE: i32 = 9;
+/** pagesPopulate(): pages that were discarded before (refaults); the return value counts new pages. */
+@inline export const OUT_REFAULT_PAGES: i32 = 10;
 /** Number of f64 slots at convOut(). */
-@inline export const OUT_SLOTS: i32 = 9;
+@inline export const OUT_SLOTS: i32 = 11;

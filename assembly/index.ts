@@ -29,6 +29,8 @@ import {
   allEqual, allEqualWith, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, getValuesIntoU32, height, inOneChunk,
   resetTree, root, setPageInLeaf, setRange, setRangeInLeaf, tailValue, uniformValueOf, updateRange, writeRuns,
 } from "./tree";
+import { setMaskTest } from "./mask";
+import { checkByte, checkRange, isWhole, masksOk, setValid, toGfn, updateIfUniformValid, updateValid } from "./edit";
 import { shortSet, shortUpdate, shortUpdateIfUniform } from "./short";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
 
@@ -37,27 +39,6 @@ resetTree();
 @inline const RUN_BYTES: i32 = 24;
 
 let errorIndex: i32 = -1;
-
-/** x has no fraction. floor is one instruction; f64↔u64 conversions are not, on x64. */
-@inline function isWhole(x: f64): bool {
-  return Math.floor(x) == x;
-}
-
-/** f64 → u64 through the signed conversion (one instruction on x64); exact below 2^53. */
-@inline function toGfn(x: f64): u64 {
-  return <u64><i64>x;
-}
-
-/** 0 when [start, end) is a valid range of integer gfns, else -EINVAL/-ERANGE. */
-@inline function checkRange(start: f64, end: f64): i32 {
-  if (!(start >= 0 && end <= MAX_GFN_F64)) return E_RANGE; // NaN fails here too
-  if (!(start < end) || !isWhole(start) || !isWhole(end)) return E_INVAL;
-  return 0;
-}
-
-@inline function checkByte(v: f64): bool {
-  return v >= 0 && v <= 255 && isWhole(v);
-}
 
 /** Value of page `gfn` (0 ≤ gfn < 2^40, an integer). */
 export function get(gfn: f64): i32 {
@@ -72,30 +53,26 @@ export function set(start: f64, end: f64, value: i32): i32 {
   return setValid(toGfn(start), toGfn(end), value);
 }
 
-/** set() of a validated range. 0 or -ENOMEM (map unchanged). */
-@inline function setValid(s: u64, e: u64, value: i32): i32 {
-  if (e - s <= <u64>UPDATE_PAGEWISE_MAX) {
-    if (inOneChunk(s, e)) return shortSet(s, e, value);
-    return updatePagewise(s, e, 255, value);
-  }
-  if (setRangeInLeaf(s, e, value)) return 0;
-  if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
-  setRange(s, e, value);
-  return 0;
-}
-
 /** v = (v & ~clearMask) | setMask on every page of [start, end). Codes as set(). */
 export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 {
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
   if (<u32>clearMask > 255 || <u32>setMask > 255) return E_INVAL;
-  if (end - start <= UPDATE_PAGEWISE_MAX) {
-    if (inOneChunk(toGfn(start), toGfn(end))) return shortUpdate(toGfn(start), toGfn(end), clearMask, setMask);
-    return updatePagewise(toGfn(start), toGfn(end), clearMask, setMask);
-  }
-  if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
-  updateRange(toGfn(start), toGfn(end), clearMask, setMask);
-  return 0;
+  return updateValid(toGfn(start), toGfn(end), clearMask, setMask);
+}
+
+/**
+ * update() of the pages whose value v has (v & testMask) == testValue; the others keep theirs.
+ * One pass over the range (a conditional masked update: mask.ts). Codes as set().
+ */
+export function updateWhere(start: f64, end: f64, testMask: i32, testValue: i32, clearMask: i32, setMask: i32): i32 {
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  if (!masksOk(testMask, testValue, clearMask, setMask)) return E_INVAL;
+  setMaskTest(testMask, testValue);
+  rc = updateValid(toGfn(start), toGfn(end), clearMask, setMask);
+  setMaskTest(0, 0);
+  return rc;
 }
 
 /**
@@ -108,47 +85,8 @@ export function update(start: f64, end: f64, clearMask: i32, setMask: i32): i32 
 export function updateIfUniform(start: f64, end: f64, testMask: i32, testValue: i32, clearMask: i32, setMask: i32): i32 {
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
-  if (<u32>testMask > 255 || <u32>testValue > 255 || <u32>clearMask > 255 || <u32>setMask > 255) return E_INVAL;
-  let s = toGfn(start);
-  let e = toGfn(end);
-  if (end - start <= UPDATE_PAGEWISE_MAX && inOneChunk(s, e)) {
-    return shortUpdateIfUniform(s, e, testMask, testValue, clearMask, setMask);
-  }
-  let u = uniformValueOf(s, e);
-  if (u < 0 || (u & testMask) != testValue) return u;
-  let nv = (u & ~clearMask) | setMask;
-  if (nv == u) return u;
-  rc = setValid(s, e, nv);
-  return rc != 0 ? rc : u;
-}
-
-/**
- * Sets and updates of at most this many pages are short: inside one chunk they find its leaf
- * once and edit its pages directly (short.ts; at most leaf.ts SHORT_RUN_PAGES); across a chunk
- * edge they go page by page.
- */
-@inline const UPDATE_PAGEWISE_MAX: f64 = 4;
-
-/**
- * A short update across a chunk edge, as a set per page: each page that changes is one in-place
- * leaf write when its leaf has room, with no scan of the range. All or nothing: several pages
- * reserve up front for the worst case of every page taking the slow path (≤ 2 chunks, each at
- * most a path of nodes, a new leaf and widening to 8 bits: under 2 × RESERVE_BYTES).
- */
-function updatePagewise(s: u64, e: u64, clearMask: i32, setMask: i32): i32 {
-  if (e - s > 1 && !reserveBytes(2 * RESERVE_BYTES)) return E_NOMEM;
-  for (let g = s; g < e; g++) {
-    let old = getValue(g);
-    let nv = ((old & ~clearMask) | setMask) & 0xff;
-    if (nv == old || setPageInLeaf(g, nv)) continue;
-    if (e - s == 1 && !reserveBytes(RESERVE_BYTES)) return E_NOMEM;
-    if (clearMask == 255) {
-      setRange(g, e, nv); // a set: the rest of the range takes the same value in one edit
-      return 0;
-    }
-    setRange(g, g + 1, nv);
-  }
-  return 0;
+  if (!masksOk(testMask, testValue, clearMask, setMask)) return E_INVAL;
+  return updateIfUniformValid(toGfn(start), toGfn(end), testMask, testValue, clearMask, setMask);
 }
 
 /** The value all of [start, end) holds, -1 when mixed, or a code below -1 for bad arguments. */
@@ -166,9 +104,11 @@ export function isUniform(start: f64, end: f64, value: i32): i32 {
   return allEqualWith(root, shiftOf(height), tailValue, toGfn(start), toGfn(end), value) ? 1 : 0;
 }
 
-/** Pages of [start, end) holding `value`; 0 for invalid arguments (the facade throws first). */
+/** Pages of [start, end) holding `value`, or a negative code for bad arguments. */
 export function countInRange(start: f64, end: f64, value: i32): f64 {
-  if (checkRange(start, end) != 0 || <u32>value > 255) return 0;
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  if (<u32>value > 255) return E_INVAL;
   return <f64>countValueInRange(toGfn(start), toGfn(end), value);
 }
 

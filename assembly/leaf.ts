@@ -32,6 +32,7 @@
 
 import { CHUNK_PAGES, COUNTS, SCRATCH_HIST, SCRATCH_INDEX, SCRATCH_VALUES, uniformSlot } from "./layout";
 import { allocBlock, freeBlock, parkLeaf, unparkLeaf, unparkedIdx } from "./alloc";
+import { applyMask } from "./mask";
 
 /** Range edits at least this long re-encode a leaf at its narrowest width. */
 @inline const SHRINK_MIN_PAGES: u32 = 64;
@@ -568,9 +569,6 @@ export function leafSetPage(slot: u32, o: u32, x: i32, chunk: u32): u32 {
   return leafSetRange(slot, o, o + 1, x, chunk);
 }
 
-@inline function applyMask(v: i32, clearMask: i32, setMask: i32): i32 {
-  return ((v & ~clearMask) | setMask) & 0xff;
-}
 
 /**
  * A partial update run by run in place, touching only the pages of [lo, hi): a survey of the
@@ -651,10 +649,10 @@ export function leafUpdate(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask:
     let oneToOne = true;
     for (let i = 0; i < entries && oneToOne; i++) {
       if (countOf(leaf, width, i) == 0) continue;
-      let vi = ((<i32>load<u8>(leaf + i) & ~clearMask) | setMask) & 0xff;
+      let vi = applyMask(<i32>load<u8>(leaf + i), clearMask, setMask);
       for (let j = 0; j < i; j++) {
         if (countOf(leaf, width, j) == 0) continue;
-        if ((((<i32>load<u8>(leaf + j) & ~clearMask) | setMask) & 0xff) == vi) {
+        if (applyMask(<i32>load<u8>(leaf + j), clearMask, setMask) == vi) {
           oneToOne = false;
           break;
         }
@@ -662,7 +660,7 @@ export function leafUpdate(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask:
     }
     if (oneToOne) {
       for (let i = 0; i < entries; i++) {
-        if (countOf(leaf, width, i) != 0) store<u8>(leaf + i, <u8>((load<u8>(leaf + i) & ~clearMask) | setMask));
+        if (countOf(leaf, width, i) != 0) store<u8>(leaf + i, <u8>applyMask(<i32>load<u8>(leaf + i), clearMask, setMask));
       }
       return slot;
     }
@@ -670,7 +668,7 @@ export function leafUpdate(slot: u32, lo: u32, hi: u32, clearMask: i32, setMask:
   leafDecode(leaf, width, SCRATCH_VALUES);
   for (let o = lo; o < hi; o++) {
     let at = SCRATCH_VALUES + o;
-    store<u8>(at, <u8>((load<u8>(at) & ~clearMask) | setMask));
+    store<u8>(at, <u8>applyMask(<i32>load<u8>(at), clearMask, setMask));
   }
   if (whole) return leafEncode(SCRATCH_VALUES, leaf, width);
   freeBlock(leaf, leafClass(width));

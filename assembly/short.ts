@@ -15,14 +15,12 @@
 // (inOneChunk) and that it is short (UPDATE_PAGEWISE_MAX pages).
 
 import { E_NOMEM } from "./abi";
+import { applyMask } from "./mask";
 import { RESERVE_BYTES, reserveBytes } from "./alloc";
 import { isUniformSlot, slotValue } from "./layout";
 import { leafGet, leafRunValue } from "./leaf";
 import { chunkSlotOf, setRange, setRangeInLeafSlot, setRunInLeafSlot } from "./tree";
 
-@inline function applyMask(v: i32, clearMask: i32, setMask: i32): i32 {
-  return ((v & ~clearMask) | setMask) & 0xff;
-}
 
 /** The value all of [s, e) holds, given its chunk's slot; -1 when mixed (then a leaf). */
 @inline function runValueIn(slot: u32, s: u64, e: u64): i32 {

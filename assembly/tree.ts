@@ -21,6 +21,7 @@ import {
   isPointerBit, isUniformSlot, shiftOf, slotValue, spanOf, uniformSlot,
 } from "./layout";
 import { allocBlock, discardNode, freeBlock, resetHeap } from "./alloc";
+import { applyMask } from "./mask";
 import {
   leafAddHistogram, leafAllEqual, leafAllEqualInline, leafBoundaries, leafCountValue, leafFree, leafFromUniform, leafGet, leafNextChange,
   leafRunValue, leafSetPage, leafSetPageInPlace, leafSetRange, leafSetRangeInPlace, leafSetRunInPlace, leafUpdate, leafValueAt,
@@ -490,10 +491,6 @@ function setTree(slot: u32, level: i32, base: u64, s: u64, e: u64, x: i32): u32 
   let next = setTree(old, level - 1, base + (<u64>i << childShift), s, e, x);
   store<u32>(at, next);
   return pointers + isPointerBit(next) - isPointerBit(old);
-}
-
-@inline function applyMask(v: i32, clearMask: i32, setMask: i32): i32 {
-  return ((v & ~clearMask) | setMask) & 0xff;
 }
 
 function updateTree(slot: u32, level: i32, base: u64, s: u64, e: u64, clearMask: i32, setMask: i32): u32 {

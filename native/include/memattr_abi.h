@@ -106,27 +106,31 @@
 /** Some page has the other attribute: request a conversion (convRequest with CONV_JOIN_ANY_PRESERVE). */
 #define MEMATTR_FAULT_CONVERT (2)
 
-/* ---- out: f64 slots at convOut() that the conversion exports fill */
-/** The open conversion's slot in the table (with its id, what commit and abort take). */
-#define MEMATTR_OUT_SLOT (0)
+/* ---- out: f64 slots at convOut() that the conversion and backing exports fill */
+/** The id of the conversion just opened (unique per map, from 1). */
+#define MEMATTR_OUT_ID (0)
+/** Its slot in the table: commit and abort take the slot and the id. */
+#define MEMATTR_OUT_SLOT (1)
 /** Pages the request owns (marked pending); the rest were already in the target attribute or joined. */
-#define MEMATTR_OUT_OWNED_PAGES (1)
+#define MEMATTR_OUT_OWNED_PAGES (2)
 /** Maximal owned ranges (convOwnedRanges() lists them). */
-#define MEMATTR_OUT_OWNED_RANGES (2)
+#define MEMATTR_OUT_OWNED_RANGES (3)
 /** First owned range, start (when OUT_OWNED_RANGES > 0). */
-#define MEMATTR_OUT_FIRST_START (3)
+#define MEMATTR_OUT_FIRST_START (4)
 /** First owned range, end. */
-#define MEMATTR_OUT_FIRST_END (4)
-/** The value every page of the range held before, or -1 when the range held several. */
-#define MEMATTR_OUT_VALUE_BEFORE (5)
+#define MEMATTR_OUT_FIRST_END (5)
+/** The value every page of the edited range held before, or -1 when it held several (or nothing changed). */
+#define MEMATTR_OUT_VALUE_BEFORE (6)
+/** The value every page of the edited range holds after, or -1 as OUT_VALUE_BEFORE. */
+#define MEMATTR_OUT_VALUE_AFTER (7)
 /** E_BUSY / E_NXIO: the first page found in conflict, or outside guest memory. */
-#define MEMATTR_OUT_AT_GFN (6)
+#define MEMATTR_OUT_AT_GFN (8)
 /** E_BUSY: the value of that page. */
-#define MEMATTR_OUT_AT_VALUE (7)
-/** populate: pages that were discarded before (refaults); the return value counts new pages. */
-#define MEMATTR_OUT_REFAULT_PAGES (8)
+#define MEMATTR_OUT_AT_VALUE (9)
+/** pagesPopulate(): pages that were discarded before (refaults); the return value counts new pages. */
+#define MEMATTR_OUT_REFAULT_PAGES (10)
 /** Number of f64 slots at convOut(). */
-#define MEMATTR_OUT_SLOTS (9)
+#define MEMATTR_OUT_SLOTS (11)
 
 /* Each code is minus the Linux errno of its name. */
 _Static_assert(MEMATTR_E_NOMEM == -ENOMEM, "MEMATTR_E_NOMEM is -ENOMEM");

@@ -102,27 +102,31 @@ export const FAULT_IN_FLIGHT = 1;
 /** Some page has the other attribute: request a conversion (convRequest with CONV_JOIN_ANY_PRESERVE). */
 export const FAULT_CONVERT = 2;
 
-// ---- out: f64 slots at convOut() that the conversion exports fill
-/** The open conversion's slot in the table (with its id, what commit and abort take). */
-export const OUT_SLOT = 0;
+// ---- out: f64 slots at convOut() that the conversion and backing exports fill
+/** The id of the conversion just opened (unique per map, from 1). */
+export const OUT_ID = 0;
+/** Its slot in the table: commit and abort take the slot and the id. */
+export const OUT_SLOT = 1;
 /** Pages the request owns (marked pending); the rest were already in the target attribute or joined. */
-export const OUT_OWNED_PAGES = 1;
+export const OUT_OWNED_PAGES = 2;
 /** Maximal owned ranges (convOwnedRanges() lists them). */
-export const OUT_OWNED_RANGES = 2;
+export const OUT_OWNED_RANGES = 3;
 /** First owned range, start (when OUT_OWNED_RANGES > 0). */
-export const OUT_FIRST_START = 3;
+export const OUT_FIRST_START = 4;
 /** First owned range, end. */
-export const OUT_FIRST_END = 4;
-/** The value every page of the range held before, or -1 when the range held several. */
-export const OUT_VALUE_BEFORE = 5;
+export const OUT_FIRST_END = 5;
+/** The value every page of the edited range held before, or -1 when it held several (or nothing changed). */
+export const OUT_VALUE_BEFORE = 6;
+/** The value every page of the edited range holds after, or -1 as OUT_VALUE_BEFORE. */
+export const OUT_VALUE_AFTER = 7;
 /** E_BUSY / E_NXIO: the first page found in conflict, or outside guest memory. */
-export const OUT_AT_GFN = 6;
+export const OUT_AT_GFN = 8;
 /** E_BUSY: the value of that page. */
-export const OUT_AT_VALUE = 7;
-/** populate: pages that were discarded before (refaults); the return value counts new pages. */
-export const OUT_REFAULT_PAGES = 8;
+export const OUT_AT_VALUE = 9;
+/** pagesPopulate(): pages that were discarded before (refaults); the return value counts new pages. */
+export const OUT_REFAULT_PAGES = 10;
 /** Number of f64 slots at convOut(). */
-export const OUT_SLOTS = 9;
+export const OUT_SLOTS = 11;
 
 /** Every error code of the core: its errno name and what it means. */
 export const ERROR_CODES: ReadonlyMap<number, { readonly errno: string; readonly text: string }> = new Map([
