@@ -33,6 +33,13 @@ import { setMaskTest } from "./mask";
 import { checkByte, checkRange, isWhole, masksOk, setValid, toGfn, updateIfUniformValid, updateValid } from "./edit";
 import { shortSet, shortUpdate, shortUpdateIfUniform } from "./short";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
+import { convReset } from "./conv";
+
+// The conversion model (conv.ts): request / commit / abort / fault / launch / backing bits.
+export {
+  convAbort, convCommit, convFault, convLaunch, convLaunched, convNextId, convOpenCount, convOut, convOwnedRanges, convRequest, guestAdd,
+  pagesDiscard, pagesMatching, pagesPopulate,
+} from "./conv";
 
 resetTree();
 
@@ -149,6 +156,7 @@ export function runsCapacity(): i32 {
 /** Sets every page to 0 and forgets every block (linear memory itself cannot shrink). */
 export function clear(): void {
   clearAll();
+  convReset();
 }
 
 /** Bytes of live nodes and leaves: what the map's content costs. */

@@ -10,14 +10,16 @@
 //   5     COUNTS differ from a recount
 //   6     COUNTS do not add up to 2^40
 //   7     boundaryCount differs from a recount
-//   8     live bytes differ from the blocks reachable from the root
+//   8     live bytes differ from the blocks reachable from the root and the conversion table
 //   9     the free lists are broken or bytes are lost (live + free + parked ≠ heap used)
 //   10    height out of range
+//   11    the conversion table is inconsistent (conv.ts convCheck; detail = its code)
 
 import { COUNTS, MAX_GFN, MAX_HEIGHT, NODE_POINTERS, NODE_SLOTS, isUniformSlot, uniformSlot } from "./layout";
 import { classBytes, freeBlockCount, heapLiveBytes, heapParkedBytes, heapStartBytes, heapTopBytes } from "./alloc";
 import { leafBytesOf, leafCheck } from "./leaf";
 import { addAllToCounts, boundariesInRange, boundaryCount, height, root, tailValue } from "./tree";
+import { convCheck, convLiveBytes } from "./conv";
 
 const SAVED_COUNTS: usize = memory.data(256 * 8, 16);
 
@@ -88,6 +90,7 @@ export function checkAll(): i32 {
   if (!countsOk) return fail(5, detail) ? 0 : -1;
   if (sum != <i64>MAX_GFN) return fail(6, 0) ? 0 : -1;
   if (boundaries != boundaryCount) return fail(7, <i32>(boundaries - boundaryCount)) ? 0 : -1;
+  reachableBytes += convLiveBytes();
   if (reachableBytes != heapLiveBytes()) return fail(8, <i32>(reachableBytes - heapLiveBytes())) ? 0 : -1;
   let freeBytes: u64 = 0;
   for (let cls = 0; cls < 4; cls++) {
@@ -96,6 +99,8 @@ export function checkAll(): i32 {
     freeBytes += <u64>n * classBytes(cls);
   }
   if (heapLiveBytes() + heapParkedBytes() + freeBytes != <u64>(heapTopBytes() - heapStartBytes())) return fail(9, 4) ? 0 : -1;
+  let conv = convCheck();
+  if (conv != 0) return fail(11, conv) ? 0 : -1;
   return 0;
 }
 

@@ -9,15 +9,10 @@
  */
 import { badGfn, badRange, badValue, isRange } from "./_validate.js";
 import { MAX_GFN } from "./types.js";
-import { MemattrMemoryError } from "./errors.js";
-import { codeToError, type RangeMap } from "./range-map.js";
+import { OP_COUNT, OP_GET, OP_IS_UNIFORM, OP_SET, OP_UNIFORM_VALUE, OP_UPDATE } from "./_abi.js";
+import { codeToError, MemattrMemoryError } from "./errors.js";
+import type { RangeMap } from "./range-map.js";
 
-const OP_SET = 1;
-const OP_UPDATE = 2;
-const OP_GET = 3;
-const OP_IS_UNIFORM = 4;
-const OP_UNIFORM_VALUE = 5;
-const OP_COUNT = 6;
 const F64_PER_COMMAND = 4;
 
 /**

@@ -5,6 +5,8 @@
  * `MemattrTypeError`, a value outside its range by `MemattrRangeError`.
  */
 
+import { E_FAULT, E_INVAL, E_NOMEM, E_NOSYS, E_RANGE, ERROR_CODES } from "./_abi.js";
+
 /** Base class of every error memattr throws deliberately. */
 export class MemattrError extends Error {
   constructor(
@@ -53,5 +55,28 @@ export class MemattrUnsupportedError extends MemattrError {
   constructor(message: string) {
     super("EUNSUPPORTED", message);
     this.name = "MemattrUnsupportedError";
+  }
+}
+
+/**
+ * Turns a negative code of the core's map exports into the matching error (codes: assembly/abi.ts).
+ * The conversion model's codes get errors with more context in src/model.
+ */
+export function codeToError(rc: number, op: string): MemattrError {
+  switch (rc) {
+    case E_NOMEM:
+      return new MemattrMemoryError(`${op}: Wasm linear memory could not grow; the map is unchanged`);
+    case E_RANGE:
+      return new MemattrRangeError(`${op}: a page number is outside [0, 2^40]`);
+    case E_INVAL:
+      return new MemattrRangeError(`${op}: invalid argument (not an integer, start >= end, or a value outside 0–255)`);
+    case E_NOSYS:
+      return new MemattrRangeError(`${op}: unknown batch opcode`);
+    case E_FAULT:
+      return new MemattrError("EFAULT", `${op}: ${ERROR_CODES.get(E_FAULT)!.text}`);
+    default: {
+      const known = ERROR_CODES.get(rc);
+      return new MemattrError("EFAULT", `${op}: core returned ${rc}${known ? ` (${known.errno}: ${known.text})` : ""}`);
+    }
   }
 }

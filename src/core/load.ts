@@ -54,6 +54,22 @@ export interface CoreExports {
   isUniformManyCapacity(): number;
   isUniformMany(count: number): number;
   uniformValueMany(count: number): number;
+  updateWhere(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): number;
+  // the conversion model (assembly/conv.ts)
+  guestAdd(start: number, end: number, initialPrivate: number): number;
+  convRequest(start: number, end: number, flags: number): number;
+  convCommit(slot: number, id: number): number;
+  convAbort(slot: number, id: number): number;
+  convOwnedRanges(slot: number, id: number, first: number, max: number): number;
+  convOpenCount(): number;
+  convNextId(): number;
+  convFault(start: number, end: number, toPrivate: number): number;
+  convLaunch(): number;
+  convLaunched(): number;
+  convOut(): number;
+  pagesPopulate(start: number, end: number, side: number): number;
+  pagesDiscard(start: number, end: number, side: number): number;
+  pagesMatching(mask: number, match: number): number;
 }
 
 const WASM_URL_FROM_HERE = "../../wasm/memattr.wasm";

@@ -5,11 +5,14 @@
  * Conventions: `gfn` = 4 KiB guest page number in [0, 2^40); ranges are half-open `[start, end)`
  * in gfns; `value` = 0–255 per page.
  */
-import { MemattrDisposedError, MemattrError, MemattrMemoryError, MemattrRangeError } from "./errors.js";
+import { codeToError, MemattrDisposedError, MemattrError, MemattrRangeError } from "./errors.js";
+import { ModelCore } from "./model-core.js";
 import { instantiateCore, type CoreExports, type WasmSource } from "./load.js";
 import { MAX_GFN, type RangeMapLike, type Run } from "./types.js";
 import { badGfn, badRange, badValue, isRange } from "./_validate.js";
 import { RangeMapBatch } from "./batch.js";
+
+export { codeToError };
 
 /** Options of {@link RangeMap.create}. */
 export interface RangeMapOptions {
@@ -20,22 +23,6 @@ export interface RangeMapOptions {
 }
 
 const WASM_PAGE_BYTES = 65536;
-
-/** Turns a negative code from the core into the matching error. */
-export function codeToError(rc: number, op: string): MemattrError {
-  switch (rc) {
-    case -12:
-      return new MemattrMemoryError(`${op}: Wasm linear memory could not grow; the map is unchanged`);
-    case -34:
-      return new MemattrRangeError(`${op}: a page number is outside [0, 2^40]`);
-    case -22:
-      return new MemattrRangeError(`${op}: invalid argument (not an integer, start >= end, or a value outside 0–255)`);
-    case -38:
-      return new MemattrRangeError(`${op}: unknown batch opcode`);
-    default:
-      return new MemattrError("EFAULT", `${op}: core returned ${rc}`);
-  }
-}
 
 function disposedExports(real: CoreExports): CoreExports {
   const dead: Record<string, unknown> = {};
@@ -104,6 +91,17 @@ export class RangeMap implements RangeMapLike {
     const map = new RangeMap(await instantiateCore(opts.wasm));
     if (opts.maxMemoryBytes !== undefined) map.setMemoryLimit(opts.maxMemoryBytes);
     return map;
+  }
+
+  private modelCoreOnce: ModelCore | undefined;
+
+  /**
+   * @internal The conversion model's way into the core (src/model/tracker.ts): the exports of
+   * assembly/conv.ts and their result slots. Not part of the public API.
+   */
+  modelCore(): ModelCore {
+    if (this.x !== this.real) throw new MemattrDisposedError("RangeMap");
+    return (this.modelCoreOnce ??= new ModelCore(this.real));
   }
 
   /** @internal Float64 view of linear memory, rebuilt when memory.grow detached the old one. */
@@ -435,7 +433,10 @@ export class RangeMap implements RangeMapLike {
 
   /** Releases the instance; any later call throws MemattrDisposedError. Idempotent. */
   dispose(): void {
-    if (this.x === this.real) this.x = disposedExports(this.real);
+    if (this.x === this.real) {
+      this.x = disposedExports(this.real);
+      this.modelCoreOnce?.dispose(this.x);
+    }
     this.f64View = new Float64Array(0);
     this.u8View = new Uint8Array(0);
     this.u32View = new Uint32Array(0);

@@ -8,11 +8,13 @@
  * - `value`: a small unsigned integer 0–255 stored per page; the model layer gives it meaning.
  */
 
+import { GFN_BITS, MAX_VALUE } from "./_abi.js";
+
 /** One past the largest page number a map can hold (2^40 pages = 4 PiB of guest memory). */
-export const MAX_GFN = 2 ** 40;
+export const MAX_GFN = 2 ** GFN_BITS;
 
 /** Largest value a page can hold. */
-export const MAX_VALUE = 255;
+export { MAX_VALUE };
 
 /** A maximal run of equal values, half-open `[start, end)`. */
 export interface Run {

@@ -32,6 +32,8 @@ export class PendingConversion {
   private readonly owner: ConversionOwner;
   /** Unique per tracker, from 1. */
   readonly id: number;
+  /** @internal Where the core keeps this conversion (with `id`, what commit and abort name). */
+  readonly slot: number;
   /** First page of the requested range. */
   readonly gfn: number;
   /** Pages requested. */
@@ -51,6 +53,7 @@ export class PendingConversion {
   constructor(
     owner: ConversionOwner,
     id: number,
+    slot: number,
     gfn: number,
     npages: number,
     to: Attribute,
@@ -61,6 +64,7 @@ export class PendingConversion {
   ) {
     this.owner = owner;
     this.id = id;
+    this.slot = slot;
     this.gfn = gfn;
     this.npages = npages;
     this.to = to;
@@ -81,10 +85,11 @@ export class PendingConversion {
    * the handle owns that one range, written into its own `ownedFlat` array; otherwise it owns
    * nothing.
    */
-  reuseFor(id: number, gfn: number, npages: number, to: Attribute, preserve: boolean, source: RequestSource, ownedStart: number, ownedEnd: number): this {
+  reuseFor(id: number, slot: number, gfn: number, npages: number, to: Attribute, preserve: boolean, source: RequestSource, ownedStart: number, ownedEnd: number): this {
     const w = this as Writable<PendingConversion>;
     this.statusValue = "pending";
     w.id = id;
+    w.slot = slot;
     w.gfn = gfn;
     w.npages = npages;
     w.to = to;

@@ -1,6 +1,10 @@
 /**
  * The conversion tracker: per-page conversion and backing state of one guest, kept in a
- * range map (see ./states.ts for the state table and the bit layout of a page value).
+ * Wasm range map (see ./states.ts for the state table and the bit layout of a page value).
+ * The state machine itself — deciding a request, marking the owned pages pending, commit,
+ * exact abort, the launch gate, a memory fault's decision, the backing bits — runs inside the
+ * core (assembly/conv.ts), once for JavaScript and C alike; this facade validates JavaScript
+ * arguments, turns the core's codes into typed errors, and keeps handles, events and totals.
  *
  * Rules in one place:
  * - Every range must lie wholly inside one region of the guest memory map (EOUTSIDE).
@@ -16,9 +20,15 @@
  * - Launch gate: PRESERVE (in-place encryption) only for `to: "private"` and only before
  *   `launch()`; `launch()` is refused while a preserving conversion is pending.
  */
-import { MemattrError } from "../core/errors.js";
-import { codeToError, RangeMap } from "../core/range-map.js";
-import { MAX_GFN, type RangeMapLike } from "../core/types.js";
+import {
+  CONV_JOIN_ANY_PRESERVE, CONV_PRESERVE, CONV_TO_PRIVATE, E_BUSY, E_NOSPC, E_NXIO, E_OPNOTSUPP, E_PERM, E_ALREADY, E_INPROGRESS,
+  FAULT_CONVERT, FAULT_IN_FLIGHT, OUT_AT_GFN, OUT_AT_VALUE, OUT_FIRST_END, OUT_FIRST_START, OUT_ID, OUT_OWNED_PAGES,
+  OUT_OWNED_RANGES, OUT_REFAULT_PAGES, OUT_SLOT, OUT_VALUE_AFTER, OUT_VALUE_BEFORE, SIDE_PRIVATE, SIDE_SHARED, CONV_MAX_OPEN,
+} from "../core/_abi.js";
+import { codeToError, MemattrError, MemattrTypeError } from "../core/errors.js";
+import type { ModelCore } from "../core/model-core.js";
+import { RangeMap } from "../core/range-map.js";
+import { MAX_GFN } from "../core/types.js";
 import { checkBoolean, checkGfn, checkNpages, checkObject, checkOneOf } from "./_check.js";
 import { type ConversionOwner, PendingConversion } from "./conversion.js";
 import {
@@ -45,8 +55,6 @@ import {
   conversionBitsOf,
   conversionStateOf,
   decodePageValue,
-  discardedBit,
-  GUEST,
   PAGE_BYTES,
   type PageState,
   PENDING,
@@ -180,33 +188,22 @@ function pendingTarget(value: number): Attribute {
 }
 
 /**
- * The conflict a request to `to` meets at gfn `s`, whose value `v` is pending; null when it
- * may join (pending the same way, and with the same PRESERVE when `strictPreserve`).
+ * The error for a request to `to` that the core refused (E_BUSY) at gfn `s`, whose value `v`
+ * is pending the other way, or to private with the other PRESERVE.
  */
-function pendingConflict(
-  v: number,
-  s: number,
-  gfn: number,
-  npages: number,
-  to: Attribute,
-  preserve: boolean,
-  strictPreserve: boolean,
-): ConversionConflictError | null {
+function conflictError(v: number, s: number, gfn: number, npages: number, to: Attribute, preserve: boolean): ConversionConflictError {
   if (pendingTarget(v) !== to) {
     const state = conversionStateOf(v);
     return new ConversionConflictError(state, `pending-${to}`, gfn, npages, s, `gfn 0x${s.toString(16)} is ${state}`);
   }
-  if (strictPreserve && ((v & PRESERVE) !== 0) !== preserve) {
-    return new ConversionConflictError(
-      "pending-private",
-      "pending-private",
-      gfn,
-      npages,
-      s,
-      `gfn 0x${s.toString(16)} is pending to private ${preserve ? "without" : "with"} preserve`,
-    );
-  }
-  return null;
+  return new ConversionConflictError(
+    "pending-private",
+    "pending-private",
+    gfn,
+    npages,
+    s,
+    `gfn 0x${s.toString(16)} is pending to private ${preserve ? "without" : "with"} preserve`,
+  );
 }
 
 /**
@@ -225,7 +222,9 @@ function pendingConflict(
 export class Tracker implements ConversionOwner {
   /** The guest memory map. */
   readonly memory: GuestMemoryMap;
-  private readonly map: RangeMapLike;
+  private readonly map: RangeMap;
+  /** The core's conversion exports (assembly/conv.ts): the state machine lives there. */
+  private readonly core: ModelCore;
   private readonly hub = new EventHub();
   // Open conversions. The newest sits in a slot (a flip is nearly always settled before the next
   // request), the older ones in the Map: a Map going 0 → 1 → 0 entries per flip makes V8 rehash
@@ -233,44 +232,40 @@ export class Tracker implements ConversionOwner {
   // [...openOlder.values(), openNewest] is in ascending id order.
   private readonly openOlder = new Map<number, PendingConversion>();
   private openNewest: PendingConversion | null = null;
-  private nextId = 1;
-  private launchedFlag = false;
-  private preservingOpen = 0;
   // Running totals the policies read after every hook: stale pages (either side) and pages
-  // populated on both sides. The one-run fast paths know each page's value before and after
-  // and keep them exact; every other edit marks them dirty and the next read recounts them
-  // from the map's per-value totals.
+  // populated on both sides. The core reports each one-value edit's value before and after, which
+  // keeps them exact; every other edit marks them dirty and the next read recounts them from the
+  // map's per-value totals.
   private staleTotal = 0;
   private doubleTotal = 0;
   private totalsDirty = true;
-  /** The map when it is the Wasm RangeMap (fast paths call its exports), else null. */
-  private readonly wasm: RangeMap | null;
-  /** The map itself when it sums per-value totals in one read (the Wasm RangeMap does), else null. */
-  private readonly summingMap: (RangeMapLike & { pagesOfValues(values: Int32Array): number }) | null;
 
   /**
    * Takes ownership of `map` (clears it) and marks every page of `options.regions` as guest
    * memory in the `initial` attribute with both backings empty.
-   * @param map - an empty or disposable range map (Wasm `RangeMap`, or a test model).
+   * @param map - a Wasm `RangeMap`, empty or disposable (the tracker clears it).
    * @param options - the guest memory map and initial attribute.
-   * @throws MemattrTypeError / MemattrRangeError for a malformed or overlapping memory map.
+   * @throws MemattrTypeError when `map` is not a RangeMap, or for a malformed memory map.
+   * @throws MemattrRangeError for an overlapping memory map.
    * @example
    * ```ts
    * import { RangeMap, Tracker, ramRegions } from "memattr";
    * const t = new Tracker(await RangeMap.create(), { regions: ramRegions(2 ** 30) });
    * ```
    */
-  constructor(map: RangeMapLike, options: TrackerOptions) {
+  constructor(map: RangeMap, options: TrackerOptions) {
     const o = checkObject(options, "options");
     this.memory = new GuestMemoryMap(o.regions as GfnRange[]);
     const initial = o.initial === undefined ? "shared" : checkOneOf(o.initial, "initial", ATTRIBUTES);
+    if (!(map instanceof RangeMap)) throw new MemattrTypeError("map must be a RangeMap: the conversion state machine runs in its Wasm core");
     this.map = map;
-    this.wasm = map instanceof RangeMap ? map : null;
-    const summing = map as RangeMapLike & { pagesOfValues?: (values: Int32Array) => number };
-    this.summingMap = typeof summing.pagesOfValues === "function" ? (summing as RangeMapLike & { pagesOfValues(values: Int32Array): number }) : null;
+    this.core = map.modelCore();
     map.clear();
-    const value = GUEST | (initial === "private" ? PRIVATE : 0);
-    this.memory.forEach((start, end) => map.set(start, end, value));
+    const initialPrivate = initial === "private" ? 1 : 0;
+    this.memory.forEach((start, end) => {
+      const rc = this.core.x.guestAdd(start, end, initialPrivate);
+      if (rc !== 0) throw codeToError(rc, "guestAdd");
+    });
   }
 
   // ---- events ---------------------------------------------------------------------------
@@ -301,26 +296,6 @@ export class Tracker implements ConversionOwner {
     throw err;
   }
 
-  // Masked update `v = (v & ~clear) | set` of [start, end): one core update(), which edits only
-  // the pages of the range (in place, run by run) and is all or nothing by itself.
-  private maskedUpdate(start: number, end: number, clear: number, set: number): void {
-    this.totalsDirty = true;
-    this.map.update(start, end, clear, set);
-  }
-
-  // maskedUpdate over each range of `flat` ([start0, end0, start1, end1, …]), all or nothing:
-  // when one fails, the ranges already done get the `undoClear`/`undoSet` update and the
-  // error propagates.
-  private maskedUpdateAll(flat: readonly number[], clear: number, set: number, undoClear: number, undoSet: number): void {
-    let i = 0;
-    try {
-      for (; i < flat.length; i += 2) this.maskedUpdate(flat[i]!, flat[i + 1]!, clear, set);
-    } catch (err) {
-      for (let j = 0; j < i; j += 2) this.maskedUpdate(flat[j]!, flat[j + 1]!, undoClear, undoSet);
-      throw err;
-    }
-  }
-
   // `n` pages went from value `u` to `nv` (a one-run edit): keeps the running totals exact.
   private changed(u: number, nv: number, n: number): void {
     if (this.totalsDirty) return;
@@ -331,15 +306,12 @@ export class Tracker implements ConversionOwner {
     this.doubleTotal += n * ((b >> 1) - (a >> 1));
   }
 
-  // A one-run edit (see RangeMap.updateIfUniform): straight to the Wasm export when the map is
-  // the Wasm RangeMap, whose wrapper would only check again what the tracker has checked.
-  // Returns the value before, or -1 when the range is mixed (nothing changed).
-  private editIfUniform(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): number {
-    const w = this.wasm;
-    if (w === null) return this.map.updateIfUniform(start, end, testMask, testValue, clearMask, setMask);
-    const rc = w.x.updateIfUniform(start, end, testMask, testValue, clearMask, setMask); // a disposed map's stub throws EDISPOSED
-    if (rc < -1) throw codeToError(rc, "updateIfUniform");
-    return rc;
+  // What an edit the core reported did to the running totals: `n` pages went from one value to
+  // another (OUT_VALUE_BEFORE/AFTER), or, when it spanned several values (-1), a recount is due.
+  private edited(o: Float64Array, n: number): void {
+    const before = o[OUT_VALUE_BEFORE]!;
+    if (before >= 0) this.changed(before, o[OUT_VALUE_AFTER]!, n);
+    else this.totalsDirty = true;
   }
 
   private recountTotals(): void {
@@ -353,7 +325,7 @@ export class Tracker implements ConversionOwner {
 
   /** True after `launch()`. */
   get launched(): boolean {
-    return this.launchedFlag;
+    return this.core.x.convLaunched() === 1;
   }
 
   /**
@@ -370,25 +342,25 @@ export class Tracker implements ConversionOwner {
    * ```
    */
   launch(): void {
-    try {
-      if (this.launchedFlag) {
-        throw new LaunchGateError("ELAUNCHED", "launched", "launched", 0, 0, "the guest is already launched");
-      }
-      if (this.preservingOpen > 0) {
-        const c = this.openList().find((h) => h.preserve)!;
-        throw new LaunchGateError(
+    const rc = this.core.x.convLaunch();
+    if (rc === E_ALREADY) {
+      this.refuse("launch", new LaunchGateError("ELAUNCHED", "launched", "launched", 0, 0, "the guest is already launched"));
+    }
+    if (rc === E_INPROGRESS) {
+      const c = this.openList().find((h) => h.preserve)!;
+      this.refuse(
+        "launch",
+        new LaunchGateError(
           "EPENDING",
           "pre-launch",
           "launched",
           c.gfn,
           c.npages,
           `preserving conversion #${c.id} is still pending; commit or abort it before launch`,
-        );
-      }
-    } catch (err) {
-      this.refuse("launch", err);
+        ),
+      );
     }
-    this.launchedFlag = true;
+    if (rc !== 0) this.refuse("launch", codeToError(rc, "launch"));
     if (this.hub.wants("launched")) this.hub.emit({ type: "launched" });
   }
 
@@ -528,39 +500,21 @@ export class Tracker implements ConversionOwner {
       const error = new OutsideGuestMemoryError(gfn, npages, "KVM_EXIT_MEMORY_FAULT");
       return { kind: "violation", gfn, npages, to, reason: "outside-guest-memory", error };
     }
-    let opposite = -1;
-    let needsConvert = false;
-    let inFlight = false;
-    this.map.forEachRun(gfn, gfn + npages, (s, _e, v) => {
-      if ((v & PENDING) !== 0) {
-        if (pendingTarget(v) !== to) {
-          opposite = s;
-          return false;
-        }
-        inFlight = true;
-      } else if (((v & PRIVATE) !== 0 ? "private" : "shared") !== to) {
-        needsConvert = true;
-      }
-      return true;
-    });
-    if (opposite >= 0) {
-      const from = conversionStateOf(this.map.get(opposite));
-      const error = new ConversionConflictError(
-        from,
-        to,
-        gfn,
-        npages,
-        opposite,
-        `${to} access to gfn 0x${opposite.toString(16)}, which is ${from}`,
-      );
+    const rc = this.core.x.convFault(gfn, gfn + npages, to === "private" ? 1 : 0);
+    if (rc === FAULT_CONVERT) return { kind: "convert", gfn, npages, to, conversion: this.openFromCore(gfn, npages, to, false, "fault") };
+    if (rc >= 0) return { kind: rc === FAULT_IN_FLIGHT ? "in-flight" : "spurious", gfn, npages, to };
+    if (rc === E_BUSY) {
+      const o = this.core.out();
+      const at = o[OUT_AT_GFN]!;
+      const from = conversionStateOf(o[OUT_AT_VALUE]!);
+      const error = new ConversionConflictError(from, to, gfn, npages, at, `${to} access to gfn 0x${at.toString(16)}, which is ${from}`);
       return { kind: "violation", gfn, npages, to, reason: "pending-opposite", error };
     }
-    if (needsConvert) {
-      // Joins pages already pending the same way whatever their PRESERVE (strict = false).
-      const conversion = this.request(gfn, npages, to, false, "fault", false);
-      return { kind: "convert", gfn, npages, to, conversion };
+    if (rc === E_NXIO) {
+      const error = new OutsideGuestMemoryError(gfn, npages, "KVM_EXIT_MEMORY_FAULT");
+      return { kind: "violation", gfn, npages, to, reason: "outside-guest-memory", error };
     }
-    return { kind: inFlight ? "in-flight" : "spurious", gfn, npages, to };
+    throw this.requestError(rc, gfn, npages, to, false, "onMemoryFault");
   }
 
   /** Open (pending) conversions, by ascending id. */
@@ -588,7 +542,8 @@ export class Tracker implements ConversionOwner {
     });
   }
 
-  // Validated range; checks everything, then marks the owned pages pending.
+  // A validated range: the core checks the rest (outside guest memory, preserve, launch gate,
+  // conflicts) and marks the owned pages pending, or changes nothing and says why.
   private request(
     gfn: number,
     npages: number,
@@ -598,78 +553,58 @@ export class Tracker implements ConversionOwner {
     strictPreserve: boolean,
     reuse?: PendingConversion,
   ): PendingConversion {
-    if (preserve && to === "shared") {
-      throw new ConversionError("EPRESERVE", "private", "shared", gfn, npages, "private → shared never preserves contents");
-    }
-    if (preserve && this.launchedFlag) {
-      throw new LaunchGateError(
-        "ELAUNCHED",
-        "shared",
-        "pending-private",
-        gfn,
-        npages,
-        "preserving contents (in-place encryption) is only allowed before launch",
-      );
-    }
-    const end = gfn + npages;
-    const toPrivate = to === "private";
-    const setMask = PENDING | (preserve ? PRESERVE : 0);
-    // One value over the whole range (the common 1–2 page flip): one Wasm call reads it and,
-    // when the pages are settled in the other attribute, marks them pending.
-    const otherAttr = toPrivate ? 0 : PRIVATE;
-    const u = this.editIfUniform(gfn, end, PENDING | PRIVATE, otherAttr, 0, setMask);
-    if (u >= 0) {
-      if ((u & (PENDING | PRIVATE)) === otherAttr) {
-        this.changed(u, u | setMask, npages);
-        return this.openOneRun(gfn, npages, to, preserve, source, end, reuse);
-      }
-      if ((u & PENDING) !== 0) {
-        const conflict = pendingConflict(u, gfn, gfn, npages, to, preserve, strictPreserve);
-        if (conflict !== null) throw conflict;
-      }
-      return this.openOneRun(gfn, npages, to, preserve, source, gfn, reuse);
-    }
-    return this.requestRuns(gfn, npages, to, preserve, source, strictPreserve, setMask);
+    const flags = (to === "private" ? CONV_TO_PRIVATE : 0) | (preserve ? CONV_PRESERVE : 0) | (strictPreserve ? 0 : CONV_JOIN_ANY_PRESERVE);
+    const rc = this.core.x.convRequest(gfn, gfn + npages, flags);
+    if (rc !== 0) throw this.requestError(rc, gfn, npages, to, preserve, "requestConversion");
+    return this.openFromCore(gfn, npages, to, preserve, source, reuse);
   }
 
-  // A range over several runs. Apart from request() so that the closure's context (it captures
-  // most of the arguments) is made only here, not on the one-run fast path of every flip.
-  private requestRuns(
-    gfn: number,
-    npages: number,
-    to: Attribute,
-    preserve: boolean,
-    source: RequestSource,
-    strictPreserve: boolean,
-    setMask: number,
-  ): PendingConversion {
-    const end = gfn + npages;
-    const toPrivate = to === "private";
-    const owned: number[] = [];
-    let npagesOwned = 0;
-    let conflict: ConversionConflictError | null = null;
-    this.map.forEachRun(gfn, end, (s, e, v) => {
-      if ((v & PENDING) !== 0) {
-        conflict = pendingConflict(v, s, gfn, npages, to, preserve, strictPreserve);
-        return conflict === null;
+  /** The typed error for a code the core's request refused with (the map is unchanged). */
+  private requestError(rc: number, gfn: number, npages: number, to: Attribute, preserve: boolean, what: string): MemattrError {
+    switch (rc) {
+      case E_NXIO:
+        return new OutsideGuestMemoryError(gfn, npages, what);
+      case E_OPNOTSUPP:
+        return new ConversionError("EPRESERVE", "private", "shared", gfn, npages, "private → shared never preserves contents");
+      case E_PERM:
+        return new LaunchGateError("ELAUNCHED", "shared", "pending-private", gfn, npages, "preserving contents (in-place encryption) is only allowed before launch");
+      case E_BUSY: {
+        const o = this.core.out();
+        return conflictError(o[OUT_AT_VALUE]!, o[OUT_AT_GFN]!, gfn, npages, to, preserve);
       }
-      if (((v & PRIVATE) !== 0) === toPrivate) return true;
-      npagesOwned += e - s;
-      if (owned.length > 0 && owned[owned.length - 1] === s) owned[owned.length - 1] = e;
-      else owned.push(s, e);
-      return true;
-    });
-    if (conflict !== null) throw conflict;
-    this.maskedUpdateAll(owned, 0, setMask, PENDING | PRESERVE, 0);
-    return this.opened(new PendingConversion(this, this.nextId++, gfn, npages, to, preserve, source, owned, npagesOwned));
+      case E_NOSPC:
+        return new ConversionError("ENOSPC", "shared or private", `pending-${to}`, gfn, npages, `${CONV_MAX_OPEN} conversions are already open; commit or abort some first`);
+      default:
+        return codeToError(rc, what);
+    }
+  }
+
+  /**
+   * The handle of the conversion the core just opened (its results at core.out()): `reuse`
+   * reset when it owns at most one range, else a new one.
+   */
+  private openFromCore(gfn: number, npages: number, to: Attribute, preserve: boolean, source: RequestSource, reuse?: PendingConversion): PendingConversion {
+    const o = this.core.out();
+    const id = o[OUT_ID]!;
+    const slot = o[OUT_SLOT]!;
+    const owned = o[OUT_OWNED_PAGES]!;
+    const nranges = o[OUT_OWNED_RANGES]!;
+    if (owned > 0) this.edited(o, owned);
+    if (nranges <= 1) {
+      const start = o[OUT_FIRST_START]!;
+      const end = nranges === 1 ? o[OUT_FIRST_END]! : start;
+      if (reuse !== undefined) return this.opened(reuse.reuseFor(id, slot, gfn, npages, to, preserve, source, start, end));
+      return this.opened(new PendingConversion(this, id, slot, gfn, npages, to, preserve, source, end > start ? [start, end] : [], owned));
+    }
+    const flat = this.core.ownedRanges(slot, id, nranges);
+    return this.opened(new PendingConversion(this, id, slot, gfn, npages, to, preserve, source, flat, owned));
   }
 
   /**
    * The exit handler's common case in as few steps as possible: a plain request (numbers, no
-   * preserve) over one run of settled pages in the other attribute, with no `requested`
-   * listener. Accepts exactly what the general path would accept for such a
-   * request; for anything else it changes nothing and returns null, and the general path
-   * decides (and names what is wrong).
+   * preserve) with no `requested` listener, straight to the core. Accepts exactly what the general
+   * path would accept for such a request; for anything else (or a refusal) it changes nothing and
+   * returns null, and the general path decides again and names what is wrong.
    */
   private requestFlip(request: ConversionRequest, reuse: PendingConversion | undefined): PendingConversion | null {
     if (typeof request !== "object" || request === null) return null;
@@ -681,25 +616,13 @@ export class Tracker implements ConversionOwner {
     if (!(gfn >= 0 && npages >= 1 && Number.isInteger(gfn) && Number.isInteger(npages)) || (to !== "private" && to !== "shared")) return null;
     if (!this.memory.contains(gfn, npages) || this.hub.wants("requested")) return null;
     if (reuse !== undefined && !this.reusable(reuse)) return null;
-    const otherAttr = to === "private" ? 0 : PRIVATE;
-    const end = gfn + npages;
-    let u: number;
+    let rc: number;
     try {
-      u = this.editIfUniform(gfn, end, PENDING | PRIVATE, otherAttr, 0, PENDING);
+      rc = this.core.x.convRequest(gfn, gfn + npages, to === "private" ? CONV_TO_PRIVATE : 0);
     } catch {
-      return null; // ENOMEM or a disposed map, nothing changed: the general path reports it
+      return null; // a disposed map: the general path reports it
     }
-    if (u < 0 || (u & (PENDING | PRIVATE)) !== otherAttr) return null; // mixed, pending or already there: nothing changed
-    this.changed(u, u | PENDING, npages);
-    return this.openOneRun(gfn, npages, to, false, "api", end, reuse);
-  }
-
-  // Opens a handle owning `[gfn, ownedEnd)` (nothing when ownedEnd is gfn): `reuse` reset, or a new one.
-  private openOneRun(gfn: number, npages: number, to: Attribute, preserve: boolean, source: RequestSource, ownedEnd: number, reuse: PendingConversion | undefined): PendingConversion {
-    const id = this.nextId++;
-    if (reuse !== undefined) return this.opened(reuse.reuseFor(id, gfn, npages, to, preserve, source, gfn, ownedEnd));
-    const owned = ownedEnd > gfn ? [gfn, ownedEnd] : [];
-    return this.opened(new PendingConversion(this, id, gfn, npages, to, preserve, source, owned, ownedEnd - gfn));
+    return rc === 0 ? this.openFromCore(gfn, npages, to, false, "api", reuse) : null;
   }
 
   private reusable(reuse: PendingConversion): boolean {
@@ -717,7 +640,6 @@ export class Tracker implements ConversionOwner {
   private opened(c: PendingConversion): PendingConversion {
     if (this.openNewest !== null) this.openOlder.set(this.openNewest.id, this.openNewest);
     this.openNewest = c;
-    if (c.preserve) this.preservingOpen++;
     return c;
   }
 
@@ -731,29 +653,12 @@ export class Tracker implements ConversionOwner {
           : new ConversionError("EFOREIGN", "unknown", outcome, c.gfn, c.npages, `conversion #${c.id} is not from this tracker`);
       this.refuse(committed ? "commit" : "abort", err);
     }
-    // commit to private: clear PENDING|PRESERVE, set PRIVATE. commit to shared: clear PENDING|PRIVATE.
-    // abort: clear PENDING|PRESERVE (the attribute bit never changed while pending).
-    const toPrivate = c.to === "private";
-    const clear = !committed || toPrivate ? PENDING | PRESERVE : PENDING | PRIVATE;
-    const set = committed && toPrivate ? PRIVATE : 0;
-    const owned = c.ownedFlat;
-    try {
-      if (owned.length === 2) {
-        // One range: one Wasm call when it is still one run (the flip), each all or nothing.
-        const u = this.editIfUniform(owned[0]!, owned[1]!, 0, 0, clear, set);
-        if (u >= 0) this.changed(u, (u & ~clear) | set, owned[1]! - owned[0]!);
-        else this.maskedUpdate(owned[0]!, owned[1]!, clear, set);
-      } else {
-        const undoSet = clear & (toPrivate ? PENDING | (c.preserve ? PRESERVE : 0) : PENDING | PRIVATE);
-        this.maskedUpdateAll(owned, clear, set, set, undoSet);
-      }
-    } catch (err) {
-      this.refuse(committed ? "commit" : "abort", err);
-    }
+    const rc = committed ? this.core.x.convCommit(c.slot, c.id) : this.core.x.convAbort(c.slot, c.id);
+    if (rc !== 0) this.refuse(committed ? "commit" : "abort", codeToError(rc, committed ? "commit" : "abort"));
+    if (c.npagesOwned > 0) this.edited(this.core.out(), c.npagesOwned);
     c.markSettled(outcome);
     if (this.openNewest === c) this.openNewest = null;
     else this.openOlder.delete(c.id);
-    if (c.preserve) this.preservingOpen--;
     if (outcome === "committed" && this.hub.wants("committed")) {
       this.hub.emit({
         type: "committed",
@@ -799,34 +704,17 @@ export class Tracker implements ConversionOwner {
       g = checkGfn(gfn);
       n = checkNpages(npages);
       if (!this.memory.contains(g, n)) throw new OutsideGuestMemoryError(g, n, "markPopulated");
-      const pop = populatedBit(side);
-      const disc = discardedBit(side);
-      const u = this.editIfUniform(g, g + n, pop, 0, disc, pop);
-      if (u >= 0) {
-        if ((u & pop) === 0) {
-          if ((u & disc) !== 0) res.npagesRefault = n;
-          else res.npagesNew = n;
-          this.changed(u, (u & ~disc) | pop, n);
-        }
-      } else {
-        this.countUnpopulated(g, g + n, pop, disc, res);
-        if (res.npagesNew + res.npagesRefault > 0) this.maskedUpdate(g, g + n, disc, pop);
-      }
+      const rc = this.core.x.pagesPopulate(g, g + n, side === "shared" ? SIDE_SHARED : SIDE_PRIVATE);
+      if (rc < 0) throw rc === E_NXIO ? new OutsideGuestMemoryError(g, n, "markPopulated") : codeToError(rc, "markPopulated");
+      const o = this.core.out();
+      res.npagesNew = rc;
+      res.npagesRefault = o[OUT_REFAULT_PAGES]!;
+      if (rc + res.npagesRefault > 0) this.edited(o, n);
     } catch (err) {
       this.refuse("markPopulated", err);
     }
     if (this.hub.wants("populated")) this.hub.emit({ type: "populated", side, gfn: g, npages: n, npagesNew: res.npagesNew, npagesRefault: res.npagesRefault });
     return res;
-  }
-
-  // Apart from markPopulated so that its closure (and the context it needs) is only made for
-  // ranges of several runs, not on the uniform fast path.
-  private countUnpopulated(start: number, end: number, pop: number, disc: number, res: PopulateCounts): void {
-    this.map.forEachRun(start, end, (s, e, v) => {
-      if ((v & pop) !== 0) return;
-      if ((v & disc) !== 0) res.npagesRefault += e - s;
-      else res.npagesNew += e - s;
-    });
   }
 
   /**
@@ -851,19 +739,10 @@ export class Tracker implements ConversionOwner {
       g = checkGfn(gfn);
       n = checkNpages(npages);
       if (!this.memory.contains(g, n)) throw new OutsideGuestMemoryError(g, n, "markDiscarded");
-      const pop = populatedBit(side);
-      const u = this.editIfUniform(g, g + n, pop, pop, pop, discardedBit(side));
-      if (u >= 0) {
-        if ((u & pop) !== 0) {
-          npagesFreed = n;
-          this.changed(u, (u & ~pop) | discardedBit(side), n);
-        }
-      } else {
-        const runs = this.coalescedRuns(g, n, (v) => (v & pop) !== 0);
-        for (let i = 0; i < runs.length; i += 2) npagesFreed += runs[i + 1]! - runs[i]!;
-        const disc = discardedBit(side);
-        this.maskedUpdateAll(runs, pop, disc, disc, pop);
-      }
+      const rc = this.core.x.pagesDiscard(g, g + n, side === "shared" ? SIDE_SHARED : SIDE_PRIVATE);
+      if (rc < 0) throw rc === E_NXIO ? new OutsideGuestMemoryError(g, n, "markDiscarded") : codeToError(rc, "markDiscarded");
+      npagesFreed = rc;
+      if (rc > 0) this.edited(this.core.out(), n);
     } catch (err) {
       this.refuse("markDiscarded", err);
     }
@@ -920,10 +799,7 @@ export class Tracker implements ConversionOwner {
   }
 
   private sumPages(values: Int32Array): number {
-    if (this.summingMap !== null) return this.summingMap.pagesOfValues(values);
-    let n = 0;
-    for (let i = 0; i < values.length; i++) n += this.map.pages(values[i]!);
-    return n;
+    return this.map.pagesOfValues(values);
   }
 
   /** Pages in conversion state `state`. O(1) (a sum over at most 18 per-value totals). */
@@ -1087,7 +963,7 @@ export class Tracker implements ConversionOwner {
    * snapshots mean equal state; tests compare it around refused calls.
    */
   snapshot(): string {
-    const parts: string[] = [`memattr-model/1 launched=${this.launchedFlag ? 1 : 0} next=${this.nextId}`];
+    const parts: string[] = [`memattr-model/1 launched=${this.launched ? 1 : 0} next=${this.core.x.convNextId()}`];
     const runs: string[] = [];
     this.map.forEachRun(0, MAX_GFN, (s, e, v) => void runs.push(`${s.toString(16)}+${(e - s).toString(16)}:${v.toString(16)}`));
     parts.push(`runs ${runs.join(",")}`);
@@ -1099,14 +975,12 @@ export class Tracker implements ConversionOwner {
 
   /** Bytes of memory the map holds, when it can tell (the Wasm RangeMap can), else -1. */
   memoryBytes(): number {
-    const m = this.map as RangeMapLike & { memoryBytes?: () => number };
-    return m.memoryBytes === undefined ? -1 : m.memoryBytes();
+    return this.map.memoryBytes();
   }
 
   /** Releases the map when it has a `dispose()` (the Wasm RangeMap does). Later calls on the map throw EDISPOSED. */
   dispose(): void {
-    const m = this.map as RangeMapLike & { dispose?: () => void };
-    m.dispose?.();
+    this.map.dispose();
   }
 
   /** `using t = await createTracker(...)` disposes it at scope end. */

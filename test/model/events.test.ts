@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EventHub, Tracker, type TrackerEvent } from "../../src/model/index.js";
-import { ArrayMap } from "../support/array-map.js";
+import { RangeMap } from "../../src/core/range-map.js";
 
-const guest = () => new Tracker(new ArrayMap(256), { regions: [{ gfn: 0, npages: 128 }] });
+const guest = async () => new Tracker(await RangeMap.create(), { regions: [{ gfn: 0, npages: 128 }] });
 
 function exercise(t: Tracker): void {
   t.requestConversion({ gfn: 0, npages: 4, to: "private", preserve: true }).commit();
@@ -17,15 +17,15 @@ function exercise(t: Tracker): void {
 describe("tracker events", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it("builds and emits nothing while nobody listens", () => {
+  it("builds and emits nothing while nobody listens", async () => {
     const emit = vi.spyOn(EventHub.prototype, "emit");
-    exercise(guest());
+    exercise(await guest());
     expect(emit).not.toHaveBeenCalled();
   });
 
-  it("emits only the types someone listens to", () => {
+  it("emits only the types someone listens to", async () => {
     const emit = vi.spyOn(EventHub.prototype, "emit");
-    const t = guest();
+    const t = await guest();
     const seen: string[] = [];
     t.on("committed", (e) => seen.push(`${e.type}#${e.id}`));
     exercise(t);
@@ -33,8 +33,8 @@ describe("tracker events", () => {
     expect(emit).toHaveBeenCalledTimes(1);
   });
 
-  it("streams every event, in order, to subscribe()", () => {
-    const t = guest();
+  it("streams every event, in order, to subscribe()", async () => {
+    const t = await guest();
     const seen: TrackerEvent[] = [];
     t.subscribe((e) => seen.push(e));
     exercise(t);
@@ -57,24 +57,24 @@ describe("tracker events", () => {
     expect(seen[9]).toMatchObject({ type: "refused", op: "requestConversion", error: { code: "EOUTSIDE" } });
   });
 
-  it("reports a fault violation as refused and faulted", () => {
-    const t = guest();
+  it("reports a fault violation as refused and faulted", async () => {
+    const t = await guest();
     const seen: string[] = [];
     t.subscribe((e) => seen.push(e.type === "refused" ? `refused:${e.error.code}` : e.type));
     t.onMemoryFault({ gpa: 0x100000, size: 4096, private: true });
     expect(seen).toEqual(["refused:EOUTSIDE", "faulted"]);
   });
 
-  it("lets listeners read the state after the change", () => {
-    const t = guest();
+  it("lets listeners read the state after the change", async () => {
+    const t = await guest();
     let privateInListener = false;
     t.on("committed", (e) => (privateInListener = t.isPrivate(e.gfn)));
     t.requestConversion({ gfn: 3, npages: 1, to: "private" }).commit();
     expect(privateInListener).toBe(true);
   });
 
-  it("stops delivering after unsubscribe, and a second unsubscribe does nothing", () => {
-    const t = guest();
+  it("stops delivering after unsubscribe, and a second unsubscribe does nothing", async () => {
+    const t = await guest();
     const seen: string[] = [];
     const fn = (e: TrackerEvent) => seen.push(e.type);
     const offA = t.on("launched", fn);
@@ -91,7 +91,8 @@ describe("tracker events", () => {
     expect(emit).not.toHaveBeenCalled();
   });
 
-  it("refuses an unknown event type", () => {
-    expect(() => guest().on("exploded" as never, () => {})).toThrow(TypeError);
+  it("refuses an unknown event type", async () => {
+    const t = await guest();
+    expect(() => t.on("exploded" as never, () => {})).toThrow(TypeError);
   });
 });

@@ -5,6 +5,7 @@
 // made here from the tracker's raw runs and from staleRuns(), reading the totals after every
 // step, at random steps, or only at the end, so both the incremental and the recount paths run.
 import fc from "fast-check";
+import { OUT_VALUE_AFTER, OUT_VALUE_BEFORE } from "../../src/core/_abi.js";
 import { describe, expect, it } from "vitest";
 import { MemattrError } from "../../src/core/errors.js";
 import {
@@ -105,34 +106,24 @@ interface Stats {
   steps: number;
   refused: number;
   fastEdits: number; // one-run edits made while the totals were clean (the incremental path)
-  multiRunEdits: number; // core update() calls (the totals go dirty)
-  instrumented: boolean; // count edits by path (routes one-run edits through the map's methods)
+  multiRunEdits: number; // edits over several values (the totals go dirty)
+  instrumented: boolean; // count edits by path
 }
 
 /**
- * Wraps the tracker's map to count its edits by path. White-box, for the coverage check
- * only: the tracker keeps the map and the dirty flag in private fields. The tracker's one-run
- * edits normally call the Wasm export directly (its `wasm` field); clearing that field routes
- * them through the map's methods, where they can be counted — the same logic otherwise.
+ * Counts the tracker's edits by path. White-box, for the coverage check only: every edit the
+ * core makes for the tracker reports its value before and after when it was one value
+ * (OUT_VALUE_BEFORE ≥ 0: the incremental path) or -1 (the totals go dirty); the tracker hands
+ * that report to its private `edited`, which this wraps.
  */
 function instrument(t: Tracker, stats: Stats): void {
-  Reflect.set(t, "wasm", null);
-  const map = Reflect.get(t, "map") as {
-    updateIfUniform(s: number, e: number, tm: number, tv: number, cm: number, sm: number): number;
-    update(s: number, e: number, cm: number, sm: number): void;
-  };
-  const uiu = map.updateIfUniform.bind(map);
-  const update = map.update.bind(map);
-  map.updateIfUniform = (s, e, tm, tv, cm, sm) => {
+  const edited = (Reflect.get(t, "edited") as (o: Float64Array, n: number) => void).bind(t);
+  Reflect.set(t, "edited", (o: Float64Array, n: number) => {
     const clean = Reflect.get(t, "totalsDirty") === false;
-    const u = uiu(s, e, tm, tv, cm, sm);
-    if (clean && u >= 0 && (u & tm) === tv && ((u & ~cm) | sm) !== u) stats.fastEdits++;
-    return u;
-  };
-  map.update = (s, e, cm, sm) => {
-    stats.multiRunEdits++;
-    update(s, e, cm, sm);
-  };
+    if (o[OUT_VALUE_BEFORE]! < 0) stats.multiRunEdits++;
+    else if (clean && o[OUT_VALUE_AFTER] !== o[OUT_VALUE_BEFORE]) stats.fastEdits++;
+    edited(o, n);
+  });
 }
 
 function apply(t: Tracker, op: Op, handles: PendingConversion[], settled: PendingConversion[]): void {

@@ -1,39 +1,29 @@
 // Helpers for the model tests: range maps to run against, and one-line checks that a call is
 // refused with a typed error and leaves the tracker's snapshot unchanged.
 import { expect } from "vitest";
-import type { RangeMapLike } from "../../src/core/types.js";
+import { RangeMap } from "../../src/core/range-map.js";
 import { Tracker, type TrackerOptions } from "../../src/model/index.js";
-import { ArrayMap } from "./array-map.js";
-import { ReferenceMap } from "./reference-map.js";
 
 /** A way to make a fresh range map. */
 export interface MapFactory {
   name: string;
-  make(): Promise<RangeMapLike>;
+  make(): Promise<RangeMap>;
 }
 
-/** The maps every model test runs against: ReferenceMap, ArrayMap, and the Wasm RangeMap once it exists. */
+/**
+ * The maps every model test runs against. The conversion state machine runs in the Wasm core,
+ * so a tracker needs the Wasm RangeMap: if it fails to load, these tests fail (they never drop
+ * it silently).
+ */
 export async function mapFactories(): Promise<MapFactory[]> {
-  const out: MapFactory[] = [
-    { name: "ReferenceMap", make: async () => new ReferenceMap() },
-    { name: "ArrayMap", make: async () => new ArrayMap(1 << 20) },
-  ];
-  const wasm = await loadWasmRangeMap();
-  if (wasm !== null) out.push({ name: "RangeMap (wasm)", make: wasm });
-  return out;
+  await (await RangeMap.create()).dispose();
+  return [{ name: "RangeMap (wasm)", make: () => RangeMap.create() }];
 }
 
-/** The Wasm RangeMap factory, or null while src/core/range-map.ts does not exist yet or fails to load. */
-export async function loadWasmRangeMap(): Promise<(() => Promise<RangeMapLike>) | null> {
-  try {
-    const path = "../../src/core/range-map.js";
-    const mod = (await import(/* @vite-ignore */ path)) as { RangeMap?: { create(): Promise<RangeMapLike> } };
-    if (mod.RangeMap === undefined) return null;
-    await (await mod.RangeMap.create() as RangeMapLike & { dispose?: () => void }).dispose?.();
-    return () => mod.RangeMap!.create();
-  } catch {
-    return null;
-  }
+/** The Wasm RangeMap factory; throws when the core cannot load. */
+export async function loadWasmRangeMap(): Promise<() => Promise<RangeMap>> {
+  await (await RangeMap.create()).dispose();
+  return () => RangeMap.create();
 }
 
 /** Two regions with a hole: [0, 64) and [96, 128). */
