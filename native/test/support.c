@@ -270,11 +270,13 @@ void snapshot_take(memattr_map *map, struct snapshot *snap)
 	snap->run_count = memattr_run_count(map);
 	for (unsigned v = 0; v < 256; v++)
 		snap->pages[v] = memattr_pages(map, v);
+	snap->memory_bytes = memattr_memory_bytes(map);
 }
 
 int snapshot_equal(const struct snapshot *a, const struct snapshot *b)
 {
-	if (a->rc != b->rc || a->nruns != b->nruns || a->run_count != b->run_count)
+	if (a->rc != b->rc || a->nruns != b->nruns || a->run_count != b->run_count ||
+	    a->memory_bytes != b->memory_bytes)
 		return 0;
 	if (memcmp(a->pages, b->pages, sizeof(a->pages)) != 0)
 		return 0;

@@ -94,10 +94,11 @@ struct snapshot {
 	size_t nruns;
 	int64_t run_count;
 	int64_t pages[256];
-	int rc; /* 0, or the first negative code a call returned */
+	int64_t memory_bytes; /* live nodes and leaves: a refused edit must not leak or keep a block */
+	int rc;               /* 0, or the negative code runs returned */
 };
 
-/** Every run of [0, 2^40), run_count and pages(v) of map. */
+/** Every run of [0, 2^40), run_count, pages(v) and memory_bytes of map. */
 void snapshot_take(memattr_map *map, struct snapshot *snap);
 int snapshot_equal(const struct snapshot *a, const struct snapshot *b);
 void snapshot_free(struct snapshot *snap);
