@@ -326,3 +326,61 @@ int map_matches_ref(memattr_map *map, const struct ref_map *ref)
 	free(want);
 	return ok;
 }
+
+int random_work_agrees(memattr_map *map, uint64_t seed, long ops, char *why, size_t why_len)
+{
+	static const uint64_t windows[][2] = { { 0, 8192 }, { GFN_LIMIT - 8192, 8192 } };
+	struct rng rng = { seed };
+	struct ref_map ref;
+	long i;
+	int rc = 0;
+
+	why[0] = 0;
+	ref_init(&ref, windows, 2);
+	if ((rc = memattr_clear(map)) != 0) {
+		snprintf(why, why_len, "clear: %d", rc);
+		goto out;
+	}
+	for (i = 0; i < ops; i++) {
+		uint64_t s, e, g = ref_random_gfn(&ref, &rng);
+		unsigned v = random_value(&rng), c = (unsigned)rng_below(&rng, 256);
+		size_t n;
+
+		ref_random_range(&ref, &rng, i % 64 == 0, &s, &e);
+		switch (rng_below(&rng, 5)) {
+		case 0:
+			rc = memattr_set(map, s, e, v);
+			ref_update(&ref, s, e, 255, v);
+			break;
+		case 1:
+			rc = memattr_update(map, s, e, c, v);
+			ref_update(&ref, s, e, c, v);
+			break;
+		case 2:
+			rc = memattr_get(map, g) == ref_get(&ref, g) ? 0 : -1;
+			break;
+		case 3:
+			n = ref_runs(&ref, s, e, NULL);
+			v = (unsigned)ref_get(&ref, s);
+			rc = memattr_is_uniform(map, s, e, v) == (n == 1) ? 0 : -1;
+			break;
+		default:
+			rc = memattr_run_count(map) == (int64_t)ref.run_count ? 0 : -1;
+			break;
+		}
+		if (rc != 0) {
+			snprintf(why, why_len, "operation %ld on [%#" PRIx64 ", %#" PRIx64 ") gfn %#" PRIx64 ": %d", i,
+				 s, e, g, rc);
+			goto out;
+		}
+	}
+	if (!map_matches_ref(map, &ref)) {
+		snprintf(why, why_len, "the whole map differs at the end");
+		rc = -1;
+	} else if ((rc = memattr_check_invariants(map)) != 0) {
+		snprintf(why, why_len, "check_invariants: %d", rc);
+	}
+out:
+	ref_free(&ref);
+	return rc == 0;
+}

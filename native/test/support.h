@@ -106,4 +106,12 @@ void snapshot_free(struct snapshot *snap);
 /** 1 when map's runs over all of [0, 2^40) are exactly the reference's; prints the first difference. */
 int map_matches_ref(memattr_map *map, const struct ref_map *ref);
 
+/**
+ * Clears map, then runs ops random sets, updates and reads on it and on a fresh reference over
+ * two windows (near 0 and near 2^40). 1 when every answer agreed (and the whole map, and
+ * check_invariants, at the end); else 0, with what differed in why. Touches only map and its
+ * own locals, so threads may run it at once on their own maps.
+ */
+int random_work_agrees(memattr_map *map, uint64_t seed, long ops, char *why, size_t why_len);
+
 #endif /* MEMATTR_TEST_SUPPORT_H */
