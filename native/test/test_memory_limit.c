@@ -11,7 +11,7 @@
 
 #define WASM_PAGE_BYTES ((uint64_t)65536)
 #define GIB4 ((uint64_t)1 << 32)
-#define WORKLOAD_OPS 4000
+#define WORKLOAD_OPS 2500
 
 static const uint64_t windows[][2] = {
 	{ 0, (uint64_t)1 << 20 },                        /* 256 chunks under two level-1 nodes */

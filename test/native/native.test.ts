@@ -1,0 +1,181 @@
+// libmemattr.a, the C library over the same .wasm (native/). At collection time this builds the
+// library and its C test programs (scripts/build-native.mjs → native/Makefile), runs them, and
+// turns every TAP line they print ("ok 3 - set refuses start >= end") into one vitest test, so the
+// C checks count in vitest's totals. Then the same with -fsanitize=address,undefined in its own
+// build directory.
+//
+// Without wasm2c, a C compiler or the sanitizer runtime the suites skip and say why; under CI (or
+// MEMATTR_REQUIRE_NATIVE=1) that is a failure instead. Only build/ is written.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+
+const root = new URL("../..", import.meta.url).pathname;
+const script = join(root, "scripts/build-native.mjs");
+const ciValue = process.env.CI ?? "";
+const required = (ciValue !== "" && ciValue !== "0" && ciValue !== "false") || process.env.MEMATTR_REQUIRE_NATIVE === "1";
+const PROGRAMS = ["test_diff", "test_errors", "test_memory_limit", "test_trap", "test_threads"];
+
+interface TapCase {
+  name: string;
+  ok: boolean;
+  diag: string[];
+}
+
+interface ProgramRun {
+  program: string;
+  cases: TapCase[];
+  plan: number | null;
+  status: number | null;
+  signal: string | null;
+  stderr: string;
+  ms: number;
+}
+
+interface Suite {
+  title: string;
+  skipReason?: string;
+  buildError?: string;
+  runs: ProgramRun[];
+}
+
+/** "ok N - name" / "not ok N - name" lines, each with the "# " lines printed before it. */
+function parseTap(stdout: string): { cases: TapCase[]; plan: number | null } {
+  const cases: TapCase[] = [];
+  let diag: string[] = [];
+  let plan: number | null = null;
+  for (const line of stdout.split("\n")) {
+    const result = /^(not )?ok \d+ - (.*)$/.exec(line);
+    if (result) {
+      cases.push({ name: result[2]!, ok: result[1] === undefined, diag });
+      diag = [];
+    } else if (line.startsWith("#")) {
+      diag.push(line);
+    } else if (/^1\.\.\d+$/.test(line)) {
+      plan = Number(line.slice(3));
+    }
+  }
+  return { cases, plan };
+}
+
+function runProgram(path: string, env: NodeJS.ProcessEnv): Promise<ProgramRun> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(path, [], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (status, signal) => {
+      const program = path.split("/").pop()!;
+      resolve({ program, ...parseTap(stdout), status, signal, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+function probe(flag: string): { ok: boolean; reason?: string } {
+  const r = spawnSync(process.execPath, [script, flag], { encoding: "utf8" });
+  if (r.status !== 0) return { ok: false, reason: `${script} ${flag} failed: ${r.stderr}` };
+  return JSON.parse(r.stdout) as { ok: boolean; reason?: string };
+}
+
+/** One build at a time across processes (two `npm test` runs share build/): a mkdir lock. */
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = join(root, "build/.native-lock");
+  mkdirSync(join(root, "build"), { recursive: true });
+  for (let waitedMs = 0; ; waitedMs += 250) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const owner = Number(existsSync(join(lock, "pid")) ? readFileSync(join(lock, "pid"), "utf8") : "0");
+      if (owner > 0 && !isAlive(owner)) rmSync(lock, { recursive: true, force: true }); // its owner died
+      if (waitedMs > 300_000) throw new Error(`${lock} held for 5 minutes`);
+      await sleep(250);
+    }
+  }
+  writeFileSync(join(lock, "pid"), String(process.pid));
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function prepare(title: string, buildDir: string, makeVars: string[], env: NodeJS.ProcessEnv, sanitizers: boolean): Promise<Suite> {
+  const tools = probe("--probe");
+  if (!tools.ok) return { title, skipReason: tools.reason ?? "no native toolchain", runs: [] };
+  if (sanitizers) {
+    const san = probe("--probe-sanitizers");
+    if (!san.ok) return { title, skipReason: san.reason ?? "no sanitizer runtime", runs: [] };
+  }
+  return withBuildLock(async () => {
+    const build = spawnSync(process.execPath, [script, "tests", `BUILD=${buildDir}`, ...makeVars], { encoding: "utf8" });
+    if (build.status !== 0) return { title, buildError: `${build.stdout}\n${build.stderr}`.trim().slice(-6000), runs: [] };
+    const runs = await Promise.all(PROGRAMS.map((p) => runProgram(join(buildDir, "test", p), env)));
+    return { title, runs };
+  });
+}
+
+const suites: Suite[] = [
+  await prepare("libmemattr (C API over wasm2c)", join(root, "build/native"), [], {}, false),
+  await prepare(
+    "libmemattr under -fsanitize=address,undefined",
+    join(root, "build/native-san"),
+    ["SANITIZE=address,undefined"],
+    {
+      // the differential test's 10^6 operations take ~10 s under ASan; 2.5·10^5 keep it short
+      MEMATTR_DIFF_OPS: "250000",
+      ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0",
+      UBSAN_OPTIONS: "print_stacktrace=1:halt_on_error=1",
+    },
+    true,
+  ),
+];
+
+for (const suite of suites) {
+  describe(suite.title, () => {
+    if (suite.skipReason !== undefined) {
+      if (required) {
+        it("has the native toolchain it needs (required under CI)", () => {
+          expect.fail(suite.skipReason);
+        });
+      } else {
+        it.skip(`skipped: ${suite.skipReason}`, () => {});
+      }
+      return;
+    }
+    if (suite.buildError !== undefined) {
+      it("builds the library and its tests", () => {
+        expect.fail(suite.buildError);
+      });
+      return;
+    }
+    for (const run of suite.runs) {
+      describe(run.program, () => {
+        if (run.cases.length > 0) {
+          it.each(run.cases)("$name", (c) => {
+            expect(c.ok, c.diag.join("\n")).toBe(true);
+          });
+        }
+        it("exits 0 after its plan", () => {
+          const why = `status ${run.status}, signal ${run.signal} after ${run.ms} ms\n${run.stderr.slice(-4000)}`;
+          expect(run.status, why).toBe(0);
+          expect(run.plan, why).toBe(run.cases.length);
+        });
+      });
+    }
+  });
+}
