@@ -20,13 +20,13 @@
  * │     memattr_leave(&guard);                                                               │
  * │                                                                                          │
  * │ MEMATTR_ENTER must be used in the API function itself (the jump target is its frame),    │
- * │ and every path out of it after a successful enter calls memattr_leave() first. A trap   │
+ * │ and every path out of it after a successful enter calls memattr_leave() first. A trap    │
  * │ marks the map broken: that call and every later one returns -ENOTRECOVERABLE, and only   │
  * │ memattr_map_free() still works. Nothing after the trap runs core code again, so a        │
  * │ half-done edit is never observed.                                                        │
  * │                                                                                          │
  * │ Thread rule: the guard stack is thread-local (memattr_guard_current), never shared, so   │
- * │ maps used from different threads trap independently. A map itself is not thread-safe:   │
+ * │ maps used from different threads trap independently. A map itself is not thread-safe:    │
  * │ calls on one map must not overlap (memattr.h). The only process-wide state is the        │
  * │ runtime's function-type registry, filled once under pthread_once (runtime.c);            │
  * │ instantiating and freeing an instance touch nothing global (checked in wasm-rt-impl.c of │
@@ -91,9 +91,9 @@ typedef jmp_buf memattr_jmp_buf;
 #define memattr_longjmp(buf) longjmp((buf), 1)
 #endif
 
-/* initial-exec: a TLS access is one %fs-relative load, no __tls_get_addr call (8 + 4 bytes of
- * static TLS, which glibc's surplus covers even when a shared object holding the library is
- * dlopen()ed). */
+/* initial-exec: a TLS access is one %fs-relative load, no __tls_get_addr call (16 bytes of
+ * static TLS in all, which glibc's surplus covers even when a shared object holding the library
+ * is dlopen()ed). */
 #define MEMATTR_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
 struct memattr_guard {
