@@ -16,7 +16,7 @@
 //   record (RECORD_BYTES = 48), RECORDS_PER_BLOCK in one class-3 block, blocks listed in CONV_DIR:
 //   0         8        12        16         24        32      36         40           48
 //   ┌─────────┬────────┬─────────┬──────────┬─────────┬───────┬──────────┬────────────┐
-//   │ id u64  │ flags  │ nranges │ start0   │ end0    │ ext   │ nextFree │ ownedPages │
+//   │ id f64  │ flags  │ nranges │ start0   │ end0    │ ext   │ nextFree │ ownedPages │
 //   │ 0: free │ u32    │ u32     │ u64      │ u64     │ u32   │ slot + 1 │ u64        │
 //   └─────────┴────────┴─────────┴──────────┴─────────┴───────┴──────────┴────────────┘
 //   owned range 0 sits in the record; ranges 1… in a chain of class-0 blocks from `ext`:
@@ -62,7 +62,7 @@ const CONV_OUT: usize = memory.data(OUT_SLOTS * 8, 16);
 @inline const WALK_RUNS: i32 = 128;
 const WALK: usize = memory.data(WALK_RUNS * 24, 16);
 
-let nextId: u64 = 1;
+let nextId: f64 = 1; // f64 (exact to 2^53): what the embedder passes back, compared without a conversion
 let openCount: i32 = 0;
 let preservingOpen: i32 = 0;
 let slotsMade: i32 = 0;
@@ -100,12 +100,15 @@ export function convOut(): usize {
 }
 
 /** A free record's slot (memory reserved by the caller). */
-function takeSlot(): i32 {
-  if (freeHead != 0) {
-    let slot = freeHead - 1;
-    freeHead = <i32>load<u32>(recordAt(slot) + R_NEXT_FREE);
-    return slot;
-  }
+@inline function takeSlot(): i32 {
+  if (freeHead == 0) return newSlot();
+  let slot = freeHead - 1;
+  freeHead = <i32>load<u32>(recordAt(slot) + R_NEXT_FREE);
+  return slot;
+}
+
+/** A slot never used before; a new record block every RECORDS_PER_BLOCK slots. */
+function newSlot(): i32 {
   let slot = slotsMade++;
   if (slot % RECORDS_PER_BLOCK == 0) {
     let block = allocBlock(RECORD_BLOCK_CLASS);
@@ -116,10 +119,10 @@ function takeSlot(): i32 {
 }
 
 /** The record of the open conversion (slot, id), or 0. */
-function openRecord(slot: i32, id: f64): usize {
-  if (slot < 0 || slot >= slotsMade || !(id >= 1)) return 0;
+@inline function openRecord(slot: i32, id: f64): usize {
+  if (<u32>slot >= <u32>slotsMade || !(id >= 1)) return 0;
   let r = recordAt(slot);
-  return <f64>load<u64>(r + R_ID) == id ? r : 0;
+  return load<f64>(r + R_ID) == id ? r : 0;
 }
 
 /** Owned range i of record r: start (its end at + 8). */
@@ -156,18 +159,32 @@ function appendRange(r: usize, i: u32, tail: usize, s: u64, e: u64): usize {
   return tail;
 }
 
-function freeRecord(slot: i32, r: usize): void {
+/** A record no conversion holds: id 0 (openRecord's test), no owned ranges. Plain stores (memory.fill is a call in V8). */
+@inline function clearRecord(r: usize): void {
+  store<f64>(r + R_ID, 0);
+  store<u32>(r + R_FLAGS, 0);
+  store<u32>(r + R_NRANGES, 0);
+  store<u32>(r + R_EXT, 0);
+}
+
+@inline function freeRecord(slot: i32, r: usize): void {
+  if (load<u32>(r + R_EXT) != 0) freeExt(r);
+  if ((load<u32>(r + R_FLAGS) & CONV_PRESERVE) != 0) preservingOpen--;
+  clearRecord(r);
+  store<u32>(r + R_NEXT_FREE, <u32>freeHead);
+  freeHead = slot + 1;
+  openCount--;
+}
+
+/** Frees record r's chain of owned-range blocks. */
+function freeExt(r: usize): void {
   let block = <usize>load<u32>(r + R_EXT);
   while (block != 0) {
     let next = <usize>load<u32>(block);
     freeBlock(block, EXT_CLASS);
     block = next;
   }
-  if ((load<u32>(r + R_FLAGS) & CONV_PRESERVE) != 0) preservingOpen--;
-  memory.fill(r, 0, RECORD_BYTES);
-  store<u32>(r + R_NEXT_FREE, <u32>freeHead);
-  freeHead = slot + 1;
-  openCount--;
+  store<u32>(r + R_EXT, 0);
 }
 
 /** Forgets every open conversion and the launch flag (the map's clear(); the heap is reset apart). */
@@ -297,7 +314,25 @@ function recordOwned(r: usize, s: u64, e: u64, other: i32): void {
  * Opens a conversion of [s, e) (validated) with `flags` (CONV_*): decides, then marks the owned
  * pages pending. 0 (results at convOut()) or a negative code, the map unchanged.
  */
-function request(s: u64, e: u64, flags: i32): i32 {
+@inline function request(s: u64, e: u64, flags: i32): i32 {
+  // The common flip, in one descent: a plain request over one value, settled in the other
+  // attribute. (Memory: the edit reserves for itself; a new record block is reserved here, rarely.)
+  if ((flags & CONV_PRESERVE) == 0 && openCount < CONV_MAX_OPEN && (freeHead != 0 || reserveBytes(RESERVE_BYTES + recordBytesNeeded(1)))) {
+    let other = (flags & CONV_TO_PRIVATE) != 0 ? 0 : PAGE_PRIVATE;
+    let u = updateIfUniformValid(s, e, PAGE_GUEST | PAGE_PENDING | PAGE_PRIVATE, PAGE_GUEST | other, 0, PAGE_PENDING);
+    if (u < -1) return u;
+    if (u >= 0 && (u & (PAGE_GUEST | PAGE_PENDING | PAGE_PRIVATE)) == (PAGE_GUEST | other)) {
+      outValues(u, u | PAGE_PENDING);
+      let slot = takeSlot();
+      return openedAt(slot, recordAt(slot), flags, e - s, 1, s, e);
+    }
+    return requestGeneral(s, e, flags, u); // nothing changed: the general path decides
+  }
+  return requestGeneral(s, e, flags, uniformValueOf(s, e));
+}
+
+/** request() past its fast path; `u` is the value all of [s, e) holds, or -1. */
+function requestGeneral(s: u64, e: u64, flags: i32, u: i32): i32 {
   let toPrivate = (flags & CONV_TO_PRIVATE) != 0;
   let preserve = (flags & CONV_PRESERVE) != 0;
   let preserveBit = preserve ? PAGE_PRESERVE : 0;
@@ -305,18 +340,7 @@ function request(s: u64, e: u64, flags: i32): i32 {
   let other = toPrivate ? 0 : PAGE_PRIVATE;
   let setBits = PAGE_PENDING | preserveBit;
   outValues(-1, -1);
-  // The common flip, in one descent: a short plain request over settled pages of the other attribute.
-  if (!preserve && openCount < CONV_MAX_OPEN && reserveBytes(RESERVE_BYTES + recordBytesNeeded(1))) {
-    let u = updateIfUniformValid(s, e, PAGE_GUEST | PAGE_PENDING | PAGE_PRIVATE, PAGE_GUEST | other, 0, PAGE_PENDING);
-    if (u < -1) return u;
-    if (u >= 0 && (u & (PAGE_GUEST | PAGE_PENDING | PAGE_PRIVATE)) == (PAGE_GUEST | other)) {
-      outValues(u, u | PAGE_PENDING);
-      return opened(flags, e - s, s, e);
-    }
-    decide(s, e, u, toPrivate, preserveBit, anyPreserve); // nothing changed: the general path decides
-  } else {
-    decide(s, e, uniformValueOf(s, e), toPrivate, preserveBit, anyPreserve);
-  }
+  decide(s, e, u, toPrivate, preserveBit, anyPreserve);
   if (nxioAt >= 0) {
     out(OUT_AT_GFN, nxioAt);
     return E_NXIO;
@@ -336,10 +360,10 @@ function request(s: u64, e: u64, flags: i32): i32 {
   let rc = 0;
   if (ownedPages == e - s) {
     // the whole range, one value or several: no page is pending or in the target attribute
-    let u = uniformValueOf(s, e);
-    if (u >= 0) {
-      rc = setValid(s, e, u | setBits);
-      outValues(u, u | setBits);
+    let one = uniformValueOf(s, e);
+    if (one >= 0) {
+      rc = setValid(s, e, one | setBits);
+      outValues(one, one | setBits);
     } else {
       rc = updateValid(s, e, 0, setBits);
     }
@@ -365,18 +389,13 @@ function freeRecordBlocksOnly(r: usize): void {
     freeBlock(block, EXT_CLASS);
     block = next;
   }
-  memory.fill(r, 0, RECORD_BYTES);
+  clearRecord(r);
 }
 
-/** Records a conversion owning at most one range (memory reserved by the caller). */
-@inline function opened(flags: i32, pages: u64, s: u64, e: u64): i32 {
-  let slot = takeSlot();
-  return openedAt(slot, recordAt(slot), flags, pages, 1, s, e);
-}
-
-function openedAt(slot: i32, r: usize, flags: i32, pages: u64, nranges: u64, s: u64, e: u64): i32 {
-  let id = nextId++;
-  store<u64>(r + R_ID, id);
+@inline function openedAt(slot: i32, r: usize, flags: i32, pages: u64, nranges: u64, s: u64, e: u64): i32 {
+  let id = nextId;
+  nextId = id + 1;
+  store<f64>(r + R_ID, id);
   store<u32>(r + R_FLAGS, <u32>flags);
   store<u32>(r + R_NRANGES, <u32>nranges);
   store<u64>(r + R_OWNED_PAGES, pages);
@@ -387,7 +406,7 @@ function openedAt(slot: i32, r: usize, flags: i32, pages: u64, nranges: u64, s: 
   }
   openCount++;
   if ((flags & CONV_PRESERVE) != 0) preservingOpen++;
-  out(OUT_ID, <f64>id);
+  out(OUT_ID, id);
   out(OUT_SLOT, slot);
   out(OUT_OWNED_PAGES, <f64>pages);
   out(OUT_OWNED_RANGES, <f64>nranges);
@@ -417,19 +436,22 @@ export function convRequest(start: f64, end: f64, flags: i32): i32 {
 // ---- commit and abort ----------------------------------------------------------------
 
 /** Applies clear/set to every owned range of r; all or nothing (undo with the inverse on -ENOMEM). */
-function editOwned(r: usize, clearMask: i32, setMask: i32, undoClear: i32, undoSet: i32): i32 {
+@inline function editOwned(r: usize, clearMask: i32, setMask: i32, undoClear: i32, undoSet: i32): i32 {
   let n = load<u32>(r + R_NRANGES);
   outValues(-1, -1);
-  if (n == 1) {
-    let s = load<u64>(r + R_START0);
-    let e = load<u64>(r + R_END0);
-    let u = updateIfUniformValid(s, e, 0, 0, clearMask, setMask);
-    if (u >= 0) {
-      outValues(u, applyMask(u, clearMask, setMask));
-      return 0;
-    }
-    return u < -1 ? u : updateValid(s, e, clearMask, setMask);
+  if (n != 1) return editOwnedRanges(r, n, clearMask, setMask, undoClear, undoSet);
+  let s = load<u64>(r + R_START0);
+  let e = load<u64>(r + R_END0);
+  let u = updateIfUniformValid(s, e, 0, 0, clearMask, setMask);
+  if (u >= 0) {
+    outValues(u, applyMask(u, clearMask, setMask));
+    return 0;
   }
+  return u < -1 ? u : updateValid(s, e, clearMask, setMask);
+}
+
+/** editOwned() of a conversion owning no range or several. */
+function editOwnedRanges(r: usize, n: u32, clearMask: i32, setMask: i32, undoClear: i32, undoSet: i32): i32 {
   for (let i: u32 = 0; i < n; i++) {
     let at = rangeAt(r, i);
     let rc = updateValid(load<u64>(at), load<u64>(at, 8), clearMask, setMask);
@@ -444,7 +466,7 @@ function editOwned(r: usize, clearMask: i32, setMask: i32, undoClear: i32, undoS
   return 0;
 }
 
-function settle(slot: i32, id: f64, committed: bool): i32 {
+@inline function settle(slot: i32, id: f64, committed: bool): i32 {
   let r = openRecord(slot, id);
   if (r == 0) return E_NOENT;
   let flags = <i32>load<u32>(r + R_FLAGS);
@@ -541,7 +563,7 @@ export function convFault(start: f64, end: f64, toPrivate: i32): i32 {
     return E_BUSY;
   }
   if (ownedPages > 0) {
-    rc = request(s, e, flags);
+    rc = requestGeneral(s, e, flags, uniformValueOf(s, e));
     return rc != 0 ? rc : FAULT_CONVERT;
   }
   let pending = uniformPendingIn(s, e);
@@ -718,7 +740,7 @@ export function convCheck(): i32 {
   let preserving = 0;
   for (let slot = 0; slot < slotsMade; slot++) {
     let r = recordAt(slot);
-    if (load<u64>(r + R_ID) == 0) continue;
+    if (load<f64>(r + R_ID) == 0) continue;
     open++;
     let flags = <i32>load<u32>(r + R_FLAGS);
     if ((flags & CONV_PRESERVE) != 0) preserving++;
@@ -748,5 +770,5 @@ export function convCheck(): i32 {
 
 /** The id the next conversion will get (ids only grow; a snapshot records it). */
 export function convNextId(): f64 {
-  return <f64>nextId;
+  return nextId;
 }

@@ -106,13 +106,13 @@ export class RangeMap implements RangeMapLike {
 
   /** @internal Float64 view of linear memory, rebuilt when memory.grow detached the old one. */
   f64(): Float64Array {
-    if (this.f64View.byteLength === 0) this.refreshViews();
+    if (this.f64View[0] === undefined) this.refreshViews(); // detached by memory.grow (see model-core.ts)
     return this.f64View;
   }
 
   /** @internal */
   u8(): Uint8Array {
-    if (this.u8View.byteLength === 0) this.refreshViews();
+    if (this.u8View[0] === undefined) this.refreshViews();
     return this.u8View;
   }
 
@@ -242,7 +242,7 @@ export class RangeMap implements RangeMapLike {
   pagesOfValues(values: Int32Array): number {
     if (this.x !== this.real) throw new MemattrDisposedError("RangeMap");
     let u32 = this.u32View;
-    if (u32.byteLength === 0) {
+    if (u32[0] === undefined) {
       this.refreshViews();
       u32 = this.u32View;
     }
@@ -346,7 +346,7 @@ export class RangeMap implements RangeMapLike {
     for (let done = 0; done < gfns.length; done += capacity) {
       const n = Math.min(capacity, gfns.length - done);
       let u32 = this.u32View;
-      if (u32.byteLength === 0) {
+      if (u32[0] === undefined) {
         this.refreshViews();
         u32 = this.u32View;
       }

@@ -187,6 +187,11 @@ function pendingTarget(value: number): Attribute {
   return (value & PRIVATE) !== 0 ? "shared" : "private";
 }
 
+/** `x` (an integer read from a Float64Array) as a V8 small integer when it is one (below 2^30). */
+function smallInt(x: number): number {
+  return x < 0x40000000 ? x | 0 : x;
+}
+
 /**
  * The error for a request to `to` that the core refused (E_BUSY) at gfn `s`, whose value `v`
  * is pending the other way, or to private with the other PRESERVE.
@@ -309,8 +314,8 @@ export class Tracker implements ConversionOwner {
   // What an edit the core reported did to the running totals: `n` pages went from one value to
   // another (OUT_VALUE_BEFORE/AFTER), or, when it spanned several values (-1), a recount is due.
   private edited(o: Float64Array, n: number): void {
-    const before = o[OUT_VALUE_BEFORE]!;
-    if (before >= 0) this.changed(before, o[OUT_VALUE_AFTER]!, n);
+    const before = o[OUT_VALUE_BEFORE]! | 0;
+    if (before >= 0) this.changed(before, o[OUT_VALUE_AFTER]! | 0, n);
     else this.totalsDirty = true;
   }
 
@@ -585,18 +590,22 @@ export class Tracker implements ConversionOwner {
    */
   private openFromCore(gfn: number, npages: number, to: Attribute, preserve: boolean, source: RequestSource, reuse?: PendingConversion): PendingConversion {
     const o = this.core.out();
-    const id = o[OUT_ID]!;
-    const slot = o[OUT_SLOT]!;
-    const owned = o[OUT_OWNED_PAGES]!;
+    // Numbers read from the Float64Array come back as small integers where they fit (`| 0`,
+    // or the caller's own gfn/npages): handle fields then stay V8 small integers, not boxed doubles.
+    const id = smallInt(o[OUT_ID]!);
+    const slot = o[OUT_SLOT]! | 0;
+    const ownedRaw = o[OUT_OWNED_PAGES]!;
+    const owned = ownedRaw === npages ? npages : smallInt(ownedRaw);
     const nranges = o[OUT_OWNED_RANGES]!;
     if (owned > 0) this.edited(o, owned);
     if (nranges <= 1) {
-      const start = o[OUT_FIRST_START]!;
-      const end = nranges === 1 ? o[OUT_FIRST_END]! : start;
+      const whole = owned === npages;
+      const start = whole ? gfn : smallInt(o[OUT_FIRST_START]!);
+      const end = nranges === 0 ? start : whole ? gfn + npages : smallInt(o[OUT_FIRST_END]!);
       if (reuse !== undefined) return this.opened(reuse.reuseFor(id, slot, gfn, npages, to, preserve, source, start, end));
       return this.opened(new PendingConversion(this, id, slot, gfn, npages, to, preserve, source, end > start ? [start, end] : [], owned));
     }
-    const flat = this.core.ownedRanges(slot, id, nranges);
+    const flat = this.core.ownedRanges(slot, id, nranges).map(smallInt);
     return this.opened(new PendingConversion(this, id, slot, gfn, npages, to, preserve, source, flat, owned));
   }
 
@@ -708,7 +717,7 @@ export class Tracker implements ConversionOwner {
       if (rc < 0) throw rc === E_NXIO ? new OutsideGuestMemoryError(g, n, "markPopulated") : codeToError(rc, "markPopulated");
       const o = this.core.out();
       res.npagesNew = rc;
-      res.npagesRefault = o[OUT_REFAULT_PAGES]!;
+      res.npagesRefault = smallInt(o[OUT_REFAULT_PAGES]!);
       if (rc + res.npagesRefault > 0) this.edited(o, n);
     } catch (err) {
       this.refuse("markPopulated", err);
