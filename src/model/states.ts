@@ -67,34 +67,51 @@
  * - S_DISC / P_DISC: that backing's page was discarded after being populated; populating it
  *   again is a refault. POP and DISC of one side are never both set.
  *
+ * The bit values are defined once, as PAGE_* in assembly/abi.ts (the core applies the state
+ * machine); this file gives them their TypeScript names.
+ *
  * Of the 256 values, 45 are reachable: 5 conversion states (counting PRESERVE) × 3 × 3 backing
  * states. Totals are sums of the core's O(1) per-value page counts over those 45 values.
  */
+import {
+  PAGE_BYTES as ABI_PAGE_BYTES,
+  PAGE_CONVERSION_MASK,
+  PAGE_GUEST,
+  PAGE_PENDING,
+  PAGE_PRESERVE,
+  PAGE_PRIVATE,
+  PAGE_PRIVATE_DISCARDED,
+  PAGE_PRIVATE_POPULATED,
+  PAGE_SHARED_DISCARDED,
+  PAGE_SHARED_POPULATED,
+  PAGE_SHIFT as ABI_PAGE_SHIFT,
+} from "../core/_abi.js";
+
 
 /** Page is guest memory (set on every page inside a region). */
-export const GUEST = 1 << 7;
+export const GUEST = PAGE_GUEST;
 /** Committed attribute is private. */
-export const PRIVATE = 1 << 0;
+export const PRIVATE = PAGE_PRIVATE;
 /** A conversion to the opposite attribute is pending. */
-export const PENDING = 1 << 1;
+export const PENDING = PAGE_PENDING;
 /** The pending conversion to private preserves contents (in-place encryption). */
-export const PRESERVE = 1 << 2;
+export const PRESERVE = PAGE_PRESERVE;
 /** Shared backing populated. */
-export const SHARED_POPULATED = 1 << 3;
+export const SHARED_POPULATED = PAGE_SHARED_POPULATED;
 /** Private backing populated. */
-export const PRIVATE_POPULATED = 1 << 4;
+export const PRIVATE_POPULATED = PAGE_PRIVATE_POPULATED;
 /** Shared backing discarded after having been populated. */
-export const SHARED_DISCARDED = 1 << 5;
+export const SHARED_DISCARDED = PAGE_SHARED_DISCARDED;
 /** Private backing discarded after having been populated. */
-export const PRIVATE_DISCARDED = 1 << 6;
+export const PRIVATE_DISCARDED = PAGE_PRIVATE_DISCARDED;
 
 /** The bits that make up the conversion state. */
-export const CONVERSION_MASK = PRIVATE | PENDING | PRESERVE;
+export const CONVERSION_MASK = PAGE_CONVERSION_MASK;
 
 /** Bytes in one guest page. */
-export const PAGE_BYTES = 4096;
+export const PAGE_BYTES = ABI_PAGE_BYTES;
 /** log2(PAGE_BYTES). */
-export const PAGE_SHIFT = 12;
+export const PAGE_SHIFT = ABI_PAGE_SHIFT;
 
 /** Committed attribute of a page, and the target of a conversion. */
 export type Attribute = "shared" | "private";
