@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Generates the TypeScript and C views of the core's ABI from its one definition,
+// Generates the TypeScript, C and Rust views of the core's ABI from its one definition,
 // assembly/abi.ts (see the shape rules at the top of that file).
 //
-//   node scripts/gen-abi.mjs           writes src/core/_abi.ts and native/include/memattr_abi.h
-//   node scripts/gen-abi.mjs --check   exits 1 when either differs from what it would write
+//   node scripts/gen-abi.mjs           writes src/core/_abi.ts, native/include/memattr_abi.h
+//                                      and native/rust/abi.rs
+//   node scripts/gen-abi.mjs --check   exits 1 when any differs from what it would write
 //
 // test/core/abi.test.ts runs the same comparison through `renderAbi()`.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 export const ABI_SOURCE = "assembly/abi.ts";
 export const TS_OUT = "src/core/_abi.ts";
 export const C_OUT = "native/include/memattr_abi.h";
+export const RUST_OUT = "native/rust/abi.rs";
 
 /** Parses assembly/abi.ts into sections of { name, value, doc }. */
 export function parseAbi(text) {
@@ -151,10 +153,56 @@ function renderC(sections) {
   return out.join("\n");
 }
 
-/** The two generated files' contents: { [path]: text }. */
+// The Rust type of each section's constants: the type the C API (memattr.h) takes or returns
+// them as, so callers need no casts. A section not listed here is i32, like its definition.
+const RUST_TYPES = { errors: "i32", op: "i32", limits: "u64", page: "u8", conv: "u32", side: "i32", fault: "i32", out: "usize" };
+const RUST_RANGES = { i32: [-(2 ** 31), 2 ** 31 - 1], u8: [0, 255], u32: [0, 2 ** 32 - 1], u64: [0, 2 ** 53], usize: [0, 2 ** 32 - 1] };
+
+/** A Rust string literal (JSON's \uXXXX escapes are not Rust's). */
+function rustString(text) {
+  return `"${[...text].map((ch) => (ch === "\\" || ch === '"' ? `\\${ch}` : ch < " " ? `\\u{${ch.charCodeAt(0).toString(16)}}` : ch)).join("")}"`;
+}
+
+function renderRust(sections) {
+  const out = [
+    `// ${BANNER}`,
+    "//! The core's ABI as Rust constants: error codes, batch opcodes, limits, the page-state encoding,",
+    "//! conversion flags and result slots, each typed as memattr.h passes it (errors i32, page bits u8,",
+    "//! conversion flags u32, limits u64). Compiled as the `abi` module of native/rust/memattr.rs.",
+    "",
+  ];
+  for (const s of sections) {
+    const type = RUST_TYPES[s.name] ?? "i32";
+    out.push(`// ---- ${s.name}: ${s.title}`);
+    for (const c of s.constants) {
+      const [lo, hi] = RUST_RANGES[type];
+      if (c.value < lo || c.value > hi) throw new Error(`${ABI_SOURCE}: ${c.name} = ${c.value} does not fit the Rust type ${type} of section ${s.name}`);
+      out.push(`/// ${c.doc}`);
+      out.push(`pub const ${c.name}: ${type} = ${c.value};`);
+    }
+    out.push("");
+  }
+  const errors = sections.find((s) => s.name === "errors");
+  out.push("/// Every error code of the core: (code, errno name, what it means).");
+  out.push("pub const ERROR_CODES: &[(i32, &str, &str)] = &[");
+  for (const c of errors.constants) out.push(`    (${c.name}, ${rustString(c.name.replace("_", ""))}, ${rustString(c.doc)}),`);
+  out.push("];");
+  out.push("");
+  out.push('/// The errno name of an error code of memattr (`"ENOMEM"` for `E_NOMEM`), or `None` for others.');
+  out.push("pub fn error_name(code: i32) -> Option<&'static str> {");
+  out.push("    match code {");
+  for (const c of errors.constants) out.push(`        ${c.name} => Some(${rustString(c.name.replace("_", ""))}),`);
+  out.push("        _ => None,");
+  out.push("    }");
+  out.push("}");
+  out.push("");
+  return out.join("\n");
+}
+
+/** The generated files' contents: { [path]: text }. */
 export function renderAbi(sourceText = readFileSync(`${root}/${ABI_SOURCE}`, "utf8")) {
   const sections = parseAbi(sourceText);
-  return { [TS_OUT]: renderTs(sections), [C_OUT]: renderC(sections) };
+  return { [TS_OUT]: renderTs(sections), [C_OUT]: renderC(sections), [RUST_OUT]: renderRust(sections) };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
