@@ -29,7 +29,7 @@ import {
   allEqual, allEqualWith, boundaryCount, clearAll, countValueInRange, getValue, getValuesInto, getValuesIntoU32, height, inOneChunk,
   resetTree, root, setPageInLeaf, setRange, setRangeInLeaf, tailValue, uniformValueOf, updateRange, writeRuns,
 } from "./tree";
-import { setMaskTest } from "./mask";
+import { withTest } from "./mask";
 import { checkByte, checkRange, isWhole, masksOk, setValid, toGfn, updateIfUniformValid, updateValid } from "./edit";
 import { shortSet, shortUpdate, shortUpdateIfUniform } from "./short";
 import { checkAll, invariantDetail as ruleDetail, invariantRule as ruleNumber } from "./invariants";
@@ -76,10 +76,7 @@ export function updateWhere(start: f64, end: f64, testMask: i32, testValue: i32,
   let rc = checkRange(start, end);
   if (rc != 0) return rc;
   if (!masksOk(testMask, testValue, clearMask, setMask)) return E_INVAL;
-  setMaskTest(testMask, testValue);
-  rc = updateValid(toGfn(start), toGfn(end), clearMask, setMask);
-  setMaskTest(0, 0);
-  return rc;
+  return updateValid(toGfn(start), toGfn(end), withTest(clearMask, testMask, testValue), setMask);
 }
 
 /**

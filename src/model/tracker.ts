@@ -631,7 +631,15 @@ export class Tracker implements ConversionOwner {
     } catch {
       return null; // a disposed map: the general path reports it
     }
-    return rc === 0 ? this.openFromCore(gfn, npages, to, false, "api", reuse) : null;
+    if (rc !== 0) return null;
+    const o = this.core.out();
+    if (o[OUT_OWNED_PAGES] !== npages) return this.openFromCore(gfn, npages, to, false, "api", reuse);
+    // the flip: the whole range owned, one value before and after
+    this.edited(o, npages);
+    const id = smallInt(o[OUT_ID]!);
+    const slot = o[OUT_SLOT]! | 0;
+    if (reuse !== undefined) return this.opened(reuse.reuseFor(id, slot, gfn, npages, to, false, "api", gfn, gfn + npages));
+    return this.opened(new PendingConversion(this, id, slot, gfn, npages, to, false, "api", [gfn, gfn + npages], npages));
   }
 
   private reusable(reuse: PendingConversion): boolean {
