@@ -169,6 +169,31 @@ export class RangeMap implements RangeMapLike {
     return rc;
   }
 
+  /**
+   * The masked update `v = (v & ~clearMask) | setMask` of the pages of `[start, end)` whose value
+   * passes `(v & testMask) === testValue`; the others keep theirs. One pass over the range (a
+   * conversion marks only the pages it owns pending this way).
+   * @throws as `update`; the map is unchanged in every case.
+   * @example
+   * ```ts
+   * import { RangeMap } from "memattr";
+   * const map = await RangeMap.create();
+   * map.set(0, 4, 1);
+   * map.set(2, 3, 2);
+   * map.updateWhere(0, 4, 0xff, 1, 0, 4); // only the pages holding 1 gain bit 2
+   * map.runs(0, 4); // [{start:0,end:2,value:5}, {start:2,end:3,value:2}, {start:3,end:4,value:5}]
+   * ```
+   */
+  updateWhere(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): void {
+    if (!isRange(start, end)) badRange(start, end);
+    if (typeof testMask !== "number" || (testMask & 255) !== testMask) badValue("testMask", testMask);
+    if (typeof testValue !== "number" || (testValue & 255) !== testValue) badValue("testValue", testValue);
+    if (typeof clearMask !== "number" || (clearMask & 255) !== clearMask) badValue("clearMask", clearMask);
+    if (typeof setMask !== "number" || (setMask & 255) !== setMask) badValue("setMask", setMask);
+    const rc = this.x.updateWhere(start, end, testMask, testValue, clearMask, setMask);
+    if (rc !== 0) throw codeToError(rc, "updateWhere");
+  }
+
   /** True when every page of `[start, end)` holds `value`. Stops at the first other page. */
   isUniform(start: number, end: number, value: number): boolean {
     if (!isRange(start, end)) badRange(start, end);
