@@ -1,4 +1,4 @@
-// DESIGN.md's layering: browser-safe layers never import Node-only code, and the browser
+// The layering of docs/design.md: browser-safe layers never import Node-only code, and the browser
 // entry bundles for the browser without any Node built-in.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";

@@ -86,7 +86,7 @@ async function create(batched: boolean): Promise<Store> {
 export const memattrPerCall: Contender = {
   name: "memattr, per call",
   valueMask: 255,
-  cannotHold: () => undefined, // 2^40 pages; memory bounded by runs (DESIGN.md)
+  cannotHold: () => undefined, // 2^40 pages; memory bounded by runs (docs/design.md)
   create: () => create(false),
 };
 

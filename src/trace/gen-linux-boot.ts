@@ -2,7 +2,7 @@
  * `linux-boot`: a confidential Linux guest booting. The VMM writes the kernel image into
  * shared memory and encrypts it in place (`preserve`, before launch); `launch`; the guest
  * accepts all memory as private in chunks of 2 MiB to 256 MiB; makes a 64 MiB swiotlb
- * buffer shared; then drivers make scattered allocate-and-convert calls (DESIGN.md: a TDX
+ * buffer shared; then drivers make scattered allocate-and-convert calls (a TDX
  * grub boot made about 5 000, most under 32 KiB), some freed again (converted back), with
  * DMA traffic through the swiotlb and private-side work in between.
  *

@@ -5,7 +5,7 @@
  * into a private buffer, and Unmap flips the bounce pages back shared→private, after which the
  * guest validates them (SNP PVALIDATE, TDX TDG.MEM.PAGE.ACCEPT) — an access through the
  * private mapping that faults the private side in. Each flip costs a discard and a refault
- * (on the side the page returns to) when discard is eager (DESIGN.md: a 1 GiB SNP boot took
+ * (on the side the page returns to) when discard is eager (docs/design.md: a 1 GiB SNP boot took
  * 1 m 43 s with private memory against 32 s without).
  *
  * Short names: `gfn`/`npages` as in format.ts; `slot` one hot bounce-buffer position;
