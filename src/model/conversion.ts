@@ -11,9 +11,6 @@ import type { GfnRange } from "./errors.js";
 import type { RequestSource } from "./events.js";
 import type { Attribute } from "./states.js";
 
-// The handle's public fields as assignable, for reuseFor only.
-type Writable<T> = { -readonly [K in keyof T]: T[K] };
-
 /** Life cycle of a handle. */
 export type ConversionStatus = "pending" | "committed" | "aborted";
 
@@ -25,29 +22,25 @@ export interface ConversionOwner {
 /**
  * A pending conversion returned by `Tracker.requestConversion`, `fromHypercall` or a
  * `convert` decision of `onMemoryFault`.
+ *
+ * Its fields are read-only to callers. A settled handle the caller hands back as `reuse`
+ * (`requestConversion(req, reuse)`, `fromHypercall(args, reuse)`) becomes the new conversion:
+ * the same object with a new id, range and status — that is the point of handing it back (an
+ * exit handler then allocates nothing per flip), so keep no copy of its fields across that call.
  * @remarks Not thread-safe; the tracker and its handles belong to one JS thread.
  */
 export class PendingConversion {
   private statusValue: ConversionStatus = "pending";
   private readonly owner: ConversionOwner;
-  /** Unique per tracker, from 1. */
-  readonly id: number;
-  /** @internal Where the core keeps this conversion (with `id`, what commit and abort name). */
-  readonly slot: number;
-  /** First page of the requested range. */
-  readonly gfn: number;
-  /** Pages requested. */
-  readonly npages: number;
-  /** Target attribute. */
-  readonly to: Attribute;
-  /** The conversion copies shared contents into the private page (only to private, before launch). */
-  readonly preserve: boolean;
-  /** Where the request came from. */
-  readonly source: RequestSource;
-  /** @internal Owned ranges, flat [start0, end0, start1, end1, ...], ascending, coalesced. */
-  readonly ownedFlat: readonly number[];
-  /** Pages this handle owns (marked pending); the rest of the range needed no change or was joined. */
-  readonly npagesOwned: number;
+  private idValue: number;
+  private slotValue: number;
+  private gfnValue: number;
+  private npagesValue: number;
+  private toValue: Attribute;
+  private preserveValue: boolean;
+  private sourceValue: RequestSource;
+  private readonly owned: number[];
+  private npagesOwnedValue: number;
 
   /** @internal Use Tracker.requestConversion. */
   constructor(
@@ -59,19 +52,56 @@ export class PendingConversion {
     to: Attribute,
     preserve: boolean,
     source: RequestSource,
-    ownedFlat: readonly number[],
+    ownedFlat: number[],
     npagesOwned: number,
   ) {
     this.owner = owner;
-    this.id = id;
-    this.slot = slot;
-    this.gfn = gfn;
-    this.npages = npages;
-    this.to = to;
-    this.preserve = preserve;
-    this.source = source;
-    this.ownedFlat = ownedFlat;
-    this.npagesOwned = npagesOwned;
+    this.idValue = id;
+    this.slotValue = slot;
+    this.gfnValue = gfn;
+    this.npagesValue = npages;
+    this.toValue = to;
+    this.preserveValue = preserve;
+    this.sourceValue = source;
+    this.owned = ownedFlat;
+    this.npagesOwnedValue = npagesOwned;
+  }
+
+  /** Unique per tracker, from 1. */
+  get id(): number {
+    return this.idValue;
+  }
+  /** @internal Where the core keeps this conversion (with `id`, what commit and abort name). */
+  get slot(): number {
+    return this.slotValue;
+  }
+  /** First page of the requested range. */
+  get gfn(): number {
+    return this.gfnValue;
+  }
+  /** Pages requested. */
+  get npages(): number {
+    return this.npagesValue;
+  }
+  /** Target attribute. */
+  get to(): Attribute {
+    return this.toValue;
+  }
+  /** The conversion copies shared contents into the private page (only to private, before launch). */
+  get preserve(): boolean {
+    return this.preserveValue;
+  }
+  /** Where the request came from. */
+  get source(): RequestSource {
+    return this.sourceValue;
+  }
+  /** @internal Owned ranges, flat [start0, end0, start1, end1, ...], ascending, coalesced. */
+  get ownedFlat(): readonly number[] {
+    return this.owned;
+  }
+  /** Pages this handle owns (marked pending); the rest of the range needed no change or was joined. */
+  get npagesOwned(): number {
+    return this.npagesOwnedValue;
   }
 
   /** @internal True when `owner` made this handle. */
@@ -82,28 +112,26 @@ export class PendingConversion {
   /**
    * @internal Turns this settled handle into a new pending one (`reuse` of
    * Tracker.requestConversion): same object, new id and range. When `ownedEnd > ownedStart`
-   * the handle owns that one range, written into its own `ownedFlat` array; otherwise it owns
-   * nothing.
+   * the handle owns that one range, written into its own owned array; otherwise it owns nothing.
    */
   reuseFor(id: number, slot: number, gfn: number, npages: number, to: Attribute, preserve: boolean, source: RequestSource, ownedStart: number, ownedEnd: number): this {
-    const w = this as Writable<PendingConversion>;
     this.statusValue = "pending";
-    w.id = id;
-    w.slot = slot;
-    w.gfn = gfn;
-    w.npages = npages;
-    w.to = to;
-    w.preserve = preserve;
-    w.source = source;
-    const flat = this.ownedFlat as number[];
+    this.idValue = id;
+    this.slotValue = slot;
+    this.gfnValue = gfn;
+    this.npagesValue = npages;
+    this.toValue = to;
+    this.preserveValue = preserve;
+    this.sourceValue = source;
+    const flat = this.owned;
     if (ownedEnd > ownedStart) {
       if (flat.length !== 2) flat.length = 2;
       flat[0] = ownedStart;
       flat[1] = ownedEnd;
-      w.npagesOwned = ownedEnd - ownedStart;
+      this.npagesOwnedValue = ownedEnd - ownedStart;
     } else {
       if (flat.length !== 0) flat.length = 0;
-      w.npagesOwned = 0;
+      this.npagesOwnedValue = 0;
     }
     return this;
   }

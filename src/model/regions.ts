@@ -6,7 +6,7 @@
 import { MemattrRangeError } from "../core/errors.js";
 import { MAX_GFN } from "../core/types.js";
 import { checkGfn, checkInteger, checkNpages, checkObject } from "./_check.js";
-import type { GfnRange } from "./errors.js";
+import { type GfnRange, OutsideGuestMemoryError } from "./errors.js";
 import { PAGE_BYTES } from "./states.js";
 
 /** 3 GiB: where x86 VMMs (QEMU's pc machine) end low RAM, below the PCI hole. */
@@ -103,6 +103,11 @@ export class GuestMemoryMap {
     if (this.starts.length === 1) return gfn >= this.starts[0]! && gfn + npages <= this.ends[0]!;
     const i = this.regionOf(gfn);
     return i >= 0 && gfn + npages <= this.ends[i]!;
+  }
+
+  /** Throws OutsideGuestMemoryError naming `what` unless `[gfn, gfn + npages)` lies wholly inside one merged region. */
+  require(gfn: number, npages: number, what: string): void {
+    if (!this.contains(gfn, npages)) throw new OutsideGuestMemoryError(gfn, npages, what);
   }
 
   /** Calls `fn(start, end)` for each merged region (half-open). */

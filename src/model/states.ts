@@ -210,3 +210,42 @@ export const REACHABLE_VALUES: readonly number[] = (() => {
 export function valuesMatching(mask: number, match: number): Int32Array {
   return Int32Array.from(REACHABLE_VALUES.filter((v) => (v & mask) === match));
 }
+
+// ---- value sets: which page values a total or a test counts ---------------------------------
+
+/** Populated on `side` while the committed attribute is the other one and no conversion back to `side` is pending: a discard candidate. */
+export function isStale(value: number, side: Side): boolean {
+  if (side === "shared") return (value & (SHARED_POPULATED | PENDING | PRIVATE)) === (SHARED_POPULATED | PRIVATE);
+  return (value & (PRIVATE_POPULATED | PENDING | PRIVATE)) === PRIVATE_POPULATED;
+}
+
+/** Populated on both sides (memory held twice). */
+export function isDoubleAllocated(value: number): boolean {
+  return (value & (SHARED_POPULATED | PRIVATE_POPULATED)) === (SHARED_POPULATED | PRIVATE_POPULATED);
+}
+
+/** The reachable values in each conversion state (backing bits any). */
+export const STATE_VALUES: Readonly<Record<ConversionState, Int32Array>> = {
+  shared: valuesMatching(PRIVATE | PENDING, 0),
+  private: valuesMatching(PRIVATE | PENDING, PRIVATE),
+  "pending-private": valuesMatching(PRIVATE | PENDING, PENDING),
+  "pending-shared": valuesMatching(PRIVATE | PENDING, PRIVATE | PENDING),
+};
+
+/** The reachable values populated on each side. */
+export const POPULATED_VALUES: Readonly<Record<Side, Int32Array>> = {
+  shared: valuesMatching(SHARED_POPULATED, SHARED_POPULATED),
+  private: valuesMatching(PRIVATE_POPULATED, PRIVATE_POPULATED),
+};
+
+/** The reachable values stale on each side (isStale). */
+export const STALE_VALUES: Readonly<Record<Side, Int32Array>> = {
+  shared: Int32Array.from(REACHABLE_VALUES.filter((v) => isStale(v, "shared"))),
+  private: Int32Array.from(REACHABLE_VALUES.filter((v) => isStale(v, "private"))),
+};
+
+/** The reachable values stale on either side (a page is stale on one side at most). */
+export const STALE_ANY_VALUES: Int32Array = Int32Array.from([...STALE_VALUES.shared, ...STALE_VALUES.private]);
+
+/** The reachable values populated on both sides. */
+export const DOUBLE_VALUES: Int32Array = Int32Array.from(REACHABLE_VALUES.filter(isDoubleAllocated));

@@ -53,6 +53,7 @@
  * or CPU time (`process.cpuUsage` is a syscall per read, far dearer than the clock).
  */
 import { MemattrError } from "../core/errors.js";
+import { OpenTable } from "../model/_open.js";
 import type { PendingConversion } from "../model/conversion.js";
 import { PAGE_BYTES, type Side } from "../model/states.js";
 import type { PopulateCounts, Tracker } from "../model/tracker.js";
@@ -146,13 +147,9 @@ export class Replayer {
   private readonly policy: DiscardPolicy;
   private readonly shared: Backing;
   private readonly priv: Backing;
-  // Open transactions by trace id. A commit nearly always follows its own request, so the most
-  // recent one sits in a slot and only the others go to the Map (no Map set/delete per flip).
-  // Invariant: the slot's id is never also a key of `open`.
-  private readonly open = new Map<number, PendingConversion | null>();
-  private slotUsed = false;
-  private slotId = 0;
-  private slotConversion: PendingConversion | null = null;
+  // Open transactions by trace id (null: the request was refused). A commit nearly always follows
+  // its own request: the table keeps the newest apart from its Map (no Map set/delete per flip).
+  private readonly open = new OpenTable<number, PendingConversion | null>();
   // The last settled handle, handed back to the tracker for the next request (no allocation
   // per conversion). Never also open: it is set only after its commit or abort.
   private spare: PendingConversion | undefined = undefined;
@@ -316,12 +313,12 @@ export class Replayer {
         } catch (err) {
           this.refuse(err);
         }
-        this.putOpen(ev.id, c);
+        this.open.set(ev.id, c); // replaces what the id held
         return CONVERSION;
       }
       case "commit":
       case "abort": {
-        const c = this.takeOpen(ev.id);
+        const c = this.open.take(ev.id);
         if (c === undefined || c === null) return CONVERSION; // refused (or unknown to a hand-fed stepper)
         if (ev.type === "commit") this.commit(c);
         else {
@@ -358,29 +355,6 @@ export class Replayer {
         return OTHER;
     }
     return OTHER;
-  }
-
-  /** Keeps `c` (null: refused) under trace id `id`, replacing what the id held. */
-  private putOpen(id: number, c: PendingConversion | null): void {
-    if (this.slotUsed && this.slotId !== id) this.open.set(this.slotId, this.slotConversion);
-    if (this.open.size > 0) this.open.delete(id);
-    this.slotUsed = true;
-    this.slotId = id;
-    this.slotConversion = c;
-  }
-
-  /** Removes and returns what id `id` holds: a handle, null (refused), or undefined (unknown). */
-  private takeOpen(id: number): PendingConversion | null | undefined {
-    if (this.slotUsed && this.slotId === id) {
-      const c = this.slotConversion;
-      this.slotUsed = false;
-      this.slotConversion = null;
-      return c;
-    }
-    if (this.open.size === 0) return undefined;
-    const c = this.open.get(id);
-    if (c !== undefined) this.open.delete(id);
-    return c;
   }
 
   private refuse(err: unknown): void {
@@ -485,7 +459,7 @@ export class Replayer {
     const r = this.r;
     const ms = this.ms;
     const discardedPages = this.shared.stats.discardedPages + this.priv.stats.discardedPages - this.startDiscardedPages;
-    let pending = this.slotUsed && this.slotConversion !== null ? 1 : 0;
+    let pending = 0;
     for (const c of this.open.values()) if (c !== null) pending++;
     return {
       ...r,

@@ -114,16 +114,17 @@ interface Stats {
  * Counts the tracker's edits by path. White-box, for the coverage check only: every edit the
  * core makes for the tracker reports its value before and after when it was one value
  * (OUT_VALUE_BEFORE ≥ 0: the incremental path) or -1 (the totals go dirty); the tracker hands
- * that report to its private `edited`, which this wraps.
+ * that report to its running totals' `edited`, which this wraps.
  */
 function instrument(t: Tracker, stats: Stats): void {
-  const edited = (Reflect.get(t, "edited") as (o: Float64Array, n: number) => void).bind(t);
-  Reflect.set(t, "edited", (o: Float64Array, n: number) => {
-    const clean = Reflect.get(t, "totalsDirty") === false;
+  const running = Reflect.get(t, "running") as { edited(o: Float64Array, n: number): void };
+  const edited = running.edited.bind(running);
+  running.edited = (o: Float64Array, n: number) => {
+    const clean = Reflect.get(running, "dirty") === false;
     if (o[OUT_VALUE_BEFORE]! < 0) stats.multiRunEdits++;
     else if (clean && o[OUT_VALUE_AFTER] !== o[OUT_VALUE_BEFORE]) stats.fastEdits++;
     edited(o, n);
-  });
+  };
 }
 
 function apply(t: Tracker, op: Op, handles: PendingConversion[], settled: PendingConversion[]): void {
