@@ -5,17 +5,12 @@
 // build directory.
 //
 // Without wasm2c, a C compiler or the sanitizer runtime the suites skip and say why; under CI (or
-// MEMATTR_REQUIRE_NATIVE=1) that is a failure instead. Only build/ is written.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// MEMATTR_REQUIRE_NATIVE=1) that is a failure instead (./_native.ts). Only build/ is written.
+import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { buildNative, nativeSkipReason, required, root, withBuildLock } from "./_native.js";
 
-const root = new URL("../..", import.meta.url).pathname;
-const script = join(root, "scripts/build-native.mjs");
-const ciValue = process.env.CI ?? "";
-const required = (ciValue !== "" && ciValue !== "0" && ciValue !== "false") || process.env.MEMATTR_REQUIRE_NATIVE === "1";
 const PROGRAMS = ["test_diff", "test_errors", "test_memory_limit", "test_trap", "test_threads"];
 
 interface TapCase {
@@ -75,55 +70,12 @@ function runProgram(path: string, env: NodeJS.ProcessEnv): Promise<ProgramRun> {
   });
 }
 
-function probe(flag: string): { ok: boolean; reason?: string } {
-  const r = spawnSync(process.execPath, [script, flag], { encoding: "utf8" });
-  if (r.status !== 0) return { ok: false, reason: `${script} ${flag} failed: ${r.stderr}` };
-  return JSON.parse(r.stdout) as { ok: boolean; reason?: string };
-}
-
-/** One build at a time across processes (two `npm test` runs share build/): a mkdir lock. */
-async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
-  const lock = join(root, "build/.native-lock");
-  mkdirSync(join(root, "build"), { recursive: true });
-  for (let waitedMs = 0; ; waitedMs += 250) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const owner = Number(existsSync(join(lock, "pid")) ? readFileSync(join(lock, "pid"), "utf8") : "0");
-      if (owner > 0 && !isAlive(owner)) rmSync(lock, { recursive: true, force: true }); // its owner died
-      if (waitedMs > 300_000) throw new Error(`${lock} held for 5 minutes`);
-      await sleep(250);
-    }
-  }
-  writeFileSync(join(lock, "pid"), String(process.pid));
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 async function prepare(title: string, buildDir: string, makeVars: string[], env: NodeJS.ProcessEnv, sanitizers: boolean): Promise<Suite> {
-  const tools = probe("--probe");
-  if (!tools.ok) return { title, skipReason: tools.reason ?? "no native toolchain", runs: [] };
-  if (sanitizers) {
-    const san = probe("--probe-sanitizers");
-    if (!san.ok) return { title, skipReason: san.reason ?? "no sanitizer runtime", runs: [] };
-  }
+  const skipReason = nativeSkipReason(sanitizers);
+  if (skipReason !== undefined) return { title, skipReason, runs: [] };
   return withBuildLock(async () => {
-    const build = spawnSync(process.execPath, [script, "tests", `BUILD=${buildDir}`, ...makeVars], { encoding: "utf8" });
-    if (build.status !== 0) return { title, buildError: `${build.stdout}\n${build.stderr}`.trim().slice(-6000), runs: [] };
+    const buildError = buildNative(["tests", `BUILD=${buildDir}`, ...makeVars]);
+    if (buildError !== undefined) return { title, buildError, runs: [] };
     const runs = await Promise.all(PROGRAMS.map((p) => runProgram(join(buildDir, "test", p), env)));
     return { title, runs };
   });

@@ -1,0 +1,73 @@
+// What the native test files share: whether the C toolchain is required here, the probes of
+// scripts/build-native.mjs, and one build at a time across processes.
+//
+// Without wasm2c, a C compiler or the sanitizer runtime a native suite skips and says why; under
+// CI (or MEMATTR_REQUIRE_NATIVE=1) that is a failure instead. Only build/ is written.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const root = new URL("../..", import.meta.url).pathname;
+const script = join(root, "scripts/build-native.mjs");
+const ciValue = process.env.CI ?? "";
+
+/** True under CI or MEMATTR_REQUIRE_NATIVE=1: a missing toolchain fails instead of skipping. */
+export const required = (ciValue !== "" && ciValue !== "0" && ciValue !== "false") || process.env.MEMATTR_REQUIRE_NATIVE === "1";
+
+function probe(flag: string): { ok: boolean; reason?: string } {
+  const r = spawnSync(process.execPath, [script, flag], { encoding: "utf8" });
+  if (r.status !== 0) return { ok: false, reason: `${script} ${flag} failed: ${r.stderr}` };
+  return JSON.parse(r.stdout) as { ok: boolean; reason?: string };
+}
+
+/** Why the native build cannot run here (with `sanitizers`: also ASan+UBSan), or undefined when it can. */
+export function nativeSkipReason(sanitizers: boolean): string | undefined {
+  const tools = probe("--probe");
+  if (!tools.ok) return tools.reason ?? "no native toolchain";
+  if (sanitizers) {
+    const san = probe("--probe-sanitizers");
+    if (!san.ok) return san.reason ?? "no sanitizer runtime";
+  }
+  return undefined;
+}
+
+/** Runs native/Makefile through the build script (`targets` and VAR=value); the tail of its output on failure, else undefined. */
+export function buildNative(args: string[]): string | undefined {
+  const build = spawnSync(process.execPath, [script, ...args], { encoding: "utf8" });
+  if (build.status === 0) return undefined;
+  return `${build.stdout}\n${build.stderr}`.trim().slice(-6000);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** One build at a time across processes (two `npm test` runs, or two test files, share build/): a mkdir lock. */
+export async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = join(root, "build/.native-lock");
+  mkdirSync(join(root, "build"), { recursive: true });
+  for (let waitedMs = 0; ; waitedMs += 250) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const owner = Number(existsSync(join(lock, "pid")) ? readFileSync(join(lock, "pid"), "utf8") : "0");
+      if (owner > 0 && !isAlive(owner)) rmSync(lock, { recursive: true, force: true }); // its owner died
+      if (waitedMs > 300_000) throw new Error(`${lock} held for 5 minutes`);
+      await sleep(250);
+    }
+  }
+  writeFileSync(join(lock, "pid"), String(process.pid));
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
