@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildNative, nativeSkipReason, required, root, withBuildLock } from "./_native.js";
 
-const PROGRAMS = ["test_diff", "test_errors", "test_memory_limit", "test_trap", "test_threads"];
+const PROGRAMS = ["test_diff", "test_errors", "test_memory_limit", "test_trap", "test_threads", "test_conv"];
 
 interface TapCase {
   name: string;
