@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { syscallsAvailable } from "../../src/kvm/_syscall.js";
-import { KvmArgumentError, KvmError } from "../../src/kvm/errors.js";
+import { KvmArgumentError } from "../../src/kvm/errors.js";
 import { SharedMemfd } from "../../src/kvm/memfd.js";
 import { expectCode, page } from "./_support.js";
 
@@ -51,6 +51,5 @@ describe.skipIf(!syscallsAvailable())("SharedMemfd", () => {
     m.close();
     expectCode(() => m.populatedRanges(), "EDISPOSED");
     expectCode(() => m.address, "EDISPOSED");
-    expect(KvmError).toBeDefined();
   });
 });
