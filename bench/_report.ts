@@ -1,10 +1,13 @@
 // The closing report of a bench run: the targets of issue 6 checked against this run's figures
 // (ratios from the same process), and bench/results/summary.md with the machine, every table
-// of the run and the targets table.
+// of the run and the targets table, then the native section re-rendered from native.json when
+// one is there (npm run bench:native writes it; this rewrite must not drop it).
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
+import { fileURLToPath } from "node:url";
 import { ALL_RESULTS, QUICK, toMarkdown, type CaseResult, type GroupResult } from "./_harness.js";
+import { nativeSectionFrom } from "./native/_markdown.js";
 
 const PER_CALL = "memattr, per call";
 const BATCHED = "memattr, batched";
@@ -163,5 +166,6 @@ export async function writeSummary(): Promise<void> {
   const body = ALL_RESULTS.map((s) => `## ${s.suite}\n\n${toMarkdown(s.groups)}`);
   const dir = new URL("./results/", import.meta.url);
   await mkdir(dir, { recursive: true });
-  await writeFile(new URL("summary.md", dir), [...head, targets, ...body].join("\n"));
+  const native = nativeSectionFrom(fileURLToPath(dir)); // from an earlier npm run bench:native
+  await writeFile(new URL("summary.md", dir), [...head, targets, ...body, native].join("\n"));
 }
