@@ -11,6 +11,7 @@ import { RangeMap } from "../../src/core/range-map.js";
 import { MemattrMemoryError } from "../../src/core/errors.js";
 import { MAX_GFN } from "../../src/core/types.js";
 import { ReferenceMap } from "../support/reference-map.js";
+import { applyOp, type MapOp, opArb, rangeArb } from "../support/map-ops.js";
 
 const LEAF_PAGES = 4096;
 const SHARED = 0;
@@ -288,62 +289,20 @@ describe("short edits under a memory cap", () => {
 
 // ---- properties -------------------------------------------------------------------------
 
-type Op =
-  | { kind: "set"; start: number; end: number; value: number }
-  | { kind: "update"; start: number; end: number; clearMask: number; setMask: number }
-  | { kind: "uiu"; start: number; end: number; testMask: number; testValue: number; clearMask: number; setMask: number }
-  | { kind: "convert"; start: number; end: number; toPrivate: boolean };
-
 // Three chunks at the bottom, three around 2^32, the top three; 1–4 pages, mostly at chunk edges.
 const BASES = [0, 2 ** 32 - LEAF_PAGES, MAX_GFN - 3 * LEAF_PAGES];
-const rangeArb: fc.Arbitrary<[number, number]> = fc
-  .tuple(
-    fc.constantFrom(...BASES),
-    fc.oneof(
-      { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 5 })).map(([k, d]) => k * LEAF_PAGES + d) },
-      { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 })).map(([k, d]) => k * LEAF_PAGES - d) },
-      { weight: 2, arbitrary: fc.integer({ min: 0, max: 40 }).map((d) => LEAF_PAGES + 2000 + d) },
-    ),
-    fc.integer({ min: 1, max: 4 }),
-  )
-  .map(([base, off, n]) => [base + off, Math.min(MAX_GFN, base + off + n)]);
-// few values (uniform ranges, passing tests, relabels), sometimes any byte (wide leaves, widening)
-const valueArb = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) });
-const maskArb = fc.oneof(fc.constantFrom(0, 1, 2, 3, 0xff), fc.integer({ min: 0, max: 255 }));
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 2, arbitrary: fc.tuple(rangeArb, valueArb).map(([[start, end], value]) => ({ kind: "set" as const, start, end, value })) },
-  { weight: 1, arbitrary: fc.tuple(rangeArb, maskArb, maskArb).map(([[start, end], clearMask, setMask]) => ({ kind: "update" as const, start, end, clearMask, setMask })) },
-  {
-    weight: 2,
-    arbitrary: fc
-      .tuple(rangeArb, maskArb, valueArb, maskArb, maskArb)
-      .map(([[start, end], testMask, tv, clearMask, setMask]) => ({ kind: "uiu" as const, start, end, testMask, testValue: tv & testMask, clearMask, setMask })),
-  },
-  { weight: 3, arbitrary: fc.tuple(rangeArb, fc.boolean()).map(([[start, end], toPrivate]) => ({ kind: "convert" as const, start, end, toPrivate })) },
+const shortRanges = rangeArb(
+  BASES,
+  fc.oneof(
+    { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 5 })).map(([k, d]) => k * LEAF_PAGES + d) },
+    { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 })).map(([k, d]) => k * LEAF_PAGES - d) },
+    { weight: 2, arbitrary: fc.integer({ min: 0, max: 40 }).map((d) => LEAF_PAGES + 2000 + d) },
+  ),
+  fc.integer({ min: 1, max: 4 }),
 );
 // a long set now and then: leaves widen, collapse and move under the short edits
-const longSetArb: fc.Arbitrary<Op> = fc
-  .tuple(fc.constantFrom(...BASES), fc.integer({ min: 0, max: 3 * LEAF_PAGES - 1 }), fc.integer({ min: 5, max: 2 * LEAF_PAGES }), valueArb)
-  .map(([base, off, n, value]) => ({ kind: "set" as const, start: base + off, end: Math.min(MAX_GFN, base + off + n), value }));
-const anyOpArb = fc.oneof({ weight: 8, arbitrary: opArb }, { weight: 1, arbitrary: longSetArb });
-
-function applyTo(m: RangeMap | ReferenceMap, op: Op): number {
-  switch (op.kind) {
-    case "set":
-      m.set(op.start, op.end, op.value);
-      return 0;
-    case "update":
-      m.update(op.start, op.end, op.clearMask, op.setMask);
-      return 0;
-    case "uiu":
-      return m.updateIfUniform(op.start, op.end, op.testMask, op.testValue, op.clearMask, op.setMask);
-    case "convert": {
-      const u = m.updateIfUniform(op.start, op.end, 3, op.toPrivate ? 0 : 1, 0, 2);
-      if (u === (op.toPrivate ? 0 : 1)) m.update(op.start, op.end, op.toPrivate ? 2 : 3, op.toPrivate ? 1 : 0);
-      return u;
-    }
-  }
-}
+const longSets = opArb(rangeArb(BASES, fc.integer({ min: 0, max: 3 * LEAF_PAGES - 1 }), fc.integer({ min: 5, max: 2 * LEAF_PAGES })), { set: 1, update: 0, uiu: 0, where: 0, convert: 0 });
+const anyOpArb = fc.oneof({ weight: 8, arbitrary: opArb(shortRanges, { set: 2, update: 1, uiu: 2, where: 1, convert: 3 }) }, { weight: 1, arbitrary: longSets });
 
 describe("short edits: properties against ReferenceMap", () => {
   test("random 1–4 page edits at leaf edges: same answers, runs, totals; invariants hold", async () => {
@@ -353,7 +312,7 @@ describe("short edits: properties against ReferenceMap", () => {
         m.clear();
         const r = new ReferenceMap();
         for (const op of ops) {
-          expect(applyTo(m, op)).toBe(applyTo(r, op));
+          expect(applyOp(m, op)).toBe(applyOp(r, op));
           expect(m.uniformValue(op.start, op.end)).toBe(r.uniformValue(op.start, op.end));
           expectSame(m, r);
         }
@@ -381,17 +340,17 @@ describe("short edits: properties against ReferenceMap", () => {
           r.set(g, g + 1, 2);
         }
         // a conversion is two edits (request, then commit when it passed), each all or nothing
-        const steps = ops.flatMap((op): Array<Op | { kind: "commit"; start: number; end: number; toPrivate: boolean }> =>
+        const steps = ops.flatMap((op): Array<MapOp | { kind: "commit"; start: number; end: number; toPrivate: boolean }> =>
           op.kind === "convert" ? [{ ...op, kind: "uiu", testMask: 3, testValue: op.toPrivate ? 0 : 1, clearMask: 0, setMask: 2 }, { ...op, kind: "commit" }] : [op],
         );
         let passed = false;
         for (const step of steps) {
           if (step.kind === "commit" && !passed) continue;
-          const op: Op = step.kind === "commit" ? { kind: "update", start: step.start, end: step.end, clearMask: step.toPrivate ? 2 : 3, setMask: step.toPrivate ? 1 : 0 } : step;
+          const op: MapOp = step.kind === "commit" ? { kind: "update", start: step.start, end: step.end, clearMask: step.toPrivate ? 2 : 3, setMask: step.toPrivate ? 1 : 0 } : step;
           const before = snapshot(m);
           let got: number;
           try {
-            got = applyTo(m, op);
+            got = applyOp(m, op);
           } catch (err) {
             expect(err).toBeInstanceOf(MemattrMemoryError);
             enomem++;
@@ -401,7 +360,7 @@ describe("short edits: properties against ReferenceMap", () => {
             continue;
           }
           applied++;
-          expect(got).toBe(applyTo(r, op));
+          expect(got).toBe(applyOp(r, op));
           passed = op.kind === "uiu" && got >= 0 && (got & op.testMask) === op.testValue;
           expectSame(m, r);
         }

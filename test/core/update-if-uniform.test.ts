@@ -8,6 +8,7 @@ import { RangeMap } from "../../src/core/range-map.js";
 import { MemattrError, MemattrMemoryError, MemattrRangeError, MemattrTypeError } from "../../src/core/errors.js";
 import { MAX_GFN } from "../../src/core/types.js";
 import { ReferenceMap } from "../support/reference-map.js";
+import { applyOp, expectSameMaps, type MapOp, opArb, rangeArb, valueArb } from "../support/map-ops.js";
 
 const LEAF_PAGES = 4096;
 
@@ -342,11 +343,6 @@ describe("updateIfUniform: ENOMEM", () => {
 
 // ---- property test ----------------------------------------------------------------------
 
-type Op =
-  | { kind: "set"; start: number; end: number; value: number }
-  | { kind: "update"; start: number; end: number; clearMask: number; setMask: number }
-  | { kind: "uiu"; start: number; end: number; testMask: number; testValue: number; clearMask: number; setMask: number };
-
 // Three windows: around leaf boundaries near 0, around 2^32, and at the top; ranges are short
 // (the page-by-page path and its edge at 4/5 pages) or long (several leaves).
 const BASES = [0, 2 ** 32 - 2 * LEAF_PAGES, MAX_GFN - 3 * LEAF_PAGES];
@@ -355,50 +351,8 @@ const offsetArb = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 12 })).map(([k, d]) => k * LEAF_PAGES - d) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 * LEAF_PAGES - 1 }) },
 );
-const rangeArb: fc.Arbitrary<[number, number]> = fc
-  .tuple(
-    fc.constantFrom(...BASES),
-    offsetArb,
-    fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 2, arbitrary: fc.integer({ min: 7, max: 80 }) }, { weight: 1, arbitrary: fc.integer({ min: 81, max: 2 * LEAF_PAGES }) }),
-  )
-  .map(([base, off, n]) => {
-    const start = base + off;
-    return [start, Math.min(MAX_GFN, start + n)];
-  });
-// Few values, so uniform ranges and passing tests are common; sometimes any byte (wide leaves).
-const valueArb = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) });
-const maskArb = fc.oneof(fc.constantFrom(0, 1, 2, 3, 0xff), fc.integer({ min: 0, max: 255 }));
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: fc.tuple(rangeArb, valueArb).map(([[start, end], value]) => ({ kind: "set" as const, start, end, value })) },
-  { weight: 1, arbitrary: fc.tuple(rangeArb, maskArb, maskArb).map(([[start, end], clearMask, setMask]) => ({ kind: "update" as const, start, end, clearMask, setMask })) },
-  {
-    weight: 5,
-    arbitrary: fc
-      .tuple(rangeArb, maskArb, valueArb, fc.boolean(), maskArb, maskArb)
-      // mostly a test value inside the mask (it can pass), sometimes any (may never pass)
-      .map(([[start, end], testMask, tv, inside, clearMask, setMask]) => ({ kind: "uiu" as const, start, end, testMask, testValue: inside ? tv & testMask : tv, clearMask, setMask })),
-  },
-);
-
-function applyTo(m: RangeMap | ReferenceMap, op: Op): number {
-  switch (op.kind) {
-    case "set":
-      m.set(op.start, op.end, op.value);
-      return 0;
-    case "update":
-      m.update(op.start, op.end, op.clearMask, op.setMask);
-      return 0;
-    case "uiu":
-      return m.updateIfUniform(op.start, op.end, op.testMask, op.testValue, op.clearMask, op.setMask);
-  }
-}
-
-function expectSameMaps(m: RangeMap, ref: ReferenceMap): void {
-  expect(m.runs(0, MAX_GFN)).toEqual(ref.runs(0, MAX_GFN));
-  expect(m.runCount()).toBe(ref.runCount());
-  for (const v of [0, 1, 2, 3]) expect(m.pages(v)).toBe(ref.pages(v));
-  m.checkInvariants();
-}
+const lengthArb = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 2, arbitrary: fc.integer({ min: 7, max: 80 }) }, { weight: 1, arbitrary: fc.integer({ min: 81, max: 2 * LEAF_PAGES }) });
+const ops = opArb(rangeArb(BASES, offsetArb, lengthArb), { set: 3, update: 1, uiu: 5, where: 1, convert: 0 }, true);
 
 describe("updateIfUniform: property against ReferenceMap", () => {
   test("random set/update/updateIfUniform sequences: same returns, same runs, invariants hold", async () => {
@@ -409,13 +363,13 @@ describe("updateIfUniform: property against ReferenceMap", () => {
     // passing edits by Wasm path: one page, page by page (2–4), range (5+), across a leaf edge
     const passesBy = { one: 0, pagewise: 0, range: 0, crossing: 0 };
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40, size: "max" }), async (ops) => {
+      fc.asyncProperty(fc.array(ops, { minLength: 1, maxLength: 40, size: "max" }), async (ops) => {
         m.clear();
         const ref = new ReferenceMap();
         for (const op of ops) {
           const before = op.kind === "uiu" ? ref.runs(0, MAX_GFN) : null;
-          const got = applyTo(m, op);
-          const want = applyTo(ref, op);
+          const got = applyOp(m, op);
+          const want = applyOp(ref, op);
           expect(got).toBe(want);
           if (op.kind === "uiu") {
             if (got < 0) {
@@ -446,13 +400,13 @@ describe("updateIfUniform: property against ReferenceMap", () => {
       fc.asyncProperty(
         fc.array(
           fc.oneof(
-            { weight: 4, arbitrary: opArb },
+            { weight: 4, arbitrary: ops },
             // scattered single-page edits: a new leaf each, to run memory out
             {
               weight: 3,
               arbitrary: fc
                 .tuple(fc.integer({ min: 0, max: 2 ** 12 - 1 }), fc.integer({ min: 1, max: 6 }), valueArb)
-                .map(([k, n, value]) => ({ kind: "uiu" as const, start: k * LEAF_PAGES + 7, end: k * LEAF_PAGES + 7 + n, testMask: 0, testValue: 0, clearMask: 0xff, setMask: value | 1 })),
+                .map(([k, n, value]): MapOp => ({ kind: "uiu", start: k * LEAF_PAGES + 7, end: k * LEAF_PAGES + 7 + n, testMask: 0, testValue: 0, clearMask: 0xff, setMask: value | 1 })),
             },
           ),
           { minLength: 1, maxLength: 60, size: "max" },
@@ -475,14 +429,14 @@ describe("updateIfUniform: property against ReferenceMap", () => {
           for (const op of ops) {
             let got: number;
             try {
-              got = applyTo(m, op);
+              got = applyOp(m, op);
             } catch (err) {
               expect(err).toBeInstanceOf(MemattrMemoryError);
               enomem++;
               expectSameMaps(m, ref); // unchanged: the reference did not apply it either
               continue;
             }
-            expect(got).toBe(applyTo(ref, op));
+            expect(got).toBe(applyOp(ref, op));
             expectSameMaps(m, ref);
           }
         },

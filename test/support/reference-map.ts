@@ -35,6 +35,13 @@ export class ReferenceMap implements RangeMapLike {
     for (const p of pieces) this.assign(p.start, p.end, ((p.value & ~clearMask) | setMask) & 0xff);
   }
 
+  /** update() of the pages whose value v has (v & testMask) === testValue. */
+  updateWhere(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): void {
+    for (const p of this.runs(start, end)) {
+      if ((p.value & testMask) === testValue) this.assign(p.start, p.end, ((p.value & ~clearMask) | setMask) & 0xff);
+    }
+  }
+
   private assign(start: number, end: number, value: number): void {
     const all: Run[] = this.runs(0, MAX_GFN).flatMap((r) => {
       const out: Run[] = [];
