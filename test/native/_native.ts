@@ -1,9 +1,10 @@
 // What the native test files share: whether the C toolchain is required here, the probes of
-// scripts/build-native.mjs, and one build at a time across processes.
+// scripts/build-native.mjs, one build at a time across processes, and running a test program
+// whose TAP lines ("ok 3 - name") become vitest tests.
 //
 // Without wasm2c, a C compiler or the sanitizer runtime a native suite skips and says why; under
 // CI (or MEMATTR_REQUIRE_NATIVE=1) that is a failure instead. Only build/ is written.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -70,4 +71,58 @@ export async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+export interface TapCase {
+  name: string;
+  ok: boolean;
+  /** The "# " lines printed before the result line: why it failed. */
+  diag: string[];
+}
+
+export interface ProgramRun {
+  program: string;
+  cases: TapCase[];
+  plan: number | null;
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** "ok N - name" / "not ok N - name" lines, each with the "# " lines printed before it, and the plan "1..N". */
+export function parseTap(stdout: string): { cases: TapCase[]; plan: number | null } {
+  const cases: TapCase[] = [];
+  let diag: string[] = [];
+  let plan: number | null = null;
+  for (const line of stdout.split("\n")) {
+    const result = /^(not )?ok \d+ - (.*)$/.exec(line);
+    if (result) {
+      cases.push({ name: result[2]!, ok: result[1] === undefined, diag });
+      diag = [];
+    } else if (line.startsWith("#")) {
+      diag.push(line);
+    } else if (/^1\.\.\d+$/.test(line)) {
+      plan = Number(line.slice(3));
+    }
+  }
+  return { cases, plan };
+}
+
+/** Runs a program with `env` added to this process's, and parses its TAP output. */
+export function runProgram(path: string, env: NodeJS.ProcessEnv): Promise<ProgramRun> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(path, [], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", (e) => (stderr += String(e)));
+    child.on("close", (status, signal) => {
+      const program = path.split("/").pop()!;
+      resolve({ program, ...parseTap(stdout), status, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
 }

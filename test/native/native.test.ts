@@ -6,68 +6,17 @@
 //
 // Without wasm2c, a C compiler or the sanitizer runtime the suites skip and say why; under CI (or
 // MEMATTR_REQUIRE_NATIVE=1) that is a failure instead (./_native.ts). Only build/ is written.
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildNative, nativeSkipReason, required, root, withBuildLock } from "./_native.js";
+import { buildNative, nativeSkipReason, type ProgramRun, required, root, runProgram, withBuildLock } from "./_native.js";
 
 const PROGRAMS = ["test_diff", "test_errors", "test_memory_limit", "test_trap", "test_threads", "test_conv"];
-
-interface TapCase {
-  name: string;
-  ok: boolean;
-  diag: string[];
-}
-
-interface ProgramRun {
-  program: string;
-  cases: TapCase[];
-  plan: number | null;
-  status: number | null;
-  signal: string | null;
-  stderr: string;
-  ms: number;
-}
 
 interface Suite {
   title: string;
   skipReason?: string;
   buildError?: string;
   runs: ProgramRun[];
-}
-
-/** "ok N - name" / "not ok N - name" lines, each with the "# " lines printed before it. */
-function parseTap(stdout: string): { cases: TapCase[]; plan: number | null } {
-  const cases: TapCase[] = [];
-  let diag: string[] = [];
-  let plan: number | null = null;
-  for (const line of stdout.split("\n")) {
-    const result = /^(not )?ok \d+ - (.*)$/.exec(line);
-    if (result) {
-      cases.push({ name: result[2]!, ok: result[1] === undefined, diag });
-      diag = [];
-    } else if (line.startsWith("#")) {
-      diag.push(line);
-    } else if (/^1\.\.\d+$/.test(line)) {
-      plan = Number(line.slice(3));
-    }
-  }
-  return { cases, plan };
-}
-
-function runProgram(path: string, env: NodeJS.ProcessEnv): Promise<ProgramRun> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(path, [], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (status, signal) => {
-      const program = path.split("/").pop()!;
-      resolve({ program, ...parseTap(stdout), status, signal, stderr, ms: Date.now() - started });
-    });
-  });
 }
 
 async function prepare(title: string, buildDir: string, makeVars: string[], env: NodeJS.ProcessEnv, sanitizers: boolean): Promise<Suite> {
