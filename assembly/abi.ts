@@ -1,9 +1,9 @@
 // The core's ABI: every number the .wasm and its embedders must agree on, defined here once.
 //
-// scripts/gen-abi.mjs reads this file and writes src/core/_abi.ts (TypeScript) and
-// native/include/memattr_abi.h (C); test/core/abi.test.ts fails when either is out of date
-// (`npm run gen:abi` rewrites them). So this file keeps a strict shape the generator parses:
-// sections opened by `// ==== name: what they are`, each constant one
+// scripts/gen-abi.mjs reads this file and writes src/core/_abi.ts (TypeScript),
+// native/include/memattr_abi.h (C) and native/rust/abi.rs (Rust); test/core/abi.test.ts fails
+// when one is out of date (`npm run gen:abi` rewrites them). So this file keeps a strict shape
+// the generator parses: sections opened by `// ==== name: what they are`, each constant one
 // `@inline export const NAME: i32 = <integer, or an expression of earlier names>;` with its
 // `/** doc */` on the line above. Nothing else may sit between the sections.
 //
