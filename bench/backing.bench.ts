@@ -7,7 +7,7 @@
 // Compared with DESIGN's C figures for this host: ~19–20 µs per flip with discard,
 // 0.06–0.08 µs without. Memslots are bound, so guest_memfd punches pay KVM's invalidation.
 import { Bench } from "tinybench";
-import { createRealBackings, probeRealBackings } from "../src/backing/index.js";
+import { createRealBackings, probeRealBackings } from "../src/backing/real/index.js";
 
 const probe = probeRealBackings();
 if (!probe.available) {

@@ -4,5 +4,5 @@
  */
 export * from "./index.js";
 export * from "./kvm/index.js";
-export * from "./backing/index.js";
+export * from "./backing/real/index.js";
 export * from "./vmm/index.js";

@@ -1,19 +1,5 @@
-/**
- * Public exports of the backing layer (Node only, reached through `memattr/node` and
- * `memattr/node/backing`): real memfd and guest_memfd backings that carry out populate and
- * discard decisions with real syscalls.
- */
-export { GuestLayout, PAGE_BYTES as BACKING_PAGE_BYTES } from "./_layout.js";
-export { pagePattern } from "./_mapped.js";
-export { BackingError } from "./errors.js";
-export { SharedMemfdBacking, type SharedMemfdAttachOptions } from "./memfd.js";
-export { GuestMemfdBacking, GUEST_MEMFD_BACKING_FLAGS, type GuestMemfdAttachOptions } from "./gmem.js";
-export {
-  createRealBackings,
-  probeRealBackings,
-  REAL_BACKINGS_LABEL,
-  type RealBackings,
-  type RealBackingsMissing,
-  type RealBackingsOptions,
-  type RealBackingsProbe,
-} from "./create.js";
+// Public exports of the backing layer's browser-safe part: the contract every backing of guest
+// memory keeps, and SimulatedBacking (counts only, no memory). The real memfd and guest_memfd
+// backings are Node-only: ./real/, reached through `memattr/node`.
+export type { Backing, BackingStats } from "./contract.js";
+export { SimulatedBacking, type SimulatedBackingOptions } from "./simulated.js";

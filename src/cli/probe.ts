@@ -11,7 +11,7 @@ import {
   KVM_HC_MAP_GPA_RANGE,
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
   KVM_X86_VM_TYPE_NAMES,
-} from "../kvm/constants.js";
+} from "../uapi/constants.js";
 import { Kvm, type KvmCapabilityReport } from "../kvm/system.js";
 
 interface VmTypeRow {

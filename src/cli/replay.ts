@@ -7,7 +7,7 @@
  *                  [--simulated] [--json]
  *
  * Backings: real memfd + guest_memfd when /dev/kvm and koffi work here (through the Node-only
- * `../backing/index.js`, imported lazily); otherwise, or with `--simulated`, SimulatedBacking,
+ * `../backing/real/index.js`, imported lazily); otherwise, or with `--simulated`, SimulatedBacking,
  * and every output says "simulated backing". A progress bar goes to stderr on a TTY. Exit
  * codes: 0 done, 1 an error (a bad trace line names its line; the partial table is printed),
  * 2 usage.
@@ -64,9 +64,9 @@ export async function chooseBackings(forceSimulated: boolean): Promise<BackingCh
     factory: (regions) => simulatedTargets(regions),
   });
   if (forceSimulated) return simulated("--simulated");
-  let mod: typeof import("../backing/index.js");
+  let mod: typeof import("../backing/real/index.js");
   try {
-    mod = await import("../backing/index.js");
+    mod = await import("../backing/real/index.js");
   } catch (err) {
     return simulated(`real backings unavailable: ${(err as Error).message}`);
   }

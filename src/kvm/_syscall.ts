@@ -10,7 +10,7 @@
 import { createRequire } from "node:module";
 import { MemattrUnsupportedError } from "../core/errors.js";
 import { PAGE_SIZE } from "./_validate.js";
-import { ioctlName } from "./constants.js";
+import { ioctlName } from "../uapi/constants.js";
 import { KvmArgumentError, KvmError } from "./errors.js";
 
 /* Linux x86-64 values (include/uapi/asm-generic/fcntl.h, mman-common.h, linux/memfd.h,

@@ -5,15 +5,17 @@
  * Units: `...Bytes` are byte counts, `gpa` a guest physical address in bytes, `gfn` a
  * guest frame number (4 KiB page), `npages` a count of such pages.
  */
+import { PAGE_BYTES, PAGE_SHIFT } from "../core/_abi.js";
 import { MemattrTypeError } from "../core/errors.js";
 import { KvmArgumentError } from "./errors.js";
 
 /** A 64-bit unsigned quantity given as a safe integer number or a bigint. */
-export type U64 = number | bigint;
+export type { U64 } from "../uapi/types.js";
+import type { U64 } from "../uapi/types.js";
 
 /** Page size of x86-64 KVM guests and of the host mappings used here. */
-export const PAGE_SIZE = 4096;
-export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = PAGE_BYTES;
+export { PAGE_SHIFT };
 export const U64_LIMIT = 1n << 64n;
 
 /** Converts a number/bigint to bigint, refusing non-integers, negatives and values ≥ 2^64. */

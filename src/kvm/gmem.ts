@@ -11,7 +11,7 @@ import { fallocateChecked } from "./_fallocate.js";
 import { Mapping } from "./_mapping.js";
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from "./_syscall.js";
 import type { U64 } from "./_validate.js";
-import { GUEST_MEMFD_FLAG_MMAP } from "./constants.js";
+import { GUEST_MEMFD_FLAG_MMAP } from "../uapi/constants.js";
 import { KvmArgumentError } from "./errors.js";
 
 /**

@@ -16,7 +16,7 @@ import {
   KVM_HC_MAP_GPA_RANGE,
   KVM_X86_DEFAULT_VM,
   KVM_X86_VM_TYPE_NAMES,
-} from "./constants.js";
+} from "../uapi/constants.js";
 import { Vm } from "./vm.js";
 
 /** What this host's KVM offers for private memory (all from KVM_CHECK_EXTENSION on /dev/kvm). */

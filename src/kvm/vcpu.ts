@@ -6,10 +6,10 @@ import { FdOwner } from "./_fd.js";
 import { Mapping } from "./_mapping.js";
 import { errorFromErrno, ioctlRaw, ioctlStruct, sysClose } from "./_syscall.js";
 import { toU64, type U64 } from "./_validate.js";
-import { KVM_EXIT, KVM_GET_REGS, KVM_GET_SREGS, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS } from "./constants.js";
+import { KVM_EXIT, KVM_GET_REGS, KVM_GET_SREGS, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS } from "../uapi/constants.js";
 import { KvmArgumentError } from "./errors.js";
-import { decodeRunExit, HYPERCALL_RET_OFFSET, MMIO_DATA_OFFSET, type VcpuExit } from "./run.js";
-import { decodeRegs, decodeSregs, encodeRegs, encodeSregs, KVM_REGS_SIZE, KVM_SREGS_SIZE, type KvmRegs, type KvmSregs } from "./x86.js";
+import { decodeRunExit, HYPERCALL_RET_OFFSET, MMIO_DATA_OFFSET, type VcpuExit } from "../uapi/run.js";
+import { decodeRegs, decodeSregs, encodeRegs, encodeSregs, KVM_REGS_SIZE, KVM_SREGS_SIZE, type KvmRegs, type KvmSregs } from "../uapi/x86.js";
 
 const EINTR = 4;
 const EFAULT = 14;

@@ -33,7 +33,7 @@ import {
   KVM_SET_TSS_ADDR,
   KVM_SET_USER_MEMORY_REGION2,
   capabilityName,
-} from "./constants.js";
+} from "../uapi/constants.js";
 import { KvmArgumentError, KvmCapabilityError, KvmError } from "./errors.js";
 import { GuestMemfd } from "./gmem.js";
 import {
@@ -41,7 +41,7 @@ import {
   encodeEnableCap,
   encodeMemoryAttributes,
   encodeUserspaceMemoryRegion2,
-} from "./structs.js";
+} from "../uapi/structs.js";
 import { Vcpu } from "./vcpu.js";
 
 /** A guest-physical range, either in bytes (`gpa`, `sizeBytes`) or in pages (`gfn`, `npages`). */

@@ -17,22 +17,27 @@
 import { MemattrRangeError } from "../core/errors.js";
 import { checkBoolean, checkObject, checkU64, U64_LIMIT } from "./_check.js";
 import { HypercallError } from "./errors.js";
+import {
+  KVM_HC_MAP_GPA_RANGE,
+  KVM_MAP_GPA_RANGE_ENCRYPTED,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_2M,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_MASK,
+  KVM_MEMORY_EXIT_FLAG_PRIVATE,
+} from "../uapi/kvm-para.js";
 import { PAGE_SHIFT, type Attribute } from "./states.js";
 
-/** KVM_HC_MAP_GPA_RANGE, the hypercall number. */
-export const KVM_HC_MAP_GPA_RANGE = 12;
-/** attrs: page size field mask. */
-export const KVM_MAP_GPA_RANGE_PAGE_SZ_MASK = 0xf;
-/** attrs: 4 KiB page size. */
-export const KVM_MAP_GPA_RANGE_PAGE_SZ_4K = 0;
-/** attrs: 2 MiB page size. */
-export const KVM_MAP_GPA_RANGE_PAGE_SZ_2M = 1 << 0;
-/** attrs: 1 GiB page size. */
-export const KVM_MAP_GPA_RANGE_PAGE_SZ_1G = 1 << 1;
-/** attrs: the range becomes encrypted (private); clear means decrypted (shared). */
-export const KVM_MAP_GPA_RANGE_ENCRYPTED = 1 << 4;
-/** run.memory_fault.flags: the faulting access was private. */
-export const KVM_MEMORY_EXIT_FLAG_PRIVATE = 1 << 3;
+// The ABI's numbers are the kernel's (src/uapi/kvm-para.ts); re-exported for this layer's users.
+export {
+  KVM_HC_MAP_GPA_RANGE,
+  KVM_MAP_GPA_RANGE_ENCRYPTED,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_2M,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
+  KVM_MAP_GPA_RANGE_PAGE_SZ_MASK,
+  KVM_MEMORY_EXIT_FLAG_PRIVATE,
+};
 
 /** Raw KVM_HC_MAP_GPA_RANGE arguments, as read from the vCPU (number or bigint). */
 export interface MapGpaRangeArgs {

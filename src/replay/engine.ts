@@ -59,7 +59,7 @@ import { PAGE_BYTES, type Side } from "../model/states.js";
 import type { PopulateCounts, Tracker } from "../model/tracker.js";
 import type { DiscardBatch, DiscardPolicy } from "../policy/types.js";
 import type { TraceEvent } from "../trace/format.js";
-import type { Backing } from "./backing.js";
+import type { Backing } from "../backing/contract.js";
 import type { ReplayResult } from "./metrics.js";
 
 /** What one replay runs on: a fresh tracker, a policy instance and the two backings. */

@@ -1,7 +1,5 @@
-// Public exports of the replay layer (browser-safe): the Backing contract, the simulated
-// backing, the replay engine and the policy table.
-export type { Backing, BackingStats } from "./backing.js";
-export { SimulatedBacking, type SimulatedBackingOptions } from "./simulated.js";
+// Public exports of the replay layer (browser-safe): the replay engine and the policy table.
+// (The Backing contract and SimulatedBacking are the backing layer's: src/backing/index.ts.)
 export type { FaultCounts, ReplayResult, ReplaySeries } from "./metrics.js";
 export { Replayer, type ReplayOptions, type ReplayProgress, type ReplayTarget } from "./engine.js";
 export {

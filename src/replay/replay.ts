@@ -19,10 +19,10 @@ import { createPolicy, POLICY_NAMES, type PolicyOptions } from "../policy/create
 import type { DiscardPolicy, PolicyName } from "../policy/types.js";
 import { TraceParseError } from "../trace/errors.js";
 import type { TraceEvent, TraceHeader } from "../trace/format.js";
-import type { Backing } from "./backing.js";
+import type { Backing } from "../backing/contract.js";
 import { Replayer, type ReplayOptions, type ReplayTarget } from "./engine.js";
 import type { ReplayResult } from "./metrics.js";
-import { SimulatedBacking } from "./simulated.js";
+import { SimulatedBacking } from "../backing/simulated.js";
 
 /** Events to replay: a sync or async iterable (a parsed file, a generator's events). */
 export type ReplayEvents = Iterable<TraceEvent> | AsyncIterable<TraceEvent>;

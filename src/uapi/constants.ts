@@ -6,7 +6,7 @@
  * arch/x86/include/uapi/asm/kvm_para.h); request numbers are computed with `_IO*` from the
  * struct sizes in structs.ts / x86.ts, and the tests pin them to the header values.
  */
-import { _IO, _IOR, _IOW, _IOWR } from "./_ioctl.js";
+import { _IO, _IOR, _IOW, _IOWR } from "./ioctl.js";
 import {
   KVM_CREATE_GUEST_MEMFD_SIZE,
   KVM_ENABLE_CAP_SIZE,
@@ -198,16 +198,4 @@ export const KVM_INTERNAL_ERROR_DELIVERY_EV = 3;
 export const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON = 4;
 
 /* ------------------------------------------------------------------ hypercalls */
-// KVM_HC_MAP_GPA_RANGE (include/uapi/linux/kvm_para.h) and its attribute bits
-// (arch/x86/include/uapi/asm/kvm_para.h) are defined once, in the browser-safe model, which
-// decodes them; re-exported here so the binding reads as the uapi headers do.
-export {
-  KVM_HC_MAP_GPA_RANGE,
-  KVM_MAP_GPA_RANGE_ENCRYPTED,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_2M,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
-  KVM_MEMORY_EXIT_FLAG_PRIVATE,
-} from "../model/hypercall.js";
-/** Not a bit: the absence of ENCRYPTED means "to shared". */
-export const KVM_MAP_GPA_RANGE_DECRYPTED = 0;
+export * from "./kvm-para.js";

@@ -4,7 +4,7 @@
  * to bigint; encoders take number | bigint and zero every pad/reserved field, which the
  * kernel checks.
  */
-import type { U64 } from "./_validate.js";
+import type { U64 } from "./types.js";
 
 const LE = true;
 

@@ -36,9 +36,10 @@
  * ```
  * Boot image = gfns [0, 16): converted to private with contents preserved before launch.
  */
+import { PAGE_BYTES } from "../core/_abi.js";
 
 /** Bytes per guest page. */
-export const PAGE_BYTES = 4096;
+export { PAGE_BYTES };
 /** The "shared bit": the guest reaches page X's shared side at gpa X | SHARED_BIT. */
 export const SHARED_BIT = 0x4000_0000;
 /** The mailbox page (slot 2). */

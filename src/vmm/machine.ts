@@ -11,14 +11,14 @@
  * EFER.LME|LMA and a 64-bit code segment. There is no IDT: any exception triple-faults and the
  * VMM sees a `shutdown` exit instead of a guest that spins.
  */
-import { SharedMemfdBacking } from "../backing/memfd.js";
-import { GuestMemfdBacking, GUEST_MEMFD_BACKING_FLAGS } from "../backing/gmem.js";
-import { KVM_CAP, KVM_HC_MAP_GPA_RANGE } from "../kvm/constants.js";
+import { SharedMemfdBacking } from "../backing/real/memfd.js";
+import { GuestMemfdBacking, GUEST_MEMFD_BACKING_FLAGS } from "../backing/real/gmem.js";
+import { KVM_CAP, KVM_HC_MAP_GPA_RANGE } from "../uapi/constants.js";
 import { SharedMemfd } from "../kvm/memfd.js";
 import { Kvm } from "../kvm/system.js";
 import type { Vcpu } from "../kvm/vcpu.js";
 import type { Vm } from "../kvm/vm.js";
-import type { KvmSegment } from "../kvm/x86.js";
+import type { KvmSegment } from "../uapi/x86.js";
 import {
   CODE_GPA,
   CODE_MAX_BYTES,

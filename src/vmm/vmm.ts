@@ -16,8 +16,8 @@
  * with a timeout (as the tests and `memattr vmm` do through runVmmInChild).
  */
 import { MemattrError } from "../core/errors.js";
-import { KVM_CAP, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE } from "../kvm/constants.js";
-import type { VcpuExit } from "../kvm/run.js";
+import { KVM_CAP, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE } from "../uapi/constants.js";
+import type { VcpuExit } from "../uapi/run.js";
 import { HypercallError, OutsideGuestMemoryError, type GfnRange } from "../model/errors.js";
 import { createTracker } from "../model/create.js";
 import { BOOT_PAGES, type GuestLayout, guestLayout, MB, OP, PAGE_BYTES, payloadWord, SECRET_TAG, STATUS, DOORBELL_PORT } from "./layout.js";

@@ -1,7 +1,7 @@
 // `memattr replay` and `memattr demo`, in-process: the policy table, --json, timing options,
 // usage errors. Real backings where /dev/kvm offers them (the skip says why otherwise).
 import { describe, expect, it } from "vitest";
-import { probeRealBackings } from "../../src/backing/index.js";
+import { probeRealBackings } from "../../src/backing/real/index.js";
 import { run as demo } from "../../src/cli/demo.js";
 import { run as replay } from "../../src/cli/replay.js";
 import type { ReplayResult } from "../../src/replay/index.js";

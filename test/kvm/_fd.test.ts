@@ -1,7 +1,7 @@
 // FdOwner through its subclasses: idempotent close, Symbol.dispose, typed use-after-close,
 // and no descriptor leak over 10 000 objects.
 import { describe, expect, it } from "vitest";
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "../../src/kvm/constants.js";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "../../src/uapi/constants.js";
 import { SharedMemfd } from "../../src/kvm/memfd.js";
 import { Kvm } from "../../src/kvm/system.js";
 import { expectCode, fdCount, kvmMissing } from "./_support.js";

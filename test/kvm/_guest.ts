@@ -1,7 +1,7 @@
 // Tiny x86 guests for the vCPU tests: a real-mode VM on a guest_memfd(MMAP|INIT_SHARED)
 // memslot whose IVT sends every exception to `out <vector>, al; hlt`, so a faulting guest
 // exits with an io exit on port = vector instead of looping.
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "../../src/kvm/constants.js";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "../../src/uapi/constants.js";
 import type { GuestMemfd } from "../../src/kvm/gmem.js";
 import { Kvm } from "../../src/kvm/system.js";
 import type { Vcpu } from "../../src/kvm/vcpu.js";

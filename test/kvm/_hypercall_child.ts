@@ -1,7 +1,7 @@
 // Run in a child process (a guest that never exits would block KVM_RUN for good): issue
 // KVM_HC_MAP_GPA_RANGE from the given mode with the given instruction and print the exits as
 // JSON lines. Usage: tsx _hypercall_child.ts real|prot32 vmcall|vmmcall
-import { KVM_CAP, KVM_HC_MAP_GPA_RANGE } from "../../src/kvm/constants.js";
+import { KVM_CAP, KVM_HC_MAP_GPA_RANGE } from "../../src/uapi/constants.js";
 import { makeGuest, mapGpaRangeSetup, VMCALL, VMMCALL } from "./_guest.js";
 
 const mode = process.argv[2] === "prot32" ? "prot32" : "real";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   errnoName, ioctlValue, SEEK_DATA, sysClose, sysFallocate, sysFtruncate, sysLseek, sysMemfdCreate, syscallsAvailable, sysOpen, O_RDWR, MFD_CLOEXEC,
 } from "../../src/kvm/_syscall.js";
-import { KVM_GET_API_VERSION } from "../../src/kvm/constants.js";
+import { KVM_GET_API_VERSION } from "../../src/uapi/constants.js";
 import { KvmError } from "../../src/kvm/errors.js";
 import { expectCode } from "./_support.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FALLOC_FL_PUNCH_HOLE, sysFallocate } from "../../src/kvm/_syscall.js";
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP } from "../../src/kvm/constants.js";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP } from "../../src/uapi/constants.js";
 import { KvmArgumentError, KvmError } from "../../src/kvm/errors.js";
 import { Kvm } from "../../src/kvm/system.js";
 import { capMissing, expectCode, page } from "./_support.js";

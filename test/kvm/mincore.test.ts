@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MemattrDisposedError } from "../../src/core/errors.js";
 import { Mapping } from "../../src/kvm/_mapping.js";
 import { MFD_CLOEXEC, syscallsAvailable, sysClose, sysFtruncate, sysMemfdCreate, sysMincore } from "../../src/kvm/_syscall.js";
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP } from "../../src/kvm/constants.js";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP } from "../../src/uapi/constants.js";
 import { KvmArgumentError, KvmError } from "../../src/kvm/errors.js";
 import { SharedMemfd } from "../../src/kvm/memfd.js";
 import { Kvm } from "../../src/kvm/system.js";

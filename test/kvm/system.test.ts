@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KVM_CAP } from "../../src/kvm/constants.js";
+import { KVM_CAP } from "../../src/uapi/constants.js";
 import { KvmError } from "../../src/kvm/errors.js";
 import { Kvm } from "../../src/kvm/system.js";
 import { expectCode, kvmMissing } from "./_support.js";

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP } from "../../src/kvm/constants.js";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP } from "../../src/uapi/constants.js";
 import { KvmArgumentError } from "../../src/kvm/errors.js";
 import { Kvm } from "../../src/kvm/system.js";
 import { CODE_GPA, makeGuest } from "./_guest.js";

@@ -1,7 +1,8 @@
 // Steps a trace through a Replayer on simulated backings and calls `check` after every event.
 import { createTracker, type Tracker } from "../../src/model/index.js";
 import type { DiscardBatch, DiscardPolicy } from "../../src/policy/index.js";
-import { Replayer, type ReplayResult, SimulatedBacking } from "../../src/replay/index.js";
+import { Replayer, type ReplayResult } from "../../src/replay/index.js";
+import { SimulatedBacking } from "../../src/backing/index.js";
 import type { TraceEvent } from "../../src/trace/index.js";
 import { REGIONS } from "./_traces.js";
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createTracker } from "../../src/model/index.js";
 import { eagerPolicy } from "../../src/policy/index.js";
-import { materializeEvents, regionsForTrace, replayAll, ReplayStoppedError, replayTrace, replayTraceSync, SimulatedBacking, simulatedTargets } from "../../src/replay/index.js";
+import { materializeEvents, regionsForTrace, replayAll, ReplayStoppedError, replayTrace, replayTraceSync, simulatedTargets } from "../../src/replay/index.js";
+import { SimulatedBacking } from "../../src/backing/index.js";
 import { generateTrace, parseTrace, parseTraceSync, TraceParseError } from "../../src/trace/index.js";
 
 const HEADER = '{"format":"memattr-trace","version":1,"pageBytes":4096,"regions":[{"gfn":0,"npages":64}]}';

@@ -1,7 +1,7 @@
 // Every ioctl number, capability and flag against the value in the Linux uapi headers
 // (include/uapi/linux/kvm.h, kvm_para.h, arch/x86/include/uapi/asm/kvm.h, kvm_para.h).
 import { describe, expect, it } from "vitest";
-import * as K from "../../src/kvm/constants.js";
+import * as K from "../../src/uapi/constants.js";
 
 const UAPI_IOCTLS: Record<string, number> = {
   KVM_GET_API_VERSION: 0xae00,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { _IO, _IOC, _IOR, _IOW, _IOWR, decodeIoctl, IOC_READ, IOC_WRITE } from "../../src/kvm/_ioctl.js";
-import { expectCode } from "./_support.js";
+import { _IO, _IOC, _IOR, _IOW, _IOWR, decodeIoctl, IOC_READ, IOC_WRITE } from "../../src/uapi/ioctl.js";
+import { expectCode } from "../support/expect-code.js";
 
 describe("_ioctl encoding", () => {
   it("matches asm-generic/ioctl.h for each direction", () => {

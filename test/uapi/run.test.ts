@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeRunExit, KVM_RUN_OFFSETS, KVM_RUN_SIZE } from "../../src/kvm/run.js";
+import { decodeRunExit, KVM_RUN_OFFSETS, KVM_RUN_SIZE } from "../../src/uapi/run.js";
 
 function runPage(exitReason: number, fill: (dv: DataView, bytes: Uint8Array) => void): Uint8Array {
   const bytes = new Uint8Array(8192);

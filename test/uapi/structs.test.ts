@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import * as S from "../../src/kvm/structs.js";
+import * as S from "../../src/uapi/structs.js";
 
 describe("struct sizes (uapi)", () => {
   it("kvm_memory_attributes is 32 bytes", () => expect(S.KVM_MEMORY_ATTRIBUTES_SIZE).toBe(32));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import * as X from "../../src/kvm/x86.js";
+import * as X from "../../src/uapi/x86.js";
 
 describe("x86 register structs", () => {
   it("has the uapi sizes: kvm_regs 144, kvm_segment 24, kvm_dtable 16, kvm_sregs 312", () => {

@@ -19,7 +19,7 @@
  *    them); touch one private data page.
  * 3. `done`, hlt. Any unexpected status: mailbox.txn = where, `fail`, hlt.
  */
-import { KVM_HC_MAP_GPA_RANGE, KVM_MAP_GPA_RANGE_ENCRYPTED } from "../../kvm/constants.js";
+import { KVM_HC_MAP_GPA_RANGE, KVM_MAP_GPA_RANGE_ENCRYPTED } from "../../uapi/constants.js";
 import {
   ACCEPT_CHUNK_PAGES,
   BOOT_PAGES,

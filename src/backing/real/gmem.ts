@@ -25,13 +25,13 @@
  * 6.18, the same holds for memfd). The union never loses what either knows; a page punched
  * behind this backing's back stays reported only if the record or the seed still claims it.
  */
-import { RangeMap } from "../core/range-map.js";
-import type { GuestMemfd } from "../kvm/gmem.js";
-import type { Vm } from "../kvm/vm.js";
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, sysFallocate } from "../kvm/_syscall.js";
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "../kvm/constants.js";
-import { KvmArgumentError } from "../kvm/errors.js";
-import type { GfnRange } from "../model/errors.js";
+import { RangeMap } from "../../core/range-map.js";
+import type { GuestMemfd } from "../../kvm/gmem.js";
+import type { Vm } from "../../kvm/vm.js";
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, sysFallocate } from "../../kvm/_syscall.js";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "../../uapi/constants.js";
+import { KvmArgumentError } from "../../kvm/errors.js";
+import type { GfnRange } from "../../model/errors.js";
 import { GuestLayout, PAGE_BYTES } from "./_layout.js";
 import { MappedBacking } from "./_mapped.js";
 

@@ -5,9 +5,9 @@
  * What is populated is read back from the kernel with lseek(SEEK_DATA / SEEK_HOLE), so pages
  * written before bind are found without replaying notifications.
  */
-import { SharedMemfd } from "../kvm/memfd.js";
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, sysFallocate } from "../kvm/_syscall.js";
-import type { GfnRange } from "../model/errors.js";
+import { SharedMemfd } from "../../kvm/memfd.js";
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, sysFallocate } from "../../kvm/_syscall.js";
+import type { GfnRange } from "../../model/errors.js";
 import { GuestLayout, PAGE_BYTES } from "./_layout.js";
 import { MappedBacking } from "./_mapped.js";
 

@@ -1,11 +1,11 @@
 // What both real backings share (src/backing/_mapped.ts): copyFrom, writePage, pagePattern.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemattrDisposedError, MemattrRangeError, MemattrTypeError } from "../../src/core/errors.js";
-import { createRealBackings, type RealBackings } from "../../src/backing/create.js";
-import { BackingError } from "../../src/backing/errors.js";
-import { SharedMemfdBacking } from "../../src/backing/memfd.js";
-import { pagePattern } from "../../src/backing/_mapped.js";
-import type { Backing } from "../../src/replay/backing.js";
+import { MemattrDisposedError, MemattrRangeError, MemattrTypeError } from "../../../src/core/errors.js";
+import { createRealBackings, type RealBackings } from "../../../src/backing/real/create.js";
+import { BackingError } from "../../../src/backing/real/errors.js";
+import { SharedMemfdBacking } from "../../../src/backing/real/memfd.js";
+import { pagePattern } from "../../../src/backing/real/_mapped.js";
+import type { Backing } from "../../../src/backing/contract.js";
 import { TWO_REGIONS, expectCode, pageOf, realMissing } from "./_support.js";
 
 describe("pagePattern", () => {

@@ -1,11 +1,11 @@
 // Helpers for the backing tests: one probe that says plainly why real backings are skipped,
 // an fd counter, small page builders, and the error-code assert of the KVM tests.
 import { readdirSync } from "node:fs";
-import { probeRealBackings } from "../../src/backing/create.js";
-import { Kvm } from "../../src/kvm/system.js";
-import type { Vm } from "../../src/kvm/vm.js";
+import { probeRealBackings } from "../../../src/backing/real/create.js";
+import { Kvm } from "../../../src/kvm/system.js";
+import type { Vm } from "../../../src/kvm/vm.js";
 
-export { expectCode } from "../kvm/_support.js";
+export { expectCode } from "../../kvm/_support.js";
 
 const probe = probeRealBackings();
 /** Why real backings cannot run here (no /dev/kvm, no koffi, no guest_memfd MMAP|INIT_SHARED), or undefined. */

@@ -17,12 +17,13 @@
  * a batch may still be file-contiguous across a hole (the last page of one region and the
  * first of the next): `coalesceFilePieces` joins those into one piece, one syscall.
  */
-import { MemattrRangeError, MemattrTypeError } from "../core/errors.js";
-import { GuestMemoryMap } from "../model/regions.js";
-import { OutsideGuestMemoryError, type GfnRange } from "../model/errors.js";
+import { PAGE_BYTES } from "../../core/_abi.js";
+import { MemattrRangeError, MemattrTypeError } from "../../core/errors.js";
+import { GuestMemoryMap } from "../../model/regions.js";
+import { OutsideGuestMemoryError, type GfnRange } from "../../model/errors.js";
 
 /** Bytes per guest page. */
-export const PAGE_BYTES = 4096;
+export { PAGE_BYTES };
 
 /** Slow path of argument checks: builds the typed error for a bad gfn/npages pair. */
 function badRange(gfn: unknown, npages: unknown, what: string): never {

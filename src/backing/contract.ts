@@ -1,7 +1,7 @@
 /**
  * The contract between the replay/VMM loop and a backing of guest memory. One backing holds one
  * side (`shared`: memfd or anonymous memory the host may read; `private`: guest_memfd) for the
- * whole guest memory map. Real backings live in `src/backing/` (Node-only, real syscalls); the
+ * whole guest memory map. Real backings live in `src/backing/real/` (Node-only, real syscalls); the
  * browser-safe `SimulatedBacking` only counts, and says so through `simulated`.
  *
  * Short names: `gfn` guest frame number (4 KiB page); a range is `gfn + npages` (half-open);

@@ -2,9 +2,9 @@
 // mapping: pages populated behind the backing's back (another mapping, another backing of the
 // same file) show up; punched pages disappear; the seed still counts.
 import { describe, expect, it } from "vitest";
-import { MemattrDisposedError } from "../../src/core/errors.js";
-import { GUEST_MEMFD_BACKING_FLAGS, GuestMemfdBacking } from "../../src/backing/gmem.js";
-import { Mapping } from "../../src/kvm/_mapping.js";
+import { MemattrDisposedError } from "../../../src/core/errors.js";
+import { GUEST_MEMFD_BACKING_FLAGS, GuestMemfdBacking } from "../../../src/backing/real/gmem.js";
+import { Mapping } from "../../../src/kvm/_mapping.js";
 import { TWO_REGIONS, expectCode, pageOf, realMissing, withVm } from "./_support.js";
 
 const PAGE = 4096;

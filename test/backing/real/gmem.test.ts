@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { MemattrDisposedError, MemattrRangeError } from "../../src/core/errors.js";
-import { GUEST_MEMFD_FLAG_MMAP } from "../../src/kvm/constants.js";
-import { KvmArgumentError } from "../../src/kvm/errors.js";
-import { GUEST_MEMFD_BACKING_FLAGS, GuestMemfdBacking } from "../../src/backing/gmem.js";
-import { pagePattern } from "../../src/backing/_mapped.js";
-import { OutsideGuestMemoryError } from "../../src/model/errors.js";
+import { MemattrDisposedError, MemattrRangeError } from "../../../src/core/errors.js";
+import { GUEST_MEMFD_FLAG_MMAP } from "../../../src/uapi/constants.js";
+import { KvmArgumentError } from "../../../src/kvm/errors.js";
+import { GUEST_MEMFD_BACKING_FLAGS, GuestMemfdBacking } from "../../../src/backing/real/gmem.js";
+import { pagePattern } from "../../../src/backing/real/_mapped.js";
+import { OutsideGuestMemoryError } from "../../../src/model/errors.js";
 import { TWO_REGIONS, expectCode, fdCount, isZero, pageOf, realMissing, withVm } from "./_support.js";
 
 describe.skipIf(realMissing)("GuestMemfdBacking (real guest_memfd, MMAP|INIT_SHARED)", () => {

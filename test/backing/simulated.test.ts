@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SimulatedBacking } from "../../src/replay/index.js";
+import { SimulatedBacking } from "../../src/backing/index.js";
 
 describe("SimulatedBacking", () => {
   it("counts one discard call per range and says it is simulated", () => {

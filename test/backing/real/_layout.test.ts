@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { MemattrRangeError, MemattrTypeError } from "../../src/core/errors.js";
-import { GuestLayout } from "../../src/backing/_layout.js";
-import { OutsideGuestMemoryError } from "../../src/model/errors.js";
+import { MemattrRangeError, MemattrTypeError } from "../../../src/core/errors.js";
+import { GuestLayout } from "../../../src/backing/real/_layout.js";
+import { OutsideGuestMemoryError } from "../../../src/model/errors.js";
 import { TWO_REGIONS, expectCode } from "./_support.js";
 
 const layout = new GuestLayout(TWO_REGIONS);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { MemattrDisposedError, MemattrRangeError, MemattrTypeError } from "../../src/core/errors.js";
-import { SharedMemfd } from "../../src/kvm/memfd.js";
-import { SharedMemfdBacking } from "../../src/backing/memfd.js";
-import { pagePattern } from "../../src/backing/_mapped.js";
-import { OutsideGuestMemoryError } from "../../src/model/errors.js";
+import { MemattrDisposedError, MemattrRangeError, MemattrTypeError } from "../../../src/core/errors.js";
+import { SharedMemfd } from "../../../src/kvm/memfd.js";
+import { SharedMemfdBacking } from "../../../src/backing/real/memfd.js";
+import { pagePattern } from "../../../src/backing/real/_mapped.js";
+import { OutsideGuestMemoryError } from "../../../src/model/errors.js";
 import { TWO_REGIONS, expectCode, fdCount, isZero, pageOf, realMissing } from "./_support.js";
 
 describe.skipIf(realMissing)("SharedMemfdBacking (real memfd)", () => {

@@ -8,7 +8,7 @@
  * | BackingError  | ELEAK   | a copy from the private side into the shared side                |
  * | BackingError  | ELAYOUT | a copy between backings whose guest memory maps differ           |
  */
-import { MemattrError } from "../core/errors.js";
+import { MemattrError } from "../../core/errors.js";
 
 /** A request a backing refuses because it would break its rules. */
 export class BackingError extends MemattrError {

@@ -7,10 +7,10 @@
  * Short names: `gfn` guest frame number (4 KiB page); a range is `gfn + npages` (half-open);
  * `filePage` a page index in the backing file; `offsetBytes` = filePage × 4096.
  */
-import { MemattrDisposedError, MemattrRangeError, MemattrTypeError } from "../core/errors.js";
-import type { GfnRange } from "../model/errors.js";
-import type { Side } from "../model/states.js";
-import type { Backing, BackingStats } from "../replay/backing.js";
+import { MemattrDisposedError, MemattrRangeError, MemattrTypeError } from "../../core/errors.js";
+import type { GfnRange } from "../../model/errors.js";
+import type { Side } from "../../model/states.js";
+import type { Backing, BackingStats } from "../contract.js";
 import { GuestLayout, PAGE_BYTES } from "./_layout.js";
 import { BackingError } from "./errors.js";
 

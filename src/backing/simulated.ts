@@ -10,7 +10,7 @@
 import { MemattrDisposedError, MemattrRangeError } from "../core/errors.js";
 import type { GfnRange } from "../model/errors.js";
 import { PAGE_BYTES, type Side } from "../model/states.js";
-import type { Backing, BackingStats } from "./backing.js";
+import type { Backing, BackingStats } from "./contract.js";
 
 /** Options of a {@link SimulatedBacking}. */
 export interface SimulatedBackingOptions {

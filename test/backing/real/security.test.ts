@@ -17,12 +17,12 @@
 // It does not prove hardware isolation (nothing here can), nor anything about the kernel's
 // own page reuse beyond "a punched page reads back zeros".
 import { afterEach, describe, expect, it } from "vitest";
-import { RangeMap } from "../../src/core/range-map.js";
-import { createRealBackings, type RealBackings } from "../../src/backing/create.js";
-import { BackingError } from "../../src/backing/errors.js";
-import type { MappedBacking } from "../../src/backing/_mapped.js";
-import type { Side } from "../../src/model/states.js";
-import { Tracker } from "../../src/model/tracker.js";
+import { RangeMap } from "../../../src/core/range-map.js";
+import { createRealBackings, type RealBackings } from "../../../src/backing/real/create.js";
+import { BackingError } from "../../../src/backing/real/errors.js";
+import type { MappedBacking } from "../../../src/backing/real/_mapped.js";
+import type { Side } from "../../../src/model/states.js";
+import { Tracker } from "../../../src/model/tracker.js";
 import { TWO_REGIONS, expectCode, isZero, realMissing } from "./_support.js";
 
 const SECRET = [0x53, 0x45, 0x43, 0x52, 0x45, 0x54]; // "SECRET"

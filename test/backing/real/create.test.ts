@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createRealBackings, probeRealBackings, REAL_BACKINGS_LABEL } from "../../src/backing/create.js";
-import { KvmError } from "../../src/kvm/errors.js";
-import { Kvm } from "../../src/kvm/system.js";
+import { createRealBackings, probeRealBackings, REAL_BACKINGS_LABEL } from "../../../src/backing/real/create.js";
+import { KvmError } from "../../../src/kvm/errors.js";
+import { Kvm } from "../../../src/kvm/system.js";
 import { TWO_REGIONS, fdCount, realMissing } from "./_support.js";
 
 describe("probeRealBackings", () => {

@@ -7,13 +7,13 @@
  * Short names: `gfn` guest frame number (4 KiB page); `slot` KVM memslot id.
  */
 import { existsSync } from "node:fs";
-import { MemattrError } from "../core/errors.js";
-import { syscallsAvailable } from "../kvm/_syscall.js";
-import { KVM_CAP } from "../kvm/constants.js";
-import { SharedMemfd } from "../kvm/memfd.js";
-import { Kvm } from "../kvm/system.js";
-import type { Vm } from "../kvm/vm.js";
-import type { GfnRange } from "../model/errors.js";
+import { MemattrError } from "../../core/errors.js";
+import { syscallsAvailable } from "../../kvm/_syscall.js";
+import { KVM_CAP } from "../../uapi/constants.js";
+import { SharedMemfd } from "../../kvm/memfd.js";
+import { Kvm } from "../../kvm/system.js";
+import type { Vm } from "../../kvm/vm.js";
+import type { GfnRange } from "../../model/errors.js";
 import { GuestLayout, PAGE_BYTES } from "./_layout.js";
 import { GUEST_MEMFD_BACKING_FLAGS, GuestMemfdBacking } from "./gmem.js";
 import { SharedMemfdBacking } from "./memfd.js";
