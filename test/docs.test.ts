@@ -9,6 +9,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { join, relative } from "node:path";
 import { formatWithOptions } from "node:util";
 import { describe, expect, it, vi } from "vitest";
+import { ERROR_CODES } from "../src/core/_abi.js";
+import { buildNative, nativeSkipReason, required, withBuildLock } from "./native/_native.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const outDir = join(root, "test-artifacts", "docs");
@@ -168,3 +170,44 @@ describe("documentation examples", () => {
 
 // formatWithOptions is what console.log prints; imported here so a missing node:util fails loudly
 void formatWithOptions;
+
+// ```c blocks: compiled against build/native/libmemattr.a and run; a printf line's trailing
+// `/* text */` comment is the line it must print. (Skipped with the reason where the native
+// toolchain is missing; a failure under CI.)
+const cBlocks = ["README.md", ...[...files(join(root, "docs"), ".md")].map((p) => relative(root, p))].flatMap((doc) =>
+  [...readFileSync(join(root, doc), "utf8").matchAll(/```c\n([\s\S]*?)```/g)].map((m, i) => ({ name: `${doc} C block ${i + 1}`, code: m[1]! })),
+);
+const nativeMissing = nativeSkipReason(false);
+if (nativeMissing && !required) console.warn(`[test/docs] skipping the C examples: ${nativeMissing}`);
+
+describe.skipIf(nativeMissing !== undefined && !required)("documentation C examples", () => {
+  it("exist", () => {
+    expect(cBlocks.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(cBlocks.map((b) => [b.name, b] as const))("%s compiles, runs and prints what it says", async (_name, block) => {
+    expect(nativeMissing, nativeMissing).toBeUndefined();
+    const failed = await withBuildLock(async () => buildNative(["lib"]));
+    expect(failed, failed).toBeUndefined();
+    const src = join(outDir, `${block.name.replace(/[^a-z0-9]+/gi, "-")}.c`);
+    const bin = src.replace(/\.c$/, "");
+    writeFileSync(src, block.code);
+    const lib = join(root, "build", "native");
+    const cc = spawnSync("cc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", `-I${join(lib, "include")}`, src, join(lib, "libmemattr.a"), "-lm", "-pthread", "-o", bin], { encoding: "utf8" });
+    expect(cc.stderr, cc.stderr).toBe("");
+    expect(cc.status).toBe(0);
+    const want = [...block.code.matchAll(/printf\(.*\);\s*\/\* (.+?) \*\/\s*$/gm)].map((m) => m[1]!);
+    expect(want.length, "a C example must say what it prints").toBeGreaterThan(0);
+    const run = spawnSync(bin, [], { encoding: "utf8" });
+    expect(run.status).toBe(0);
+    expect(run.stdout.trimEnd().split("\n")).toEqual(want);
+  });
+});
+
+describe("the error table of docs/native.md", () => {
+  it("lists exactly the core's error codes (assembly/abi.ts)", () => {
+    const text = readFileSync(join(root, "docs", "native.md"), "utf8");
+    const listed = [...text.matchAll(/^\s*\| `-(E[A-Z]+)` \|/gm)].map((m) => m[1]!).sort();
+    expect(listed).toEqual([...ERROR_CODES.values()].map((e) => e.errno).sort());
+  });
+});
