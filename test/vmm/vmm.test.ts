@@ -2,7 +2,7 @@
 // shared pages), the hypercall path probe, and hostile guests. Every guest runs in a child
 // process with a timeout (a guest that never exits would block KVM_RUN for good).
 import { describe, expect, it } from "vitest";
-import { KVM_MAP_GPA_RANGE_ENCRYPTED } from "../../src/kvm/constants.js";
+import { KVM_MAP_GPA_RANGE_ENCRYPTED } from "../../src/uapi/constants.js";
 import { Kvm } from "../../src/kvm/system.js";
 import { type ChildResult, probeHypercall, runVmmInChild, serializeRequests } from "../../src/vmm/child.js";
 import type { HostileRequest } from "../../src/vmm/guest/program.js";
