@@ -13,7 +13,7 @@
 // reserveBytes(RESERVE_BYTES) before touching anything: afterwards every allocation of that
 // operation succeeds, which is how a failing memory.grow leaves the map unchanged.
 
-import { NODE_POINTERS, NODE_SLOTS, isUniformSlot } from "./layout";
+import { NODE_POINTERS, NODE_SLOTS, isUniformSlot, leafSlotAddr, leafSlotClass } from "./layout";
 
 /** Upper bound of what one set/update can allocate: 4 nodes of root growth, 2 edge paths of
  * 4 nodes each, and 2 edge leaves of 8 bits (4 632 B each) — rounded up. */
@@ -120,8 +120,7 @@ function drainGarbageNode(): void {
     for (let at = node + NODE_SLOTS, last = at + 127 * 4; at <= last; at += 4) {
       let slot = load<u32>(at);
       if (isUniformSlot(slot)) continue;
-      // a leaf slot carries log2(width) = its block's class in bits 1–2 (leaf.ts)
-      if (level == 1) freeBlock(<usize>(slot & ~7), <i32>((slot >> 1) & 3));
+      if (level == 1) freeBlock(leafSlotAddr(slot), leafSlotClass(slot));
       else discardNode(<usize>slot, level - 1);
     }
   }

@@ -37,7 +37,7 @@ import {
 } from "./abi";
 import { RESERVE_BYTES, allocBlock, classBytes, freeBlock, reserveBytes } from "./alloc";
 import { checkRange, setValid, toGfn, updateIfUniformValid, updateValid } from "./edit";
-import { BATCH_IN, COUNTS } from "./layout";
+import { BATCH_IN, pagesOfValue } from "./layout";
 import { applyMask, withTest } from "./mask";
 import { uniformValueOf, writeRuns } from "./tree";
 
@@ -737,7 +737,7 @@ export function pagesDiscard(start: f64, end: f64, side: i32): f64 {
 /** Pages of the whole map whose value v has (v & mask) == match: a sum of per-value totals. */
 export function pagesMatching(mask: i32, match: i32): f64 {
   let n: i64 = 0;
-  for (let v = 0; v < 256; v++) if ((v & mask) == match) n += load<i64>(COUNTS + (<usize>v << 3));
+  for (let v = 0; v < 256; v++) if ((v & mask) == match) n += pagesOfValue(v);
   return <f64>n;
 }
 

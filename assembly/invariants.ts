@@ -3,7 +3,11 @@
 // the rule as a small number (table below) for the test's message.
 //
 //   rule  meaning
-//   1     a leaf is malformed (leafCheck code in invariantDetail)
+//   1     a leaf is malformed; invariantDetail is leafCheck's code:
+//           -1 block not 8-aligned   -3 a palette entry's count differs from its pages
+//           -4 a value twice in the palette   -5 counts do not add up to 4096
+//           -6 fewer than 2 values (should be a uniform slot)   -7 distinct count wrong
+//           -8 narrower than its values need
 //   2     a node's pointerCount is wrong
 //   3     a node holds one uniform value in every slot (should have collapsed)
 //   4     the root is taller than its content needs
@@ -15,7 +19,7 @@
 //   10    height out of range
 //   11    the conversion table is inconsistent (conv.ts convCheck; detail = its code)
 
-import { COUNTS, MAX_GFN, MAX_HEIGHT, NODE_POINTERS, NODE_SLOTS, isUniformSlot, uniformSlot } from "./layout";
+import { COUNTS, MAX_GFN, MAX_HEIGHT, NODE_POINTERS, NODE_SLOTS, isUniformSlot, pagesOfValue, uniformSlot } from "./layout";
 import { classBytes, freeBlockCount, heapLiveBytes, heapParkedBytes, heapStartBytes, heapTopBytes } from "./alloc";
 import { leafBytesOf, leafCheck } from "./leaf";
 import { addAllToCounts, boundariesInRange, boundaryCount, height, root, tailValue } from "./tree";
@@ -80,7 +84,7 @@ export function checkAll(): i32 {
   let countsOk = true;
   for (let v = 0; v < 256; v++) {
     let mine = load<i64>(SAVED_COUNTS + (<usize>v << 3));
-    if (mine != load<i64>(COUNTS + (<usize>v << 3))) {
+    if (mine != pagesOfValue(v)) {
       countsOk = false;
       detail = v;
     }

@@ -30,6 +30,25 @@ import { GFN_BITS } from "./abi";
 @inline export function slotValue(slot: u32): i32 {
   return <i32>(slot >>> 1);
 }
+/* A leaf slot: the leaf's block address (8-aligned) | log2(bits per page) << 1. log2 of the
+ * width is also the block's allocator class (alloc.ts: 1-bit leaves in class 0 … 8-bit in 3). */
+/** The block of the leaf a leaf slot points to. */
+@inline export function leafSlotAddr(slot: u32): usize {
+  return <usize>(slot & ~7);
+}
+/** log2 of the leaf's bits per page: its block's allocator class. */
+@inline export function leafSlotClass(slot: u32): i32 {
+  return <i32>((slot >> 1) & 3);
+}
+/** The leaf's bits per page (1, 2, 4 or 8). */
+@inline export function leafSlotWidth(slot: u32): u32 {
+  return 1 << ((slot >> 1) & 3);
+}
+/** The slot of the leaf at `leaf` with `width` bits per page. */
+@inline export function leafSlotOf(leaf: usize, width: u32): u32 {
+  return <u32>leaf | (ctz(width) << 1);
+}
+
 /** 1 when the slot is a pointer, 0 when it is a uniform value. */
 @inline export function isPointerBit(slot: u32): u32 {
   return (slot & 1) ^ 1;
@@ -47,11 +66,12 @@ import { GFN_BITS } from "./abi";
  *
  *   0              4            8                                   520      536
  *   ┌──────────────┬────────────┬───────────────────────────────────┬────────┐
- *   │ pointerCount │ (unused)   │ slots[128]: u32 each              │ (pad)  │
+ *   │ pointerCount │ garbage    │ slots[128]: u32 each              │ (pad)  │
  *   │ u32          │ u32        │ slot i covers base + i·span/128   │        │
  *   └──────────────┴────────────┴───────────────────────────────────┴────────┘
  * pointerCount = how many slots are pointers; 0 means every child is uniform, the only
- * case in which the node might collapse into one uniform slot.
+ * case in which the node might collapse into one uniform slot. garbage = while the node waits
+ * on the garbage stack (alloc.ts), the next node there | its level; unused in the live tree.
  */
 @inline export const NODE_POINTERS: usize = 0;
 @inline export const NODE_SLOTS: usize = 8;
@@ -59,6 +79,17 @@ import { GFN_BITS } from "./abi";
 // Static regions (zeroed at instantiation, never freed).
 /** Pages per value over the whole map: i64[256]. */
 export const COUNTS: usize = memory.data(256 * 8, 16);
+
+/** Pages of the whole map holding value `v` (COUNTS[v]). */
+@inline export function pagesOfValue(v: i32): i64 {
+  return load<i64>(COUNTS + (<usize>v << 3));
+}
+
+/** COUNTS[v] += delta: the one place the map-wide per-value totals change. */
+@inline export function addPages(v: i32, delta: i64): void {
+  let at = COUNTS + (<usize>v << 3);
+  store<i64>(at, load<i64>(at) + delta);
+}
 /** One chunk decoded to a byte per page, for the rare re-encode paths: u8[4096]. */
 export const SCRATCH_VALUES: usize = memory.data(4096, 16);
 /** Histogram used while encoding a chunk: u16[256]. */

@@ -30,7 +30,7 @@
 // a 1-bit leaf relabels entries instead of widening; widening itself spreads packed words, not
 // pages.
 
-import { CHUNK_PAGES, COUNTS, SCRATCH_HIST, SCRATCH_INDEX, SCRATCH_VALUES, uniformSlot } from "./layout";
+import { CHUNK_PAGES, SCRATCH_HIST, SCRATCH_INDEX, SCRATCH_VALUES, addPages, leafSlotAddr, leafSlotOf, leafSlotWidth, uniformSlot } from "./layout";
 import { allocBlock, freeBlock, parkLeaf, unparkLeaf, unparkedIdx } from "./alloc";
 import { applyMask } from "./mask";
 
@@ -43,13 +43,13 @@ import { applyMask } from "./mask";
 // ── slots and layout ─────────────────────────────────────────────────────────────────────
 
 @inline function addrOf(slot: u32): usize {
-  return <usize>(slot & ~7);
+  return leafSlotAddr(slot);
 }
 @inline function widthOf(slot: u32): u32 {
-  return 1 << ((slot >> 1) & 3);
+  return leafSlotWidth(slot);
 }
 @inline function slotOf(leaf: usize, width: u32): u32 {
-  return <u32>leaf | (ctz(width) << 1);
+  return leafSlotOf(leaf, width);
 }
 @inline export function leafClass(width: u32): i32 {
   return <i32>ctz(width);
@@ -543,10 +543,8 @@ export const RUN_REFUSED: i32 = i32.MIN_VALUE;
     addCount(leaf, width, oldIdx, -<i32>n);
     setDistinct(leaf, width, distinct);
   }
-  let oldAt = COUNTS + (<usize>old << 3);
-  store<i64>(oldAt, load<i64>(oldAt) - <i64>n);
-  let xAt = COUNTS + (<usize>x << 3);
-  store<i64>(xAt, load<i64>(xAt) + <i64>n);
+  addPages(old, -<i64>n);
+  addPages(x, <i64>n);
   let delta: i32;
   if (lo > 0) {
     let b = <u32>((window >> (<u64>firstBit & 7)) & laneMask);
@@ -787,8 +785,7 @@ export function leafAddHistogram(slot: u32, lo: u32, hi: u32, sign: i64): void {
     let c = countOf(leaf, width, i);
     if (c == 0) continue;
     let n = whole ? c : countRangeIdx(data, width, lo, hi, i);
-    let at = COUNTS + (<usize>valueOfIdx(leaf, width, i) << 3);
-    store<i64>(at, load<i64>(at) + sign * <i64>n);
+    addPages(valueOfIdx(leaf, width, i), sign * <i64>n);
   }
 }
 
@@ -894,21 +891,18 @@ export function leafSetRangeInPlace(slot: u32, lo: u32, hi: u32, x: i32, before:
       let k = <i32>load<u16>(RANGE_COUNTS + (<usize>i << 1));
       if (k == 0) continue;
       addCount(leaf, width, i, -k);
-      let at = COUNTS + (<usize>load<u8>(leaf + i) << 3);
-      store<i64>(at, load<i64>(at) - <i64>k);
+      addPages(<i32>load<u8>(leaf + i), -<i64>k);
     }
     if (relabel) store<u8>(leaf + idx, <u8>x);
   } else {
     for (let o = lo; o < hi; o++) {
       let v = idxAt(data, 8, o);
       addCount(leaf, 8, v, -1);
-      let at = COUNTS + (<usize>v << 3);
-      store<i64>(at, load<i64>(at) - 1);
+      addPages(v, -1);
     }
   }
   addCount(leaf, width, idx, n);
-  let xAt = COUNTS + (<usize>x << 3);
-  store<i64>(xAt, load<i64>(xAt) + <i64>n);
+  addPages(x, <i64>n);
   setDistinct(leaf, width, distinct);
   fillIdx(data, width, lo, hi, idx);
   return differsIn(before, x) + differsIn(x, after) - removed;
@@ -955,13 +949,10 @@ function setRangeInPlace1(leaf: usize, data: usize, lo: u32, hi: u32, idx: u32, 
   addCount(leaf, 1, 0, -<i32>zeros);
   addCount(leaf, 1, 1, -<i32>ones);
   addCount(leaf, 1, idx, n);
-  let at0 = COUNTS + (<usize>load<u8>(leaf) << 3);
-  store<i64>(at0, load<i64>(at0) - <i64>zeros);
-  let at1 = COUNTS + (<usize>load<u8>(leaf + 1) << 3);
-  store<i64>(at1, load<i64>(at1) - <i64>ones);
+  addPages(<i32>load<u8>(leaf), -<i64>zeros);
+  addPages(<i32>load<u8>(leaf + 1), -<i64>ones);
   if (relabel) store<u8>(leaf + idx, <u8>x);
-  let xAt = COUNTS + (<usize>x << 3);
-  store<i64>(xAt, load<i64>(xAt) + <i64>n);
+  addPages(x, <i64>n);
   setDistinct(leaf, 1, distinct);
   fillIdx(data, 1, lo, hi, idx);
   return differsIn(before, x) + differsIn(x, after) - removed;

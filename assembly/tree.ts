@@ -17,7 +17,7 @@
 // edit itself) to learn what it removes.
 
 import {
-  CHUNK_SHIFT, COUNTS, FANOUT_SHIFT, MAX_GFN, MAX_GFN_F64, NODE_POINTERS, NODE_SLOTS,
+  CHUNK_SHIFT, COUNTS, FANOUT_SHIFT, MAX_GFN, MAX_GFN_F64, NODE_POINTERS, NODE_SLOTS, addPages,
   isPointerBit, isUniformSlot, shiftOf, slotValue, spanOf, uniformSlot,
 } from "./layout";
 import { allocBlock, discardNode, freeBlock, resetHeap } from "./alloc";
@@ -35,6 +35,11 @@ export let boundaryCount: i64 = 0;
 
 @inline function slotAt(node: usize, i: i32): usize {
   return node + NODE_SLOTS + (<usize>i << 2);
+}
+
+/** One step of a walk down: the slot of node `node`'s child covering page g, when each child covers 2^shift pages. */
+@inline function childSlot(node: u32, g: u64, shift: u64): u32 {
+  return load<u32>(slotAt(<usize>node, <i32>((g >> shift) & 127)));
 }
 
 /**
@@ -69,7 +74,7 @@ export function resetTree(): void {
   while (level > 0) {
     if (isUniformSlot(slot)) return slotValue(slot);
     shift -= FANOUT_SHIFT;
-    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+    slot = childSlot(slot, g, shift);
     level--;
   }
   if (isUniformSlot(slot)) return slotValue(slot);
@@ -99,7 +104,7 @@ export function getValuesInto(gfnsAt: usize, valuesAt: usize, n: i32): i32 {
       let shift = topShift;
       while (level > 0 && !isUniformSlot(slot)) {
         shift -= FANOUT_SHIFT;
-        slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+        slot = childSlot(slot, g, shift);
         level--;
       }
       value = isUniformSlot(slot) ? slotValue(slot) : leafGet(slot, <u32>g & 4095);
@@ -128,7 +133,7 @@ export function getValuesIntoU32(gfnsAt: usize, valuesAt: usize, n: i32): void {
       let shift = topShift;
       while (!isUniformSlot(slot) && shift > 12) {
         shift -= FANOUT_SHIFT;
-        slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+        slot = childSlot(slot, g, shift);
       }
       value = isUniformSlot(slot) ? slotValue(slot) : leafGet(slot, <u32>g & 4095);
     }
@@ -155,8 +160,7 @@ function scanPiece(v: i32, pages: u64): void {
   else if (scanLast != v) scanBoundaries++;
   scanLast = v;
   if (scanMode == SCAN_SUBTRACT || scanMode == SCAN_ADD) {
-    let at = COUNTS + (<usize>v << 3);
-    store<i64>(at, load<i64>(at) + (scanMode == SCAN_ADD ? <i64>pages : -<i64>pages));
+    addPages(v, scanMode == SCAN_ADD ? <i64>pages : -<i64>pages);
   } else if (scanMode == SCAN_COUNT && v == scanTarget) {
     scanCount += pages;
   }
@@ -258,7 +262,7 @@ function allEqualTree(slot: u32, level: i32, base: u64, s: u64, e: u64, v: i32):
   while (level > 0) {
     if (isUniformSlot(slot)) return slot;
     shift -= FANOUT_SHIFT;
-    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+    slot = childSlot(slot, g, shift);
     level--;
   }
   if (!isUniformSlot(slot)) {
@@ -305,7 +309,7 @@ export function allEqual(s: u64, e: u64, v: i32): bool {
     if (isUniformSlot(slot)) return slotValue(slot) == v;
     shift -= FANOUT_SHIFT;
     if ((s >> shift) != (last >> shift)) return allEqualTree(slot, level, (s >> (shift + FANOUT_SHIFT)) << (shift + FANOUT_SHIFT), s, e, v);
-    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(s >> shift) & 127) << 2));
+    slot = childSlot(slot, s, shift);
     level--;
   }
   if (isUniformSlot(slot)) return slotValue(slot) == v;
@@ -324,7 +328,7 @@ export function allEqual(s: u64, e: u64, v: i32): bool {
   let shift = topShift;
   while (!isUniformSlot(slot) && shift > CHUNK_SHIFT) {
     shift -= FANOUT_SHIFT;
-    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(s >> shift) & 127) << 2));
+    slot = childSlot(slot, s, shift);
   }
   if (isUniformSlot(slot)) return slotValue(slot) == v;
   let lo = <u32>s & 4095;
@@ -570,7 +574,7 @@ export function setPageInLeaf(g: u64, x: i32): bool {
   while (level > 0) {
     if (isUniformSlot(slot)) return false;
     shift -= FANOUT_SHIFT;
-    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(g >> shift) & 127) << 2));
+    slot = childSlot(slot, g, shift);
     level--;
   }
   if (isUniformSlot(slot)) return false;
@@ -580,10 +584,8 @@ export function setPageInLeaf(g: u64, x: i32): bool {
   let old = leafSetPageInPlace(slot, o, x);
   if (old < 0) return false;
   if (old == x) return true;
-  let oldAt = COUNTS + (<usize>old << 3);
-  store<i64>(oldAt, load<i64>(oldAt) - 1);
-  let xAt = COUNTS + (<usize>x << 3);
-  store<i64>(xAt, load<i64>(xAt) + 1);
+  addPages(old, -1);
+  addPages(x, 1);
   boundaryCount += differs(before, x) + differs(x, after) - differs(before, old) - differs(old, after);
   return true;
 }
@@ -602,7 +604,7 @@ export function setRangeInLeaf(s: u64, e: u64, x: i32): bool {
   while (level > 0) {
     if (isUniformSlot(slot)) return false;
     shift -= FANOUT_SHIFT;
-    slot = load<u32>(<usize>slot + NODE_SLOTS + ((<usize>(s >> shift) & 127) << 2));
+    slot = childSlot(slot, s, shift);
     level--;
   }
   if (isUniformSlot(slot)) return false;
@@ -669,8 +671,7 @@ export function setRange(s: u64, e: u64, x: i32): void {
     // one page: no scan, the three values around it say everything
     let old = getValue(s);
     if (old == x) return;
-    let at = COUNTS + (<usize>old << 3);
-    store<i64>(at, load<i64>(at) - 1);
+    addPages(old, -1);
     boundaryCount += differs(before, x) + differs(x, after) - differs(before, old) - differs(old, after);
   } else if (cheaperOutside(s, e)) {
     // most of the tree's leaves lie inside: recount the totals from what stays outside instead
@@ -690,8 +691,7 @@ export function setRange(s: u64, e: u64, x: i32): void {
     boundaryCount += differs(before, x) + differs(x, after)
       - (scanBoundaries + differs(before, scanFirst) + differs(scanLast, after));
   }
-  let xAt = COUNTS + (<usize>x << 3);
-  store<i64>(xAt, load<i64>(xAt) + <i64>(e - s));
+  addPages(x, <i64>(e - s));
   growFor(s, e);
   let span = spanOf(height);
   if (s < span) root = setTree(root, height, 0, s, min(e, span), x);

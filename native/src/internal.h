@@ -79,9 +79,8 @@ struct memattr_map {
 /* GCC's builtin saves only the frame pointer, the stack pointer and the landing address (the
  * compiler treats every register as clobbered at the landing), with no signal mask and no
  * pointer mangling: a few stores. It must not be longjmp'd from its own function; the handler
- * is another one. Measured (make -C native bench, gcc 12 -O2, AMD EPYC, 2026-12): the whole
- * guard adds 0.55 ns to a call (2.26 -> 2.82 ns for an empty one); glibc's setjmp adds 2.8 ns.
- * memattr_get costs 6.4 ns against 5.3 ns for the bare core call. */
+ * is another one: a few stores, where glibc's setjmp costs several times as much (the figures
+ * are in docs/native.md and bench/results, from make -C native bench). */
 typedef void *memattr_jmp_buf[5];
 #define memattr_setjmp(buf) __builtin_setjmp(buf)
 #define memattr_longjmp(buf) __builtin_longjmp((buf), 1)

@@ -24,7 +24,7 @@ export class ModelCore {
   /** The result slots of the last call; a view rebuilt when memory.grow detached the old one. */
   out(): Float64Array {
     // A detached view reads undefined everywhere: one element load, where `byteLength` costs
-    // a builtin call (≈ 8 ns on Node 20) on every use.
+    // a builtin call on every use (Node 20).
     const v = this.view;
     if (v[0] !== undefined) return v;
     return (this.view = new Float64Array(this.x.memory.buffer, this.x.convOut(), OUT_SLOTS));

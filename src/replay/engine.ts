@@ -30,9 +30,8 @@
  *
  * Two schemes, same categories:
  * - `apply(ev)`, the stepping form (visualiser, tests): the clock is read before and after
- *   each timed event — two reads per event, 35–45 ns each with `performance.now()` on Node 20
- *   (measured on the 2-core build box): four per request + commit, ~160 ns against ~100–200 ns
- *   of model and policy work for a 1-page flip.
+ *   each timed event — four reads per request + commit, which cost about as much as the model
+ *   and policy work of a 1-page flip itself (figures in docs/design.md).
  * - `applyAll(events)`, the timed form `replayTrace*` uses: the events are already in an array
  *   (materialized by the caller, or pulled from a stream in chunks outside the timed loop), so
  *   the interval between two clock reads holds nothing but the replay's own work. The clock is
@@ -45,8 +44,8 @@
  *   it after, so they are never charged.
  * Policies get the time of the last clock read as `nowMs` (at most one conversion run old).
  * What the clock cannot take out: the guest touches between conversions (page faults on real
- * memory) leave caches cold, so a real-backing replay's conversion costs ≈ 0.5 µs where a warm
- * loop takes ≈ 0.15 µs — the same for every policy, and what a VMM's exit handler meets after
+ * memory) leave caches cold, so a real-backing replay's conversion costs several times what a
+ * warm loop does (docs/design.md) — the same for every policy, and what a VMM's exit handler meets after
  * the guest ran. `replayAll`'s `warmupEvents` and `repetitions` keep JIT compilation and a
  * noisy machine out of the comparison.
  * Not chosen: timing every k-th event and scaling up (biased: discards are rare and costly),
