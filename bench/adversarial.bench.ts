@@ -6,7 +6,7 @@
 import { createPrng } from "../src/trace/prng.js";
 import { lazyGroup, QUICK, type BenchCase, type BenchGroup } from "./_harness.js";
 import { Cmds, PRIVATE, randomGfns, sizeLabel } from "./_inputs.js";
-import { buildAll, repeatCase, skipCase, verify, type Built, type CmdSource } from "./_setup.js";
+import { buildAll, repeatCase, skipCase, verify, type CmdSource } from "./_setup.js";
 import { CONTENDERS, type Shape } from "./contenders/index.js";
 
 const BASELINE = "memattr, per call";

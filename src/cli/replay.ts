@@ -16,7 +16,6 @@ import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { RangeMap } from "../core/range-map.js";
-import { createTracker } from "../model/create.js";
 import type { GfnRange } from "../model/errors.js";
 import { Tracker } from "../model/tracker.js";
 import { POLICY_NAMES } from "../policy/create.js";

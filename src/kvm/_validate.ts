@@ -11,7 +11,6 @@ import { KvmArgumentError } from "./errors.js";
 
 /** A 64-bit unsigned quantity given as a safe integer number or a bigint. */
 export type { U64 } from "../uapi/types.js";
-import type { U64 } from "../uapi/types.js";
 
 /** Page size of x86-64 KVM guests and of the host mappings used here. */
 export const PAGE_SIZE = PAGE_BYTES;

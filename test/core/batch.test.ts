@@ -1,7 +1,7 @@
 // RangeMapBatch (src/core/batch.ts): staged commands, one result each, validated when added.
 import { describe, expect, test } from "vitest";
 import { RangeMap } from "../../src/core/range-map.js";
-import { MemattrMemoryError, MemattrRangeError, MemattrTypeError } from "../../src/core/errors.js";
+import { MemattrRangeError, MemattrTypeError } from "../../src/core/errors.js";
 
 describe("RangeMapBatch", () => {
   test("runs sets, updates, gets and uniform checks in order", async () => {

@@ -25,10 +25,6 @@ function snapshot(m: RangeMap) {
   return { runs: m.runs(0, MAX_GFN), runCount: m.runCount(), p0: m.pages(0), p1: m.pages(1), p5: m.pages(5), bytes: m.memoryBytes(), heap: m.heapBytes() };
 }
 
-/** The value `(u & ~clearMask) | setMask` a passing range takes. */
-function masked(u: number, clearMask: number, setMask: number): number {
-  return ((u & ~clearMask) | setMask) & 0xff;
-}
 
 describe("updateIfUniform: results", () => {
   test("a new map's range holds 0 and passes a test for 0", () => {

@@ -1,7 +1,6 @@
 // Helpers for the KVM tests: capability probes that say plainly why a test is skipped,
 // an fd counter, and one-line asserts on error codes.
 import { readdirSync } from "node:fs";
-import { expect } from "vitest";
 import { Kvm } from "../../src/kvm/system.js";
 
 /** Why KVM tests cannot run here, or undefined when /dev/kvm and koffi are usable. */
