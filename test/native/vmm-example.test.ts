@@ -63,18 +63,17 @@ function parseTable(stdout: string): Table {
   const policies = header?.trim().split(/\s+/) ?? [];
   const rows = new Map<string, string[]>();
   for (const line of lines) {
-    const cells = line.split(/\s{2,}/);
-    if (cells.length === policies.length + 1 && cells[0] !== "") rows.set(cells[0]!, cells.slice(1));
+    const [label, ...values] = line.split(/\s{2,}/);
+    if (label && values.length === policies.length) rows.set(label, values);
   }
   return { policies, rows, result: lines.find((l) => l.startsWith("result: ")) ?? "" };
 }
 
 /** One policy's cell of a row, as a number (or the text for "payloads verified" / "guest end"). */
 function cell(t: Table, label: string, policy: string): string {
-  const row = t.rows.get(label);
-  const at = t.policies.indexOf(policy);
-  if (!row || at < 0) throw new Error(`no row "${label}" for ${policy} in the table (${[...t.rows.keys()].join(", ")})`);
-  return row[at]!;
+  const value = t.rows.get(label)?.[t.policies.indexOf(policy)];
+  if (value === undefined) throw new Error(`no row "${label}" for ${policy} in the table (${[...t.rows.keys()].join(", ")})`);
+  return value;
 }
 const num = (t: Table, label: string, policy: string): number => Number(cell(t, label, policy));
 
@@ -155,7 +154,12 @@ describe("native/examples/vmm (a C VMM on /dev/kvm over libmemattr.a)", () => {
   }
 
   it("refuses bad arguments with status 2", () => {
-    for (const args of [["--policy", "sometimes"], ["--transactions", "many"], ["--budget", "100"], ["--frobnicate", "1"]]) {
+    for (const args of [
+      ["--policy", "sometimes"],
+      ["--transactions", "many"],
+      ["--budget", "100"],
+      ["--frobnicate", "1"],
+    ]) {
       const r = run(args);
       expect(r.status, `${args.join(" ")}: ${why(r)}`).toBe(2);
       expect(r.stderr).toContain("usage: vmm");
