@@ -42,7 +42,9 @@ export interface NativeTarget {
   target: string;
   measured: string;
   pass: boolean | undefined;
-  /** What limits the figure, shown when the target is missed. */
+  /** The figure is within 10 % of the bound: pass or miss is then the size of run-to-run noise here. */
+  close?: boolean;
+  /** What limits the figure, shown when the target is missed (or only just met). */
   limit: string;
 }
 
@@ -101,6 +103,9 @@ function fmtRatio(x: number): string {
   return x >= 100 ? x.toFixed(0) : x.toFixed(2);
 }
 
+/** Whether two figures are within 10 % of each other. */
+const near = (a: number, b: number) => Math.abs(a / b - 1) < 0.1;
+
 /** "3.10× faster" or "2.12× slower": how `a` (time per op) compares with `b`. */
 const speed = (a: NativeCase, b: NativeCase) =>
   a.medianNs! <= b.medianNs! ? `${fmtRatio(b.medianNs! / a.medianNs!)}× faster` : `${fmtRatio(a.medianNs! / b.medianNs!)}× slower`;
@@ -124,6 +129,7 @@ export function checkNativeTargets(r: NativeResults): NativeTarget[] {
             target,
             measured: `${fmtRatio(m.medianNs! / f.medianNs!)}× the flat array's time (${vs(m, f)})`,
             pass: m.medianNs! <= 3 * f.medianNs!,
+            close: near(m.medianNs!, 3 * f.medianNs!),
             limit:
               "At 1 GiB the flat array is 256 KiB and stays in L2: a get is one load, and a loop of independent loads overlaps them. " +
               "memattr_get is an out-of-line call into the archive (no inlining), the trap guard, the gfn turned into an f64 for the core, " +
@@ -143,6 +149,7 @@ export function checkNativeTargets(r: NativeResults): NativeTarget[] {
             target,
             measured: `${speed(m, f)} (${vs(m, f)})`,
             pass: m.medianNs! < f.medianNs!,
+            close: near(m.medianNs!, f.medianNs!),
             limit:
               `Random gets in the 256 MiB array miss the caches and the TLB, but they are independent, so the core keeps several misses in flight and pays a fraction of the latency for each. ` +
               `memattr's floor is the cost of a call: ${inCache ? fmtNs(inCache.medianNs) : "several ns"} per get even at 1 GiB, where its tree is in L1/L2 ` +
@@ -160,6 +167,7 @@ export function checkNativeTargets(r: NativeResults): NativeTarget[] {
             target,
             measured: `${fmtNs(m.medianNs)} (min ${fmtNs(m.minNs)})`,
             pass: m.medianNs! <= 25,
+            close: near(m.medianNs!, 25),
             limit: "memattr_set of one page: the call, argument checks and guard, then a descent and a leaf edit that keeps run counts and per-value totals.",
           }
         : notRun(target),
@@ -179,6 +187,7 @@ export function checkNativeTargets(r: NativeResults): NativeTarget[] {
             target,
             measured: `${speed(m, p)} (${vs(m, p)}${scaled})`,
             pass: p.medianNs! >= 1e4 * m.medianNs!,
+            close: near(p.medianNs!, 1e4 * m.medianNs!),
             limit: "The per-page loop does one store per page; memattr's conversion does not depend on the guest size.",
           }
         : notRun(target),
@@ -194,6 +203,7 @@ export function checkNativeTargets(r: NativeResults): NativeTarget[] {
             target,
             measured: `${speed(m, b)} (${vs(m, b)})`,
             pass: m.medianNs! < b.medianNs!,
+            close: near(m.medianNs!, b.medianNs!),
             limit:
               "2 MiB is 512 bits, 8 words of a bitmap that (at 128 KiB for this 4 GiB guest) stays in cache: a handful of loads and compares. " +
               "memattr_is_uniform pays what a get pays (the call, the guard, f64 arguments, a bounds-checked descent) before it answers from a uniform subtree; " +
@@ -225,7 +235,12 @@ export function nativeMarkdown(r: NativeResults): string {
     "",
     "| target | measured | result | what limits it |",
     "|---|---|---|---|",
-    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.pass === undefined ? "not run" : t.pass ? "pass" : "**miss**"} | ${t.pass === false ? t.limit : ""} |`),
+    ...targets.map((t) => {
+      const result = t.pass === undefined ? "not run" : t.pass ? "pass" : "**miss**";
+      return `| ${t.target} | ${t.measured} | ${result}${t.close ? " (within 10 %)" : ""} | ${t.pass === false || t.close ? t.limit : ""} |`;
+    }),
+    "",
+    "Within 10 %: the figure is that close to the bound, about the run-to-run spread of one median on this shared box, so the result can flip between runs.",
     "",
     "### median time per operation",
     "",
