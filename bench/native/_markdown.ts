@@ -248,17 +248,14 @@ export function nativeMarkdown(r: NativeResults): string {
     `|---|${"---:|".repeat(keys.length + 1)}`,
   ];
   for (const g of timed) {
-    const cell = (c: NativeCase | undefined) => (!c ? "" : c.skip !== undefined ? "✗" : `${fmtNs(c.medianNs)}${c.scale !== undefined && c.scale !== 1 ? " †" : ""}`);
+    const cell = (c: NativeCase | undefined) =>
+      !c ? "" : c.skip !== undefined ? "✗" : `${fmtNs(c.medianNs)}${c.scale !== undefined && c.scale !== 1 ? " †" : ""}`;
     const row = keys.map((k) => cell(g.cases.find((c) => c.key === k && c.name === r.contenders.find((x) => x.key === k)!.name)));
     const many = g.cases.find((c) => c.key === "memattr" && c.name !== r.contenders.find((x) => x.key === "memattr")?.name);
     lines.push(`| ${g.title} | ${row.join(" | ")} | ${cell(many)} |`);
   }
   const adv = r.groups.find((g) => g.id === "adversarial-memory");
-  lines.push(
-    "",
-    "✗ = not run (reason in the group's table); † = measured on a smaller guest and scaled linearly (see the group's table).",
-    "",
-  );
+  lines.push("", "✗ = not run (reason in the group's table); † = measured on a smaller guest and scaled linearly (see the group's table).", "");
   if (adv) {
     lines.push(
       `Memory, ${adv.title.replace(/^adversarial fragmentation, /, "")}: ` +
@@ -285,7 +282,9 @@ export function nativeMarkdown(r: NativeResults): string {
       const scaled = c.scale !== undefined && c.scale !== 1;
       const name = scaled ? `${c.name} † (2^${Math.log2(c.measuredPages!)} pages: ${fmtNs(c.measuredMedianNs)}, ×${c.scale})` : c.name;
       const ratio = base?.medianNs ? fmtRatio(c.medianNs! / base.medianNs) : "–";
-      lines.push(`| ${name} | ${fmtNs(c.medianNs)} | ${fmtNs(c.minNs)} | ${ratio} | ${fmtBytes(c.memoryBytes)} | ${c.setupMs?.toFixed(1) ?? "–"} | ${c.samples} × ${c.opsPerSample} |`);
+      lines.push(
+        `| ${name} | ${fmtNs(c.medianNs)} | ${fmtNs(c.minNs)} | ${ratio} | ${fmtBytes(c.memoryBytes)} | ${c.setupMs?.toFixed(1) ?? "–"} | ${c.samples} × ${c.opsPerSample} |`,
+      );
     }
     lines.push("");
   }

@@ -10,14 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  BEGIN_MARKER,
-  END_MARKER,
-  GROUP_IDS,
-  nativeSectionFrom,
-  spliceNativeSection,
-  type NativeResults,
-} from "../../bench/native/_markdown.js";
+import { BEGIN_MARKER, END_MARKER, GROUP_IDS, nativeSectionFrom, spliceNativeSection, type NativeResults } from "../../bench/native/_markdown.js";
 import { nativeSkipReason, required, root, withBuildLock } from "./_native.js";
 
 const CONTENDER_KEYS = ["memattr", "flat", "bitmap", "pagetree"];
