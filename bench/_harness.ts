@@ -4,6 +4,8 @@
 // compared with. Prints Markdown, writes JSON. Later bench files add groups; nothing here
 // knows about memattr.
 import { mkdir, writeFile } from "node:fs/promises";
+import { resolve as resolvePath } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Bench } from "tinybench";
 
 /** One contender in a group: `run()` performs `opsPerSample` operations. */
@@ -48,7 +50,12 @@ export interface BenchGroup {
 }
 
 /** A group whose inputs and contenders are built only when it runs. */
-export function lazyGroup(title: string, baseline: string, build: () => Promise<BenchGroup>, timing: { timeMs?: number; warmupMs?: number; minSamples?: number; pages?: number } = {}): BenchGroup {
+export function lazyGroup(
+  title: string,
+  baseline: string,
+  build: () => Promise<BenchGroup>,
+  timing: { timeMs?: number; warmupMs?: number; minSamples?: number; pages?: number } = {},
+): BenchGroup {
   return { title, baseline, cases: [], build, ...timing };
 }
 
@@ -82,6 +89,15 @@ export interface HarnessOptions {
 }
 
 export const QUICK = process.env.MEMATTR_BENCH_QUICK === "1";
+
+/**
+ * Where results go: MEMATTR_BENCH_OUT when set (CI sends a quick run to a temporary folder:
+ * it never rewrites the committed results), else bench/results/.
+ */
+export function resultsDir(): URL {
+  const out = process.env.MEMATTR_BENCH_OUT;
+  return out ? pathToFileURL(`${resolvePath(out)}/`) : new URL("./results/", import.meta.url);
+}
 
 /** Sinks results so the JIT cannot drop the measured work. */
 export let sink = 0;
@@ -208,9 +224,9 @@ export async function runSuite(name: string, groups: BenchGroup[], opts: Harness
     console.log(toMarkdown([r]));
     if (r.wallMs !== undefined) console.error(`(${name}: "${r.title}" took ${(r.wallMs / 1000).toFixed(1)} s)`);
   }
-  const dir = new URL("./results/", import.meta.url);
+  const dir = resultsDir();
   await mkdir(dir, { recursive: true });
   const meta = { suite: name, node: process.version, quick: QUICK, date: new Date().toISOString(), sink };
-  await writeFile(new URL(`${name}.json`, dir), JSON.stringify({ ...meta, groups: out }, null, 2) + "\n");
+  await writeFile(new URL(`${name}.json`, dir), `${JSON.stringify({ ...meta, groups: out }, null, 2)}\n`);
   return out;
 }

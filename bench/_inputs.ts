@@ -18,7 +18,12 @@ export const TiB_PAGES = 2 ** 28;
 /** "1 GiB", "64 TiB" … for a page count. */
 export function sizeLabel(pages: number): string {
   const bytes = pages * 4096;
-  for (const [unit, b] of [["TiB", 2 ** 40], ["GiB", 2 ** 30], ["MiB", 2 ** 20]] as const) if (bytes >= b) return `${bytes / b} ${unit}`;
+  for (const [unit, b] of [
+    ["TiB", 2 ** 40],
+    ["GiB", 2 ** 30],
+    ["MiB", 2 ** 20],
+  ] as const)
+    if (bytes >= b) return `${bytes / b} ${unit}`;
   return `${bytes} B`;
 }
 

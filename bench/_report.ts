@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import { ALL_RESULTS, QUICK, toMarkdown, type CaseResult, type GroupResult } from "./_harness.js";
+import { ALL_RESULTS, QUICK, resultsDir, toMarkdown, type CaseResult, type GroupResult } from "./_harness.js";
 import { nativeSectionFrom } from "./native/_markdown.js";
 
 const PER_CALL = "memattr, per call";
@@ -58,7 +58,11 @@ export function checkTargets(): Target[] {
     const f = ran(get1G, "flat Uint8Array");
     t.push(
       b && f
-        ? { target: "point lookup, batched ≤ 2× flat Uint8Array, 1 GiB", measured: `${x(b.nsPerOp / f.nsPerOp)}× flat (${x(b.nsPerOp)} vs ${x(f.nsPerOp)} ns)`, pass: b.nsPerOp <= 2 * f.nsPerOp }
+        ? {
+            target: "point lookup, batched ≤ 2× flat Uint8Array, 1 GiB",
+            measured: `${x(b.nsPerOp / f.nsPerOp)}× flat (${x(b.nsPerOp)} vs ${x(f.nsPerOp)} ns)`,
+            pass: b.nsPerOp <= 2 * f.nsPerOp,
+          }
         : { target: "point lookup, batched ≤ 2× flat Uint8Array, 1 GiB", measured: "not run", pass: undefined },
     );
   }
@@ -67,7 +71,11 @@ export function checkTargets(): Target[] {
     const f = ran(get1T, "flat Uint8Array");
     t.push(
       b && f
-        ? { target: "point lookup, batched faster than flat Uint8Array, 1 TiB", measured: `${x(b.nsPerOp / f.nsPerOp)}× flat (${x(b.nsPerOp)} vs ${x(f.nsPerOp)} ns)`, pass: b.nsPerOp < f.nsPerOp }
+        ? {
+            target: "point lookup, batched faster than flat Uint8Array, 1 TiB",
+            measured: `${x(b.nsPerOp / f.nsPerOp)}× flat (${x(b.nsPerOp)} vs ${x(f.nsPerOp)} ns)`,
+            pass: b.nsPerOp < f.nsPerOp,
+          }
         : { target: "point lookup, batched faster than flat Uint8Array, 1 TiB", measured: "not run", pass: undefined },
     );
   }
@@ -84,7 +92,8 @@ export function checkTargets(): Target[] {
   {
     const sizes = ALL_RESULTS.find((s) => s.suite === "sweep")?.groups.filter((g) => g.title.startsWith("sweep: convert the whole guest from uniform")) ?? [];
     const per = sizes.map((g) => ({ g, m: ran(g, PER_CALL) })).filter((p) => p.m !== undefined);
-    if (per.length < 2) t.push({ target: "whole-guest conversion from uniform constant in size (within 2×, 1 GiB → 64 TiB)", measured: "not run", pass: undefined });
+    if (per.length < 2)
+      t.push({ target: "whole-guest conversion from uniform constant in size (within 2×, 1 GiB → 64 TiB)", measured: "not run", pass: undefined });
     else {
       const ns = per.map((p) => p.m!.nsPerOp);
       const spread = Math.max(...ns) / Math.min(...ns);
@@ -123,7 +132,11 @@ export function checkTargets(): Target[] {
       const bits = (m.memoryBytes! * 8) / g.pages;
       const rbits = (r.memoryBytes! * 8) / g.pages;
       t.push({ target: "adversarial two values: ≤ 1.1 bits/page", measured: `${bits.toFixed(3)} bits/page over ${g.pages} pages`, pass: bits <= 1.1 });
-      t.push({ target: "adversarial two values: ≤ 1.1× roaring's memory", measured: `${(bits / rbits).toFixed(3)}× (roaring ${rbits.toFixed(3)} bits/page)`, pass: bits <= 1.1 * rbits });
+      t.push({
+        target: "adversarial two values: ≤ 1.1× roaring's memory",
+        measured: `${(bits / rbits).toFixed(3)}× (roaring ${rbits.toFixed(3)} bits/page)`,
+        pass: bits <= 1.1 * rbits,
+      });
     }
   }
   return t;
@@ -132,7 +145,7 @@ export function checkTargets(): Target[] {
 export function targetsMarkdown(t: Target[]): string {
   const lines = ["### targets (issue 6; ratios from this run)", "", "| target | measured | result |", "|---|---|---|"];
   for (const r of t) lines.push(`| ${r.target} | ${r.measured} | ${r.pass === undefined ? "not run" : r.pass ? "pass" : "**miss**"} |`);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 function cpuModel(): string {
@@ -164,7 +177,7 @@ export async function writeSummary(): Promise<void> {
     "",
   ];
   const body = ALL_RESULTS.map((s) => `## ${s.suite}\n\n${toMarkdown(s.groups)}`);
-  const dir = new URL("./results/", import.meta.url);
+  const dir = resultsDir();
   await mkdir(dir, { recursive: true });
   const native = nativeSectionFrom(fileURLToPath(dir)); // from an earlier npm run bench:native
   await writeFile(new URL("summary.md", dir), [...head, targets, ...body, native].join("\n"));

@@ -103,7 +103,9 @@ export function verify(built: Built[], gfns: Float64Array, queries?: Cmds, runsF
       s.forEachRun(runsFrom, runsTo, (a, e, v) => void got.push(a, e, v));
       if (got.length !== want.length || got.some((x, i) => x !== want[i])) {
         const at = got.findIndex((x, i) => x !== want[i]);
-        throw new MismatchError(`${name}: runs of [${runsFrom}, ${runsTo}) differ (${got.length / 3} vs memattr ${want.length / 3} runs; first difference at triple ${Math.floor(at / 3)})`);
+        throw new MismatchError(
+          `${name}: runs of [${runsFrom}, ${runsTo}) differ (${got.length / 3} vs memattr ${want.length / 3} runs; first difference at triple ${Math.floor(at / 3)})`,
+        );
       }
       const counted = s.countRuns(runsFrom, runsTo);
       if (counted !== want.length / 3) throw new MismatchError(`${name}: countRuns = ${counted}, memattr has ${want.length / 3} runs`);

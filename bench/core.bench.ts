@@ -13,7 +13,7 @@ const OPS = 4096;
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
 }
 
 interface Guest {
@@ -281,9 +281,27 @@ export async function groups(): Promise<BenchGroup[]> {
     flat[g] = SHARED;
   }
   b.run();
-  out.push(isUniformGroup("isUniform 512 pages (2 MiB), uniform area, 1 GiB guest", map, flat, 0, GiB / 2, PRIVATE, "Every range is uniform: the flat array reads all 512 bytes."));
   out.push(
-    isUniformGroup("isUniform 512 pages (2 MiB), fragmented area, 1 GiB guest", map, flat, GiB / 2, GiB, SHARED, "Pages alternate: both stop at the second page."),
+    isUniformGroup(
+      "isUniform 512 pages (2 MiB), uniform area, 1 GiB guest",
+      map,
+      flat,
+      0,
+      GiB / 2,
+      PRIVATE,
+      "Every range is uniform: the flat array reads all 512 bytes.",
+    ),
+  );
+  out.push(
+    isUniformGroup(
+      "isUniform 512 pages (2 MiB), fragmented area, 1 GiB guest",
+      map,
+      flat,
+      GiB / 2,
+      GiB,
+      SHARED,
+      "Pages alternate: both stop at the second page.",
+    ),
   );
   out.push(await wholeGuestGroup());
   return out;

@@ -192,9 +192,13 @@ export async function groups(): Promise<BenchGroup[]> {
   const conversions = QUICK ? 1000 : 5000;
   const all = [
     getGroup(),
-    setGroup(`1-page flips at 4 hot pages (OVMF pattern), ${TEN_K}`, `${OPS} flips per call, private → shared → private at 4 hot gfns.`, () => hotFlips(GiB_PAGES, OPS, 1, 4, 31)),
+    setGroup(`1-page flips at 4 hot pages (OVMF pattern), ${TEN_K}`, `${OPS} flips per call, private → shared → private at 4 hot gfns.`, () =>
+      hotFlips(GiB_PAGES, OPS, 1, 4, 31),
+    ),
     setGroup(`2-page flips at 4 hot pages (OVMF pattern), ${TEN_K}`, `${OPS} flips per call, 2 pages each.`, () => hotFlips(GiB_PAGES, OPS, 2, 4, 32)),
-    setGroup(`random conversions of 1–512 pages, ${TEN_K}`, "1024 conversions per call: random start, 1–512 pages, to shared or private at random.", () => randomConversions(GiB_PAGES, 1024, 512, 33)),
+    setGroup(`random conversions of 1–512 pages, ${TEN_K}`, "1024 conversions per call: random start, 1–512 pages, to shared or private at random.", () =>
+      randomConversions(GiB_PAGES, 1024, 512, 33),
+    ),
     isUniformGroup("fragmented", 512, "2 MiB"),
     isUniformGroup("mostly uniform", 512, "2 MiB"),
     isUniformGroup("fragmented", GiB_PAGES, "1 GiB"),
@@ -203,7 +207,11 @@ export async function groups(): Promise<BenchGroup[]> {
     wholeGuestFromUniformGroup(),
     wholeGuestFromRunsGroup(),
     traceGroup("ovmf-dma", () => traceCmds(generateOvmfDma({ guestBytes: 2 ** 30, transactions, seed: 1 }).events), `ovmf-dma, ${transactions} transactions`),
-    traceGroup("linux-boot", () => traceCmds(generateLinuxBoot({ guestBytes: 2 ** 30, conversions, seed: 1 }).events), `linux-boot, ${conversions} conversions`),
+    traceGroup(
+      "linux-boot",
+      () => traceCmds(generateLinuxBoot({ guestBytes: 2 ** 30, conversions, seed: 1 }).events),
+      `linux-boot, ${conversions} conversions`,
+    ),
   ];
   return all.map((g) => ({ ...g, ...TIMING }));
 }

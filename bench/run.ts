@@ -1,7 +1,8 @@
 // Runs the registered bench suites (all of them, or those named on the command line, e.g.
 // `npm run bench -- core`). A suite module's default export is { name, groups() }; register
 // it in SUITES below. (Standalone scripts such as backing.bench.ts run by themselves.)
-// MEMATTR_BENCH_QUICK=1 shortens every case; results go to bench/results/<name>.json.
+// MEMATTR_BENCH_QUICK=1 shortens every case; results go to bench/results/<name>.json, or to
+// MEMATTR_BENCH_OUT when set (CI: a temporary folder, so committed results change only on purpose).
 import { runSuite, type BenchGroup } from "./_harness.js";
 import { writeSummary } from "./_report.js";
 

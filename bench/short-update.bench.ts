@@ -22,7 +22,7 @@ const ROUNDS = Number(process.env.MEMATTR_BENCH_ROUNDS ?? 5);
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
 }
 
 /** A private guest with a shared page every 512 pages (so each 4096-page chunk is a leaf). */

@@ -87,17 +87,48 @@ function main(args) {
 
   const header = [join(root, "native/include/memattr.h"), join(root, "native/include/memattr_abi.h")];
   const layout = join(OUT, "layout.o");
-  make(layout, [join(SRC, "layout.c"), ...header, stamp], cc, ["-std=c11", "-O2", "-Wall", "-Werror", `-I${join(root, "native/include")}`, "-c", join(SRC, "layout.c"), "-o", layout]);
+  make(layout, [join(SRC, "layout.c"), ...header, stamp], cc, [
+    "-std=c11",
+    "-O2",
+    "-Wall",
+    "-Werror",
+    `-I${join(root, "native/include")}`,
+    "-c",
+    join(SRC, "layout.c"),
+    "-o",
+    layout,
+  ]);
 
   const rlib = join(OUT, "libmemattr.rlib");
   const wrapper = [join(SRC, "memattr.rs"), join(SRC, "abi.rs"), join(LIB_DIR, "libmemattr.a"), stamp];
-  make(rlib, wrapper, rustc, [...RUSTFLAGS, "--crate-type", "rlib", "--crate-name", "memattr", join(SRC, "memattr.rs"), "-L", `native=${LIB_DIR}`, "-l", "static=memattr", "-o", rlib]);
+  make(rlib, wrapper, rustc, [
+    ...RUSTFLAGS,
+    "--crate-type",
+    "rlib",
+    "--crate-name",
+    "memattr",
+    join(SRC, "memattr.rs"),
+    "-L",
+    `native=${LIB_DIR}`,
+    "-l",
+    "static=memattr",
+    "-o",
+    rlib,
+  ]);
 
   const link = ["--extern", `memattr=${rlib}`, ...SYSTEM_LIBS];
   const example = join(OUT, "example");
   make(example, [join(SRC, "example.rs"), rlib, stamp], rustc, [...RUSTFLAGS, join(SRC, "example.rs"), ...link, "-o", example]);
   const diffTest = join(OUT, "diff_test");
-  make(diffTest, [...["diff_test.rs", "diff_map.rs", "diff_conv.rs"].map((f) => join(SRC, f)), rlib, layout, stamp], rustc, [...RUSTFLAGS, join(SRC, "diff_test.rs"), ...link, "-C", `link-arg=${layout}`, "-o", diffTest]);
+  make(diffTest, [...["diff_test.rs", "diff_map.rs", "diff_conv.rs"].map((f) => join(SRC, f)), rlib, layout, stamp], rustc, [
+    ...RUSTFLAGS,
+    join(SRC, "diff_test.rs"),
+    ...link,
+    "-C",
+    `link-arg=${layout}`,
+    "-o",
+    diffTest,
+  ]);
   return 0;
 }
 

@@ -289,7 +289,7 @@ export function nativeMarkdown(r: NativeResults): string {
     lines.push("");
   }
   lines.push(END_MARKER);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** `summary` with the section replaced between its markers, or appended when it has none. */

@@ -46,7 +46,7 @@ if (!results.verified || results.groups.some((g) => !g.verified.ok)) {
   process.exit(1);
 }
 results.targets = checkNativeTargets(results);
-writeFileSync(`${json}.tmp`, JSON.stringify(results, null, 1) + "\n");
+writeFileSync(`${json}.tmp`, `${JSON.stringify(results, null, 1)}\n`);
 renameSync(`${json}.tmp`, json);
 rmSync(raw, { force: true });
 

@@ -37,7 +37,9 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const backings = await chooseBackings(simulated);
-  process.stdout.write(`memattr demo — discard policies on a ${formatBytes(guestBytes)} guest, adaptive budget ${formatBytes(budgetBytes)}\n${backings.label}\n\n`);
+  process.stdout.write(
+    `memattr demo — discard policies on a ${formatBytes(guestBytes)} guest, adaptive budget ${formatBytes(budgetBytes)}\n${backings.label}\n\n`,
+  );
   for (const name of ["ovmf-dma", "linux-boot"]) {
     const workload = await openWorkload(name, { guestBytes, seed, countEvents: process.stderr.isTTY === true });
     const results = await replayWorkload(workload, POLICY_NAMES, budgetBytes, backings, guestBytes);

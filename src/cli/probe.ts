@@ -51,7 +51,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     const report = kvm.capabilities();
     const vmTypes = probeVmTypes(kvm, report);
-    if (json) process.stdout.write(JSON.stringify({ device, ...report, perVmType: vmTypes }, null, 2) + "\n");
+    if (json) process.stdout.write(`${JSON.stringify({ device, ...report, perVmType: vmTypes }, null, 2)}\n`);
     else process.stdout.write(formatReport(device, report, vmTypes));
     return 0;
   } finally {
@@ -89,7 +89,11 @@ function formatReport(device: string, r: KvmCapabilityReport, vms: VmTypeRow[]):
     [cap("GUEST_MEMFD_FLAGS"), hex(r.guestMemfdFlags), names(r.guestMemfdFlagNames)],
     [cap("USER_MEMORY2"), r.userMemory2 ? "1" : "0", r.userMemory2 ? "KVM_SET_USER_MEMORY_REGION2 available" : "no memslot2"],
     [cap("MEMORY_ATTRIBUTES"), hex(r.memoryAttributes), r.memoryAttributes ? names(r.memoryAttributeNames) : "none: KVM_SET_MEMORY_ATTRIBUTES is refused"],
-    [cap("EXIT_HYPERCALL"), hex(r.exitHypercall), names(r.exitHypercallNames.map((n) => (n === "MAP_GPA_RANGE" ? `MAP_GPA_RANGE (${KVM_HC_MAP_GPA_RANGE})` : n)))],
+    [
+      cap("EXIT_HYPERCALL"),
+      hex(r.exitHypercall),
+      names(r.exitHypercallNames.map((n) => (n === "MAP_GPA_RANGE" ? `MAP_GPA_RANGE (${KVM_HC_MAP_GPA_RANGE})` : n))),
+    ],
     [cap("MEMORY_FAULT_INFO"), r.memoryFaultInfo ? "1" : "0", r.memoryFaultInfo ? "KVM_EXIT_MEMORY_FAULT reported" : "no memory-fault exits"],
     [cap("VM_TYPES"), hex(r.vmTypes), names(r.vmTypeNames)],
     [cap("NR_MEMSLOTS"), String(r.nrMemslots), ""],

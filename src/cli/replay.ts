@@ -267,7 +267,8 @@ export async function run(args: string[]): Promise<number> {
   process.stderr.write(`${backings.label}\n`);
   try {
     const results = await replayWorkload(workload, o.policies, o.budgetBytes, backings, o.guestBytes, o);
-    if (o.json) process.stdout.write(`${JSON.stringify({ workload: workload.name, backings: backings.label, budgetBytes: o.budgetBytes, results }, null, 2)}\n`);
+    if (o.json)
+      process.stdout.write(`${JSON.stringify({ workload: workload.name, backings: backings.label, budgetBytes: o.budgetBytes, results }, null, 2)}\n`);
     else process.stdout.write(`${formatPolicyTable(results, `${workload.name}, budget ${formatBytes(o.budgetBytes)}`)}\n${backings.label}\n`);
     return 0;
   } catch (err) {

@@ -93,7 +93,8 @@ async function generate(args: string[]): Promise<number> {
     },
   });
   const name = positionals[0] as GeneratorName | undefined;
-  if (name === undefined || !(name in GENERATORS) || positionals.length > 1) throw new UsageError(`trace generate needs one generator name: ${Object.keys(GENERATORS).join(", ")}`);
+  if (name === undefined || !(name in GENERATORS) || positionals.length > 1)
+    throw new UsageError(`trace generate needs one generator name: ${Object.keys(GENERATORS).join(", ")}`);
   const common: { guestBytes?: number; seed?: number; abortRate?: number } = {};
   if (values.guest !== undefined) common.guestBytes = parseBytes(values.guest);
   const seed = intOption("seed", values.seed);
@@ -127,15 +128,15 @@ async function* importLines(file: string, format: ImportFormat | "auto", lenient
     for (const ev of events) {
       if (!headerWritten) {
         headerWritten = true;
-        yield serializeHeader(importer.header()) + "\n";
+        yield `${serializeHeader(importer.header())}\n`;
       }
-      yield serializeEvent(ev) + "\n";
+      yield `${serializeEvent(ev)}\n`;
     }
   };
   const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   for await (const line of rl) yield* emit(importer.pushLine(line));
   yield* emit(importer.finish());
-  if (!headerWritten) yield serializeHeader(importer.header()) + "\n";
+  if (!headerWritten) yield `${serializeHeader(importer.header())}\n`;
 }
 
 async function importCommand(args: string[]): Promise<number> {
@@ -158,7 +159,9 @@ function formatStats(header: TraceHeader | undefined, s: TraceStats): string {
   const lines: string[] = [];
   if (header) {
     const pages = header.regions.reduce((a, r) => a + r.npages, 0);
-    lines.push(`trace: ${header.generator ? `generator ${header.generator.name} seed ${header.generator.seed}` : `imported (${header.source?.importer ?? "unknown"})`}`);
+    lines.push(
+      `trace: ${header.generator ? `generator ${header.generator.name} seed ${header.generator.seed}` : `imported (${header.source?.importer ?? "unknown"})`}`,
+    );
     lines.push(`guest: ${pages > 0 ? `${formatBytes(pages * 4096)} in ${header.regions.length} region(s)` : "size unknown"}`);
     if (header.generator) lines.push(`params: ${JSON.stringify(header.generator.params)}`);
   }
@@ -166,13 +169,17 @@ function formatStats(header: TraceHeader | undefined, s: TraceStats): string {
   for (const [type, n] of Object.entries(s.events)) if (n > 0) lines.push(`  ${type.padEnd(10)} ${String(n).padStart(10)}  ${pct(n)}%`);
   lines.push(`to private: ${s.toPrivate.requests} requests, ${s.toPrivate.pages} pages (${formatBytes(s.toPrivate.pages * 4096)})`);
   lines.push(`to shared:  ${s.toShared.requests} requests, ${s.toShared.pages} pages (${formatBytes(s.toShared.pages * 4096)})`);
-  lines.push(`request sizes (pages): 1: ${s.requestSizes["1"]}, 2-7: ${s.requestSizes["2-7"]}, 8-511: ${s.requestSizes["8-511"]}, 512+: ${s.requestSizes["512+"]}`);
+  lines.push(
+    `request sizes (pages): 1: ${s.requestSizes["1"]}, 2-7: ${s.requestSizes["2-7"]}, 8-511: ${s.requestSizes["8-511"]}, 512+: ${s.requestSizes["512+"]}`,
+  );
   lines.push(`preserve (in-place encryption) requests: ${s.preserveRequests}`);
-  lines.push(`touches: shared ${s.touches.shared.count} (${s.touches.shared.pages} pages), private ${s.touches.private.count} (${s.touches.private.pages} pages)`);
+  lines.push(
+    `touches: shared ${s.touches.shared.count} (${s.touches.shared.pages} pages), private ${s.touches.private.count} (${s.touches.private.pages} pages)`,
+  );
   if (s.extent) lines.push(`extent: gfn 0x${s.extent.firstGfn.toString(16)}..0x${(s.extent.endGfn - 1).toString(16)}`);
   if (s.timeUs) lines.push(`time: ${((s.timeUs.last - s.timeUs.first) / 1e6).toFixed(6)} s`);
   lines.push(`pending at end: ${s.pendingAtEnd}`);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 async function readSample(file: string): Promise<string> {
@@ -206,7 +213,7 @@ async function stats(args: string[]): Promise<number> {
     return 1;
   }
   const result = counter.result();
-  if (values.json) process.stdout.write(JSON.stringify({ header, stats: result, import: summary }, null, 2) + "\n");
+  if (values.json) process.stdout.write(`${JSON.stringify({ header, stats: result, import: summary }, null, 2)}\n`);
   else {
     process.stdout.write(formatStats(header, result));
     if (summary) process.stdout.write(formatImportSummary(summary));
@@ -236,7 +243,12 @@ export async function run(args: string[]): Promise<number> {
     }
   } catch (e) {
     const err = e as { code?: string; message?: string };
-    if (e instanceof UsageError || err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" || err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+    if (
+      e instanceof UsageError ||
+      err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+      err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ||
+      err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
+    ) {
       process.stderr.write(`memattr trace: ${err.message}\n${USAGE}`);
       return 2;
     }

@@ -129,13 +129,10 @@ export async function serveViz(options: ServeVizOptions = {}): Promise<VizServer
 
 /** `memattr viz [TRACE] [--port N] [--host H]`. */
 export async function run(args: string[]): Promise<number> {
-  let parsed;
+  const options = { port: { type: "string" }, host: { type: "string" }, help: { type: "boolean", short: "h" } } as const;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof options }>>;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { port: { type: "string" }, host: { type: "string" }, help: { type: "boolean", short: "h" } },
-    });
+    parsed = parseArgs({ args, allowPositionals: true, options });
   } catch (err) {
     process.stderr.write(`memattr viz: ${(err as Error).message}\n\n${USAGE}`);
     return 2;

@@ -113,7 +113,7 @@ export function formatTable(reports: readonly VmmReport[]): string {
   const body = rows.map(([name, f]) => [name, ...reports.map(f)]);
   const widths = head.map((_, c) => Math.max(...[head, ...body].map((row) => row[c]!.length)));
   const line = (row: string[]): string => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ");
-  return [line(head), ...body.map(line)].join("\n") + "\n";
+  return `${[line(head), ...body.map(line)].join("\n")}\n`;
 }
 
 /** Entry of `memattr vmm`. @returns the process exit code */
@@ -162,7 +162,7 @@ export async function run(args: string[]): Promise<number> {
     reports.push(r.report);
     if (r.report.end !== "halted" || r.report.payloadsBad > 0 || r.report.leakedWords > 0 || r.report.transactionsDone !== o.transactions) ok = false;
   }
-  if (o.json) process.stdout.write(JSON.stringify({ transactions: o.transactions, path, reports }, jsonReplacer, 2) + "\n");
+  if (o.json) process.stdout.write(`${JSON.stringify({ transactions: o.transactions, path, reports }, jsonReplacer, 2)}\n`);
   else if (reports.length > 0) {
     process.stdout.write(`memattr vmm: ${o.transactions} DMA transactions, ${o.ramMib} MiB guest, requests by ${path}\n\n`);
     process.stdout.write(formatTable(reports));

@@ -118,7 +118,9 @@ export class RangeMapBatch {
       this.flushedResults = [];
       this.flushedCount = 0;
       if (rc === -12) {
-        throw new MemattrMemoryError(`batch command ${failed}: Wasm linear memory could not grow; commands before it stay applied, it and later ones were dropped`);
+        throw new MemattrMemoryError(
+          `batch command ${failed}: Wasm linear memory could not grow; commands before it stay applied, it and later ones were dropped`,
+        );
       }
       throw codeToError(rc, `batch command ${failed}`);
     }

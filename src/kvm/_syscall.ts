@@ -36,12 +36,10 @@ export const MAP_FAILED = (1n << 64n) - 1n;
 /** Sentences added to an error when a capability or rule usually explains it. */
 const HINTS: Record<string, string> = {
   "KVM_CREATE_VM:EINVAL": "the VM type is not in KVM_CAP_VM_TYPES on this host",
-  "KVM_CREATE_GUEST_MEMFD:EINVAL":
-    "flags outside KVM_CAP_GUEST_MEMFD_FLAGS (INIT_SHARED is refused on VMs with private memory), or size not page aligned",
+  "KVM_CREATE_GUEST_MEMFD:EINVAL": "flags outside KVM_CAP_GUEST_MEMFD_FLAGS (INIT_SHARED is refused on VMs with private memory), or size not page aligned",
   "KVM_CREATE_GUEST_MEMFD:ENOTTY": "this kernel lacks KVM_CAP_GUEST_MEMFD",
   "KVM_SET_MEMORY_ATTRIBUTES:ENOTTY": "this kernel lacks KVM_CAP_MEMORY_ATTRIBUTES",
-  "KVM_SET_MEMORY_ATTRIBUTES:EINVAL":
-    "attributes outside KVM_CAP_MEMORY_ATTRIBUTES, flags not 0, or range empty/unaligned/overflowing",
+  "KVM_SET_MEMORY_ATTRIBUTES:EINVAL": "attributes outside KVM_CAP_MEMORY_ATTRIBUTES, flags not 0, or range empty/unaligned/overflowing",
   "KVM_SET_USER_MEMORY_REGION2:EINVAL":
     "unaligned address/size/offset, bad flags (KVM_MEM_GUEST_MEMFD needs KVM_CAP_GUEST_MEMFD), or overlap with another slot",
   "KVM_SET_USER_MEMORY_REGION2:EEXIST": "the range overlaps another memslot",
@@ -99,9 +97,7 @@ function lib(): Libc {
   try {
     koffi = createRequire(import.meta.url)("koffi") as Koffi;
   } catch (err) {
-    throw new MemattrUnsupportedError(
-      `the KVM binding needs the optional dependency 'koffi' (npm install koffi): ${(err as Error).message}`,
-    );
+    throw new MemattrUnsupportedError(`the KVM binding needs the optional dependency 'koffi' (npm install koffi): ${(err as Error).message}`);
   }
   const libc = koffi.load("libc.so.6");
   cached = {

@@ -60,10 +60,6 @@ export function requireNonZero(op: string, name: string, value: bigint): void {
 /** start + length must not pass `limit` (default 2^64), the kernel's overflow check. */
 export function requireNoOverflow(op: string, name: string, start: bigint, lengthBytes: bigint, limit = U64_LIMIT): void {
   if (start + lengthBytes > limit) {
-    throw new KvmArgumentError(
-      op,
-      name,
-      `0x${start.toString(16)} + 0x${lengthBytes.toString(16)} overflows (limit 0x${limit.toString(16)})`,
-    );
+    throw new KvmArgumentError(op, name, `0x${start.toString(16)} + 0x${lengthBytes.toString(16)} overflows (limit 0x${limit.toString(16)})`);
   }
 }

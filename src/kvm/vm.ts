@@ -7,16 +7,7 @@
  */
 import { FdOwner } from "./_fd.js";
 import { ioctlStruct, ioctlValue } from "./_syscall.js";
-import {
-  PAGE_SHIFT,
-  requireNoOverflow,
-  requireNonZero,
-  requirePageAligned,
-  toSafeBytes,
-  toU32,
-  toU64,
-  type U64,
-} from "./_validate.js";
+import { PAGE_SHIFT, requireNoOverflow, requireNonZero, requirePageAligned, toSafeBytes, toU32, toU64, type U64 } from "./_validate.js";
 import {
   GUEST_MEMFD_FLAG_INIT_SHARED,
   GUEST_MEMFD_FLAG_MMAP,
@@ -36,12 +27,7 @@ import {
 } from "../uapi/constants.js";
 import { KvmArgumentError, KvmCapabilityError, KvmError } from "./errors.js";
 import { GuestMemfd } from "./gmem.js";
-import {
-  encodeCreateGuestMemfd,
-  encodeEnableCap,
-  encodeMemoryAttributes,
-  encodeUserspaceMemoryRegion2,
-} from "../uapi/structs.js";
+import { encodeCreateGuestMemfd, encodeEnableCap, encodeMemoryAttributes, encodeUserspaceMemoryRegion2 } from "../uapi/structs.js";
 import { Vcpu } from "./vcpu.js";
 
 /** A guest-physical range, either in bytes (`gpa`, `sizeBytes`) or in pages (`gfn`, `npages`). */

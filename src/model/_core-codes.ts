@@ -28,7 +28,14 @@ export function requestError(rc: number, o: Float64Array, gfn: number, npages: n
     case E_OPNOTSUPP:
       return new ConversionError("EPRESERVE", "private", "shared", gfn, npages, "private → shared never preserves contents");
     case E_PERM:
-      return new LaunchGateError("ELAUNCHED", "shared", "pending-private", gfn, npages, "preserving contents (in-place encryption) is only allowed before launch");
+      return new LaunchGateError(
+        "ELAUNCHED",
+        "shared",
+        "pending-private",
+        gfn,
+        npages,
+        "preserving contents (in-place encryption) is only allowed before launch",
+      );
     case E_BUSY: {
       const at = o[OUT_AT_GFN]!;
       const v = o[OUT_AT_VALUE]!;
@@ -40,7 +47,14 @@ export function requestError(rc: number, o: Float64Array, gfn: number, npages: n
       return new ConversionConflictError("pending-private", "pending-private", gfn, npages, at, reason);
     }
     case E_NOSPC:
-      return new ConversionError("ENOSPC", "shared or private", `pending-${to}`, gfn, npages, `${CONV_MAX_OPEN} conversions are already open; commit or abort some first`);
+      return new ConversionError(
+        "ENOSPC",
+        "shared or private",
+        `pending-${to}`,
+        gfn,
+        npages,
+        `${CONV_MAX_OPEN} conversions are already open; commit or abort some first`,
+      );
     default:
       return codeToError(rc, what);
   }

@@ -114,7 +114,17 @@ export class PendingConversion {
    * Tracker.requestConversion): same object, new id and range. When `ownedEnd > ownedStart`
    * the handle owns that one range, written into its own owned array; otherwise it owns nothing.
    */
-  reuseFor(id: number, slot: number, gfn: number, npages: number, to: Attribute, preserve: boolean, source: RequestSource, ownedStart: number, ownedEnd: number): this {
+  reuseFor(
+    id: number,
+    slot: number,
+    gfn: number,
+    npages: number,
+    to: Attribute,
+    preserve: boolean,
+    source: RequestSource,
+    ownedStart: number,
+    ownedEnd: number,
+  ): this {
     this.statusValue = "pending";
     this.idValue = id;
     this.slotValue = slot;

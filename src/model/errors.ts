@@ -73,7 +73,13 @@ export class ConversionConflictError extends ConversionError {
 
 /** `commit()`/`abort()` of a handle that is already committed or aborted. Code `ESETTLED`. */
 export class ConversionSettledError extends ConversionError {
-  constructor(from: "committed" | "aborted", to: "committed" | "aborted", gfn: number, npages: number, readonly id: number) {
+  constructor(
+    from: "committed" | "aborted",
+    to: "committed" | "aborted",
+    gfn: number,
+    npages: number,
+    readonly id: number,
+  ) {
     super("ESETTLED", from, to, gfn, npages, `conversion #${id} is already ${from}`);
     this.name = "ConversionSettledError";
   }

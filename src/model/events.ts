@@ -94,15 +94,7 @@ export interface LaunchedEvent {
 }
 
 /** Every event the tracker emits. */
-export type TrackerEvent =
-  | RequestedEvent
-  | CommittedEvent
-  | AbortedEvent
-  | PopulatedEvent
-  | DiscardedEvent
-  | RefusedEvent
-  | FaultedEvent
-  | LaunchedEvent;
+export type TrackerEvent = RequestedEvent | CommittedEvent | AbortedEvent | PopulatedEvent | DiscardedEvent | RefusedEvent | FaultedEvent | LaunchedEvent;
 
 /** Event type names. */
 export type TrackerEventType = TrackerEvent["type"];

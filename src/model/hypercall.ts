@@ -99,10 +99,7 @@ export function decodeMapGpaRange(args: MapGpaRangeArgs): MapGpaRangeRequest {
   const pageSizePages = PAGE_SIZE_PAGES[pageSize]!;
   const align = BigInt(pageSizePages);
   if (gfn % align !== 0n || npages % align !== 0n) {
-    throw new HypercallError(
-      "page-size-alignment",
-      `page size ${pageSize === 1 ? "2M" : "1G"} needs gpa and npages in multiples of ${pageSizePages} pages`,
-    );
+    throw new HypercallError("page-size-alignment", `page size ${pageSize === 1 ? "2M" : "1G"} needs gpa and npages in multiples of ${pageSizePages} pages`);
   }
   const to: Attribute = (attrs & BigInt(KVM_MAP_GPA_RANGE_ENCRYPTED)) !== 0n ? "private" : "shared";
   return { gfn, npages, to, pageSizePages };

@@ -87,7 +87,6 @@ import {
   PAGE_SHIFT as ABI_PAGE_SHIFT,
 } from "../core/_abi.js";
 
-
 /** Page is guest memory (set on every page inside a region). */
 export const GUEST = PAGE_GUEST;
 /** Committed attribute is private. */

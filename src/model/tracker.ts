@@ -21,8 +21,24 @@
  *   `launch()`; `launch()` is refused while a preserving conversion is pending.
  */
 import {
-  CONV_JOIN_ANY_PRESERVE, CONV_PRESERVE, CONV_TO_PRIVATE, E_ALREADY, E_BUSY, E_INPROGRESS, E_NXIO, FAULT_CONVERT, FAULT_IN_FLIGHT,
-  OUT_FIRST_END, OUT_FIRST_START, OUT_ID, OUT_OWNED_PAGES, OUT_OWNED_RANGES, OUT_REFAULT_PAGES, OUT_SLOT, SIDE_PRIVATE, SIDE_SHARED,
+  CONV_JOIN_ANY_PRESERVE,
+  CONV_PRESERVE,
+  CONV_TO_PRIVATE,
+  E_ALREADY,
+  E_BUSY,
+  E_INPROGRESS,
+  E_NXIO,
+  FAULT_CONVERT,
+  FAULT_IN_FLIGHT,
+  OUT_FIRST_END,
+  OUT_FIRST_START,
+  OUT_ID,
+  OUT_OWNED_PAGES,
+  OUT_OWNED_RANGES,
+  OUT_REFAULT_PAGES,
+  OUT_SLOT,
+  SIDE_PRIVATE,
+  SIDE_SHARED,
 } from "../core/_abi.js";
 import { codeToError, MemattrError, MemattrTypeError } from "../core/errors.js";
 import type { ModelCore } from "../core/model-core.js";
@@ -393,7 +409,14 @@ export class Tracker extends TrackerView implements ConversionOwner {
     if (!(reuse instanceof PendingConversion) || !reuse.ownedBy(this)) {
       throw new ConversionError("EREUSE", "unknown", "pending", 0, 0, "reuse: not a conversion handle of this tracker");
     }
-    throw new ConversionError("EREUSE", "pending", "pending", reuse.gfn, reuse.npages, `reuse: conversion #${reuse.id} is still pending; commit or abort it first`);
+    throw new ConversionError(
+      "EREUSE",
+      "pending",
+      "pending",
+      reuse.gfn,
+      reuse.npages,
+      `reuse: conversion #${reuse.id} is still pending; commit or abort it first`,
+    );
   }
 
   private opened(c: PendingConversion): PendingConversion {
@@ -519,7 +542,9 @@ export class Tracker extends TrackerView implements ConversionOwner {
     this.map.forEachRun(0, MAX_GFN, (s, e, v) => void runs.push(`${s.toString(16)}+${(e - s).toString(16)}:${v.toString(16)}`));
     parts.push(`runs ${runs.join(",")}`);
     for (const c of this.open.values()) {
-      parts.push(`pending ${c.id} ${c.to}${c.preserve ? " preserve" : ""} ${c.source} ${c.gfn.toString(16)}+${c.npages.toString(16)} owns ${c.ownedFlat.map((x) => x.toString(16)).join(",")}`);
+      parts.push(
+        `pending ${c.id} ${c.to}${c.preserve ? " preserve" : ""} ${c.source} ${c.gfn.toString(16)}+${c.npages.toString(16)} owns ${c.ownedFlat.map((x) => x.toString(16)).join(",")}`,
+      );
     }
     return parts.join("\n");
   }

@@ -48,7 +48,6 @@ export interface AdaptiveOptions {
   maxEntries?: number;
 }
 
-
 /**
  * Creates the adaptive policy.
  *
@@ -207,8 +206,8 @@ class AdaptivePolicy implements DiscardPolicy {
   }
 
   private enforce(tracker: Tracker, staleNow?: number): DiscardBatch | null {
-    let stale = staleNow ?? tracker.totalStalePages();
-    let dbl = tracker.doubleAllocatedPages();
+    const stale = staleNow ?? tracker.totalStalePages();
+    const dbl = tracker.doubleAllocatedPages();
     if (stale <= this.budgetPages && dbl <= this.budgetPages && this.count <= this.maxEntries) {
       this.staleSeen = stale;
       return null;

@@ -180,7 +180,10 @@ export class Replayer {
    */
   constructor(target: ReplayTarget, options: ReplayOptions = {}) {
     if (target.shared.side !== "shared" || target.private.side !== "private") {
-      throw new MemattrError("EBACKINGSIDE", `backings must be {shared: side "shared", private: side "private"}, got ${target.shared.side}/${target.private.side}`);
+      throw new MemattrError(
+        "EBACKINGSIDE",
+        `backings must be {shared: side "shared", private: side "private"}, got ${target.shared.side}/${target.private.side}`,
+      );
     }
     this.tracker = target.tracker;
     this.policy = target.policy;

@@ -26,7 +26,7 @@ export const POLICY_TABLE_FOOTNOTE = [
   "launch copy ms: the in-place encryption before launch (copy into guest_memfd, drop the shared copy), the same work under every policy, kept out of the conversion path.",
   "conversion path ms: request, commit/abort, fault and hypercall decoding, policy, discards, final flush — launch copy excluded;",
   "conversion + refault ms: that plus the guest touches that refaulted (what a discard costs later): the figure the policy targets compare;",
-  "total = conversion + refault + launch copy. Clock read once per category boundary (src/replay/engine.ts, \"How time is measured\").",
+  'total = conversion + refault + launch copy. Clock read once per category boundary (src/replay/engine.ts, "How time is measured").',
 ].join("\n");
 
 /**
@@ -63,7 +63,9 @@ export function formatPolicyTable(results: readonly ReplayResult[], title?: stri
   if (results.length > 0) lines.push("", POLICY_TABLE_FOOTNOTE);
   const runs = results[0]?.repetitions?.runs;
   if (runs !== undefined && results.every((r) => r.repetitions?.runs === runs)) {
-    lines.push(`Each row: the median of ${runs} timed replays of the trace by conversion + refault ms, each on fresh backings (${results.map((r) => `${r.policy} ${r.repetitions!.conversionCostMs.map(ms).join(" / ")}`).join("; ")}).`);
+    lines.push(
+      `Each row: the median of ${runs} timed replays of the trace by conversion + refault ms, each on fresh backings (${results.map((r) => `${r.policy} ${r.repetitions!.conversionCostMs.map(ms).join(" / ")}`).join("; ")}).`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -46,7 +46,8 @@ function readBody(event: string, body: string): { record?: SourceRecord; error?:
     const start = m ? hex(m[1]!) : undefined;
     const end = m ? hex(m[2]!) : undefined;
     const attr = m ? hex(m[3]!) : undefined;
-    if (start === undefined || end === undefined || attr === undefined) return { error: `expected "<start gfn> -- <end gfn> [0x<attrs>]", got ${JSON.stringify(body)}` };
+    if (start === undefined || end === undefined || attr === undefined)
+      return { error: `expected "<start gfn> -- <end gfn> [0x<attrs>]", got ${JSON.stringify(body)}` };
     const error = checkPages(start, end - start);
     if (error) return { error };
     return { record: { kind: "convert", gfn: start, npages: end - start, to: attr & ATTR_PRIVATE ? "private" : "shared" } };

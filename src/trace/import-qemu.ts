@@ -55,7 +55,8 @@ function readBody(event: string, body: string): { record?: SourceRecord; error?:
       const start = m ? hex(m[1]!) : undefined;
       const size = m ? hex(m[2]!) : undefined;
       if (start === undefined || size === undefined) return bad("start 0x… size 0x… shared_to_private|private_to_shared");
-      const error = checkBytes(start, size) ?? (aligned(start, size) ? undefined : `start 0x${start.toString(16)} or size 0x${size.toString(16)} is not 4 KiB aligned`);
+      const error =
+        checkBytes(start, size) ?? (aligned(start, size) ? undefined : `start 0x${start.toString(16)} or size 0x${size.toString(16)} is not 4 KiB aligned`);
       if (error) return { error };
       return { record: { kind: "convert", gfn: start / PAGE_BYTES, npages: size / PAGE_BYTES, to: m![3] === "shared_to_private" ? "private" : "shared" } };
     }

@@ -111,7 +111,17 @@ export class TraceImporter {
 
   constructor(options: ImportOptions = {}) {
     const format = options.format ?? "auto";
-    this.summary = { format: format === "auto" ? null : format, lines: 0, events: 0, recognized: {}, folded: {}, ignored: {}, unknown: {}, unknownLines: 0, notes: [] };
+    this.summary = {
+      format: format === "auto" ? null : format,
+      lines: 0,
+      events: 0,
+      recognized: {},
+      folded: {},
+      ignored: {},
+      unknown: {},
+      unknownLines: 0,
+      notes: [],
+    };
     this.lenient = options.lenient ?? false;
     this.file = options.file;
   }
@@ -215,7 +225,11 @@ export class TraceImporter {
         bump(this.summary.recognized, event);
         const range =
           record.kind === "hypercall"
-            ? { gfn: Math.floor(record.gpa / PAGE_BYTES), npages: record.npages, to: record.attrs & MAP_GPA_RANGE_ENCRYPTED ? ("private" as const) : ("shared" as const) }
+            ? {
+                gfn: Math.floor(record.gpa / PAGE_BYTES),
+                npages: record.npages,
+                to: record.attrs & MAP_GPA_RANGE_ENCRYPTED ? ("private" as const) : ("shared" as const),
+              }
             : { ...pagesCovering(record.gpa, record.size), to: record.private ? ("private" as const) : ("shared" as const) };
         this.causes.push({ record, event, ...range, timeUs, age: 0 });
         return;
@@ -359,5 +373,5 @@ export function formatImportSummary(summary: ImportSummary): string {
   ];
   if (summary.extent) lines.push(`extent: gfn 0x${summary.extent.firstGfn.toString(16)}..0x${(summary.extent.endGfn - 1).toString(16)}`);
   for (const n of summary.notes) lines.push(`note: ${n}`);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

@@ -4,7 +4,25 @@
  */
 import { MemattrRangeError, MemattrTypeError } from "../core/errors.js";
 
-const UNIT_SHIFT: Record<string, number> = { "": 0, b: 0, k: 10, kb: 10, kib: 10, m: 20, mb: 20, mib: 20, g: 30, gb: 30, gib: 30, t: 40, tb: 40, tib: 40, p: 50, pb: 50, pib: 50 };
+const UNIT_SHIFT: Record<string, number> = {
+  "": 0,
+  b: 0,
+  k: 10,
+  kb: 10,
+  kib: 10,
+  m: 20,
+  mb: 20,
+  mib: 20,
+  g: 30,
+  gb: 30,
+  gib: 30,
+  t: 40,
+  tb: 40,
+  tib: 40,
+  p: 50,
+  pb: 50,
+  pib: 50,
+};
 
 /**
  * Parses a byte count with an optional binary unit.

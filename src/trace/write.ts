@@ -61,8 +61,8 @@ export function serializeEvent(event: TraceEvent): string {
  * ```
  */
 export function* formatTrace(header: TraceHeader, events: Iterable<TraceEvent>): Generator<string> {
-  yield serializeHeader(header) + "\n";
-  for (const ev of events) yield serializeEvent(ev) + "\n";
+  yield `${serializeHeader(header)}\n`;
+  for (const ev of events) yield `${serializeEvent(ev)}\n`;
 }
 
 /**

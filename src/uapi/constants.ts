@@ -7,12 +7,7 @@
  * struct sizes in structs.ts / x86.ts, and the tests pin them to the header values.
  */
 import { _IO, _IOR, _IOW, _IOWR } from "./ioctl.js";
-import {
-  KVM_CREATE_GUEST_MEMFD_SIZE,
-  KVM_ENABLE_CAP_SIZE,
-  KVM_MEMORY_ATTRIBUTES_SIZE,
-  KVM_USERSPACE_MEMORY_REGION2_SIZE,
-} from "./structs.js";
+import { KVM_CREATE_GUEST_MEMFD_SIZE, KVM_ENABLE_CAP_SIZE, KVM_MEMORY_ATTRIBUTES_SIZE, KVM_USERSPACE_MEMORY_REGION2_SIZE } from "./structs.js";
 import { KVM_REGS_SIZE, KVM_SREGS_SIZE } from "./x86.js";
 
 export const KVMIO = 0xae;

@@ -90,10 +90,7 @@ export interface KvmUserspaceMemoryRegion2 {
   /** guest_memfd file descriptor (with KVM_MEM_GUEST_MEMFD), else 0 */
   guestMemfd?: number;
 }
-export function encodeUserspaceMemoryRegion2(
-  s: KvmUserspaceMemoryRegion2,
-  out = new Uint8Array(KVM_USERSPACE_MEMORY_REGION2_SIZE),
-): Uint8Array {
+export function encodeUserspaceMemoryRegion2(s: KvmUserspaceMemoryRegion2, out = new Uint8Array(KVM_USERSPACE_MEMORY_REGION2_SIZE)): Uint8Array {
   out.fill(0);
   const dv = view(out);
   dv.setUint32(0, s.slot >>> 0, LE);

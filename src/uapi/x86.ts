@@ -10,9 +10,24 @@ function view(bytes: Uint8Array): DataView {
 
 /* struct kvm_regs, 144 bytes: 18 × u64 in this order. */
 export const KVM_REGS_FIELDS = [
-  "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
-  "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-  "rip", "rflags",
+  "rax",
+  "rbx",
+  "rcx",
+  "rdx",
+  "rsi",
+  "rdi",
+  "rsp",
+  "rbp",
+  "r8",
+  "r9",
+  "r10",
+  "r11",
+  "r12",
+  "r13",
+  "r14",
+  "r15",
+  "rip",
+  "rflags",
 ] as const;
 export const KVM_REGS_SIZE = 144;
 export type KvmRegs = Record<(typeof KVM_REGS_FIELDS)[number], bigint>;
@@ -108,7 +123,10 @@ export function encodeSregs(s: KvmSregs, out = new Uint8Array(KVM_SREGS_SIZE)): 
   out.fill(0);
   const dv = view(out);
   SEGMENTS.forEach((name, i) => encodeSegment(dv, i * KVM_SEGMENT_SIZE, s[name]));
-  for (const [name, at] of [["gdt", 192], ["idt", 208]] as const) {
+  for (const [name, at] of [
+    ["gdt", 192],
+    ["idt", 208],
+  ] as const) {
     dv.setBigUint64(at, BigInt.asUintN(64, s[name].base), LE);
     dv.setUint16(at + 8, s[name].limit & 0xffff, LE);
   }
@@ -120,7 +138,10 @@ export function decodeSregs(bytes: Uint8Array): KvmSregs {
   const dv = view(bytes);
   const s = {} as KvmSregs;
   SEGMENTS.forEach((name, i) => (s[name] = decodeSegment(dv, i * KVM_SEGMENT_SIZE)));
-  for (const [name, at] of [["gdt", 192], ["idt", 208]] as const) {
+  for (const [name, at] of [
+    ["gdt", 192],
+    ["idt", 208],
+  ] as const) {
     s[name] = { base: dv.getBigUint64(at, LE), limit: dv.getUint16(at + 8, LE) };
   }
   CONTROL.forEach((name, i) => (s[name] = dv.getBigUint64(224 + 8 * i, LE)));

@@ -62,8 +62,19 @@ export function renderComparison(
   const lines = (pick: (s: ComparisonSeries) => ArrayLike<number>): ChartSeries[] =>
     series.map((s) => ({ name: s.policy, color: colorOf(s.policy), xs: s.xs, ys: pick(s), dashed: s.policy === "never" }));
   const charts = [
-    renderChart({ title: "Double-allocated bytes (held on both sides)", formatY: formatBytes, series: lines((s) => s.doubleBytes), xMax: eventCount, binary: true }),
-    renderChart({ title: "Discard calls (cumulative fallocate PUNCH_HOLE)", formatY: (v) => compact(v), series: lines((s) => s.discardCalls), xMax: eventCount }),
+    renderChart({
+      title: "Double-allocated bytes (held on both sides)",
+      formatY: formatBytes,
+      series: lines((s) => s.doubleBytes),
+      xMax: eventCount,
+      binary: true,
+    }),
+    renderChart({
+      title: "Discard calls (cumulative fallocate PUNCH_HOLE)",
+      formatY: (v) => compact(v),
+      series: lines((s) => s.discardCalls),
+      xMax: eventCount,
+    }),
   ];
   const legend: HTMLElement[] = [];
   for (const s of series) {

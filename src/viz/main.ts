@@ -15,7 +15,7 @@ import type { TraceEvent } from "../trace/format.js";
 import type { GeneratorName } from "../trace/generate.js";
 import { formatBytes, parseBytes } from "../trace/units.js";
 import { type ComparisonRow, moveCursors, renderComparison, selectRow } from "./compare.js";
-import { type VizHook, type VizCounters } from "./hook.js";
+import type { VizHook, VizCounters } from "./hook.js";
 import { MapCanvas } from "./map-canvas.js";
 import { CLASS_DOUBLE, CLASS_PENDING_PRIVATE, CLASS_PENDING_SHARED, CLASS_PRIVATE, CLASS_SHARED, CLASSES, cssColor } from "./palette.js";
 import { compareAllPolicies, POLICY_HINTS, stepperFactory } from "./stepper.js";

@@ -101,7 +101,14 @@ export class MapCanvas {
     if (this.counts.length < need) this.counts = new Float64Array(need);
     this.lastRunsVisited = this.source === undefined ? 0 : bucketRuns(this.source, this.regions, w, this.counts);
     if (this.source === undefined) this.counts.fill(0, 0, need);
-    paintCells(this.image, w, this.counts, this.source === undefined ? 0 : this.viewport.extentStart, this.source === undefined ? 0 : this.viewport.extentEnd, dpr);
+    paintCells(
+      this.image,
+      w,
+      this.counts,
+      this.source === undefined ? 0 : this.viewport.extentStart,
+      this.source === undefined ? 0 : this.viewport.extentEnd,
+      dpr,
+    );
     ctx.putImageData(this.image, 0, 0);
     this.lastDrawMs = performance.now() - t0;
     const pages = w.pagesPerCell;

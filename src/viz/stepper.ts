@@ -95,11 +95,15 @@ export interface Comparison {
  */
 export async function compareAllPolicies(wasm: WebAssembly.Module, trace: LoadedTrace, cancelled: () => boolean): Promise<Comparison | null> {
   const sampleEvery = Math.max(1, Math.ceil(trace.eventCount / 1500));
-  const results = await replayAll(() => breathing(trace.events, cancelled), (policy) => simulatedTarget(wasm, trace.regions, policy), {
-    policies: POLICY_NAMES,
-    sampleEvery,
-    progressEvery: Number.MAX_SAFE_INTEGER,
-  });
+  const results = await replayAll(
+    () => breathing(trace.events, cancelled),
+    (policy) => simulatedTarget(wasm, trace.regions, policy),
+    {
+      policies: POLICY_NAMES,
+      sampleEvery,
+      progressEvery: Number.MAX_SAFE_INTEGER,
+    },
+  );
   if (cancelled()) return null;
   const rows: ComparisonRow[] = results.map((r) => ({
     policy: r.policy,

@@ -50,9 +50,7 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   {
     weight: 3,
-    arbitrary: fc
-      .tuple(rangeArb, maskArb, maskArb)
-      .map(([[start, end], clearMask, setMask]) => ({ kind: "update" as const, start, end, clearMask, setMask })),
+    arbitrary: fc.tuple(rangeArb, maskArb, maskArb).map(([[start, end], clearMask, setMask]) => ({ kind: "update" as const, start, end, clearMask, setMask })),
   },
   {
     // the hostile guest: every `step`-th page flipped

@@ -115,38 +115,36 @@ describe("short updates", () => {
     );
     let totalOps = 0;
     using m = await RangeMap.create();
-    {
-      fc.assert(
-        fc.property(fc.array(opArb, { minLength: 60, maxLength: 200, size: "max" }), (ops) => {
-          m.clear();
-          const flat = new Uint8Array(WINDOW);
-          for (const op of ops) {
-            const s = Math.min(op.g, WINDOW - op.n);
-            const e = s + op.n;
-            if (op.kind === "set") {
-              m.set(BASE + s, BASE + e, op.value);
-              flat.fill(op.value, s, e);
-            } else {
-              m.update(BASE + s, BASE + e, op.c, op.v);
-              for (let g = s; g < e; g++) flat[g] = (flat[g]! & ~op.c) | op.v;
-            }
-            totalOps++;
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 60, maxLength: 200, size: "max" }), (ops) => {
+        m.clear();
+        const flat = new Uint8Array(WINDOW);
+        for (const op of ops) {
+          const s = Math.min(op.g, WINDOW - op.n);
+          const e = s + op.n;
+          if (op.kind === "set") {
+            m.set(BASE + s, BASE + e, op.value);
+            flat.fill(op.value, s, e);
+          } else {
+            m.update(BASE + s, BASE + e, op.c, op.v);
+            for (let g = s; g < e; g++) flat[g] = (flat[g]! & ~op.c) | op.v;
           }
-          m.checkInvariants();
-          const gfns = Float64Array.from({ length: WINDOW }, (_, i) => BASE + i);
-          expect(m.getMany(gfns)).toEqual(flat);
-          let runs = 1;
-          if (flat[0] !== 0) runs++;
-          for (let g = 1; g < WINDOW; g++) if (flat[g] !== flat[g - 1]) runs++;
-          if (flat[WINDOW - 1] !== 0) runs++;
-          expect(m.runCount()).toBe(runs);
-          for (let v = 0; v < 32; v++) expect(m.countInRange(BASE, BASE + WINDOW, v)).toBe(flat.filter((x) => x === v).length);
-        }),
-        { numRuns: 150 * SCALE },
-      );
-      console.log(`short-edit property ran ${totalOps} operations against the flat model`);
-      expect(totalOps).toBeGreaterThanOrEqual(10_000);
-    }
+          totalOps++;
+        }
+        m.checkInvariants();
+        const gfns = Float64Array.from({ length: WINDOW }, (_, i) => BASE + i);
+        expect(m.getMany(gfns)).toEqual(flat);
+        let runs = 1;
+        if (flat[0] !== 0) runs++;
+        for (let g = 1; g < WINDOW; g++) if (flat[g] !== flat[g - 1]) runs++;
+        if (flat[WINDOW - 1] !== 0) runs++;
+        expect(m.runCount()).toBe(runs);
+        for (let v = 0; v < 32; v++) expect(m.countInRange(BASE, BASE + WINDOW, v)).toBe(flat.filter((x) => x === v).length);
+      }),
+      { numRuns: 150 * SCALE },
+    );
+    console.log(`short-edit property ran ${totalOps} operations against the flat model`);
+    expect(totalOps).toBeGreaterThanOrEqual(10_000);
   }, 120_000);
 
   test("a long partial update that adds a value, then takes it back, widens once and stays", async () => {

@@ -26,7 +26,10 @@ class Flat {
   runCount(): number {
     let n = 1;
     let prev = this.base > 0 ? 0 : this.pages[0]!;
-    for (const p of this.pages) if (p !== prev) (n++, (prev = p));
+    for (const p of this.pages) {
+      if (p !== prev) n++;
+      prev = p;
+    }
     if (this.base + SPAN < TOP && prev !== 0) n++;
     return n;
   }

@@ -5,7 +5,10 @@ describe("SimulatedBacking", () => {
   it("counts one discard call per range and says it is simulated", () => {
     const b = new SimulatedBacking("shared");
     b.touch(0, 4, true);
-    b.discard([{ gfn: 0, npages: 2 }, { gfn: 3, npages: 1 }]);
+    b.discard([
+      { gfn: 0, npages: 2 },
+      { gfn: 3, npages: 1 },
+    ]);
     expect(b.simulated).toBe(true);
     expect(b.kind).toBe("simulated");
     expect(b.stats).toMatchObject({ discardCalls: 2, discardedPages: 3, touchCalls: 1, touchedPages: 4 });
@@ -14,7 +17,12 @@ describe("SimulatedBacking", () => {
 
   it("refuses unordered or overlapping discard ranges", () => {
     const b = new SimulatedBacking("private");
-    expect(() => b.discard([{ gfn: 4, npages: 2 }, { gfn: 5, npages: 1 }])).toThrow(expect.objectContaining({ code: "ERANGE" }));
+    expect(() =>
+      b.discard([
+        { gfn: 4, npages: 2 },
+        { gfn: 5, npages: 1 },
+      ]),
+    ).toThrow(expect.objectContaining({ code: "ERANGE" }));
   });
 
   it("tracks contents as tags: writes, holes, copies, discards", () => {

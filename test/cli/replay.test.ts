@@ -34,8 +34,12 @@ describe("memattr replay", () => {
   });
 
   it("the timing options change no counter", async () => {
-    const once = JSON.parse((await captureCommand(replay, ["ovmf-dma", ...SMALL, "--simulated", "--json", "--repeat", "1", "--warmup", "0"])).out) as { results: ReplayResult[] };
-    const thrice = JSON.parse((await captureCommand(replay, ["ovmf-dma", ...SMALL, "--simulated", "--json", "--repeat", "2", "--warmup", "5000"])).out) as { results: ReplayResult[] };
+    const once = JSON.parse((await captureCommand(replay, ["ovmf-dma", ...SMALL, "--simulated", "--json", "--repeat", "1", "--warmup", "0"])).out) as {
+      results: ReplayResult[];
+    };
+    const thrice = JSON.parse((await captureCommand(replay, ["ovmf-dma", ...SMALL, "--simulated", "--json", "--repeat", "2", "--warmup", "5000"])).out) as {
+      results: ReplayResult[];
+    };
     expect(once.results[0]!.repetitions).toBeUndefined();
     // batched flushes on a timer too, so its counts may differ between runs; the others may not
     for (const i of [0, 1, 3]) expect(counters(thrice.results[i]!)).toEqual(counters(once.results[i]!));

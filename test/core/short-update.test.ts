@@ -179,7 +179,18 @@ describe("short edits: each fallback", () => {
   test("uniformValue of 1–4 pages and of longer ranges inside one leaf", () => {
     set(100, 103, 2);
     set(300, 600, 5);
-    for (const [s, e] of [[99, 100], [100, 103], [99, 101], [102, 104], [300, 600], [299, 600], [300, 601], [300, 304], [4092, 4096], [4095, 4097]]) {
+    for (const [s, e] of [
+      [99, 100],
+      [100, 103],
+      [99, 101],
+      [102, 104],
+      [300, 600],
+      [299, 600],
+      [300, 601],
+      [300, 304],
+      [4092, 4096],
+      [4095, 4097],
+    ]) {
       expect(map.uniformValue(s, e)).toBe(ref.uniformValue(s, e));
     }
   });
@@ -225,7 +236,12 @@ describe("short edits under a memory cap", () => {
   async function cappedMap(): Promise<{ m: RangeMap; r: ReferenceMap }> {
     const m = await RangeMap.create();
     const r = new ReferenceMap();
-    for (const [s, e, v] of [[0, 4096, 1], [7, 8, 0], [9, 10, 2], [11, 12, 3]] as const) {
+    for (const [s, e, v] of [
+      [0, 4096, 1],
+      [7, 8, 0],
+      [9, 10, 2],
+      [11, 12, 3],
+    ] as const) {
       m.set(s, e, v);
       r.set(s, e, v);
     }
@@ -301,8 +317,17 @@ const shortRanges = rangeArb(
   fc.integer({ min: 1, max: 4 }),
 );
 // a long set now and then: leaves widen, collapse and move under the short edits
-const longSets = opArb(rangeArb(BASES, fc.integer({ min: 0, max: 3 * LEAF_PAGES - 1 }), fc.integer({ min: 5, max: 2 * LEAF_PAGES })), { set: 1, update: 0, uiu: 0, where: 0, convert: 0 });
-const anyOpArb = fc.oneof({ weight: 8, arbitrary: opArb(shortRanges, { set: 2, update: 1, uiu: 2, where: 1, convert: 3 }) }, { weight: 1, arbitrary: longSets });
+const longSets = opArb(rangeArb(BASES, fc.integer({ min: 0, max: 3 * LEAF_PAGES - 1 }), fc.integer({ min: 5, max: 2 * LEAF_PAGES })), {
+  set: 1,
+  update: 0,
+  uiu: 0,
+  where: 0,
+  convert: 0,
+});
+const anyOpArb = fc.oneof(
+  { weight: 8, arbitrary: opArb(shortRanges, { set: 2, update: 1, uiu: 2, where: 1, convert: 3 }) },
+  { weight: 1, arbitrary: longSets },
+);
 
 describe("short edits: properties against ReferenceMap", () => {
   test("random 1–4 page edits at leaf edges: same answers, runs, totals; invariants hold", async () => {
@@ -340,13 +365,22 @@ describe("short edits: properties against ReferenceMap", () => {
           r.set(g, g + 1, 2);
         }
         // a conversion is two edits (request, then commit when it passed), each all or nothing
-        const steps = ops.flatMap((op): Array<MapOp | { kind: "commit"; start: number; end: number; toPrivate: boolean }> =>
-          op.kind === "convert" ? [{ ...op, kind: "uiu", testMask: 3, testValue: op.toPrivate ? 0 : 1, clearMask: 0, setMask: 2 }, { ...op, kind: "commit" }] : [op],
+        const steps = ops.flatMap(
+          (op): Array<MapOp | { kind: "commit"; start: number; end: number; toPrivate: boolean }> =>
+            op.kind === "convert"
+              ? [
+                  { ...op, kind: "uiu", testMask: 3, testValue: op.toPrivate ? 0 : 1, clearMask: 0, setMask: 2 },
+                  { ...op, kind: "commit" },
+                ]
+              : [op],
         );
         let passed = false;
         for (const step of steps) {
           if (step.kind === "commit" && !passed) continue;
-          const op: MapOp = step.kind === "commit" ? { kind: "update", start: step.start, end: step.end, clearMask: step.toPrivate ? 2 : 3, setMask: step.toPrivate ? 1 : 0 } : step;
+          const op: MapOp =
+            step.kind === "commit"
+              ? { kind: "update", start: step.start, end: step.end, clearMask: step.toPrivate ? 2 : 3, setMask: step.toPrivate ? 1 : 0 }
+              : step;
           const before = snapshot(m);
           let got: number;
           try {

@@ -46,12 +46,29 @@ function checkQueries(map: RangeMap, model: Uint8Array, seed: number, values: nu
     const chunk = rnd(pages / CHUNK) * CHUNK;
     let s: number, e: number;
     switch (i % 6) {
-      case 0: s = chunk; e = chunk + CHUNK; break; // one whole chunk
-      case 1: s = chunk + CHUNK - 1 - rnd(64); e = chunk + CHUNK; break; // ends at the chunk edge
-      case 2: s = chunk; e = chunk + 1 + rnd(64); break; // starts at the chunk edge
-      case 3: s = chunk + rnd(CHUNK); e = s + 1 + rnd(chunk + CHUNK - s); break; // inside one chunk
-      case 4: s = chunk + (rnd(8) << 9); e = s + 512; break; // aligned 2 MiB
-      default: s = rnd(pages - 1); e = Math.min(pages, s + 1 + rnd(3 * CHUNK)); // maybe across chunks
+      case 0:
+        s = chunk;
+        e = chunk + CHUNK;
+        break; // one whole chunk
+      case 1:
+        s = chunk + CHUNK - 1 - rnd(64);
+        e = chunk + CHUNK;
+        break; // ends at the chunk edge
+      case 2:
+        s = chunk;
+        e = chunk + 1 + rnd(64);
+        break; // starts at the chunk edge
+      case 3:
+        s = chunk + rnd(CHUNK);
+        e = s + 1 + rnd(chunk + CHUNK - s);
+        break; // inside one chunk
+      case 4:
+        s = chunk + (rnd(8) << 9);
+        e = s + 512;
+        break; // aligned 2 MiB
+      default:
+        s = rnd(pages - 1);
+        e = Math.min(pages, s + 1 + rnd(3 * CHUNK)); // maybe across chunks
     }
     // the value: the first page's (often true) or another
     const v = i % 3 === 0 ? rnd(values) : model[s]!;

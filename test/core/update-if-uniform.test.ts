@@ -25,7 +25,6 @@ function snapshot(m: RangeMap) {
   return { runs: m.runs(0, MAX_GFN), runCount: m.runCount(), p0: m.pages(0), p1: m.pages(1), p5: m.pages(5), bytes: m.memoryBytes(), heap: m.heapBytes() };
 }
 
-
 describe("updateIfUniform: results", () => {
   test("a new map's range holds 0 and passes a test for 0", () => {
     expect(map.updateIfUniform(10, 11, 0xff, 0, 0, 1)).toBe(0);
@@ -347,7 +346,11 @@ const offsetArb = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 12 })).map(([k, d]) => k * LEAF_PAGES - d) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 * LEAF_PAGES - 1 }) },
 );
-const lengthArb = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 2, arbitrary: fc.integer({ min: 7, max: 80 }) }, { weight: 1, arbitrary: fc.integer({ min: 81, max: 2 * LEAF_PAGES }) });
+const lengthArb = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 1, max: 6 }) },
+  { weight: 2, arbitrary: fc.integer({ min: 7, max: 80 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 81, max: 2 * LEAF_PAGES }) },
+);
 const ops = opArb(rangeArb(BASES, offsetArb, lengthArb), { set: 3, update: 1, uiu: 5, where: 1, convert: 0 }, true);
 
 describe("updateIfUniform: property against ReferenceMap", () => {
@@ -400,9 +403,17 @@ describe("updateIfUniform: property against ReferenceMap", () => {
             // scattered single-page edits: a new leaf each, to run memory out
             {
               weight: 3,
-              arbitrary: fc
-                .tuple(fc.integer({ min: 0, max: 2 ** 12 - 1 }), fc.integer({ min: 1, max: 6 }), valueArb)
-                .map(([k, n, value]): MapOp => ({ kind: "uiu", start: k * LEAF_PAGES + 7, end: k * LEAF_PAGES + 7 + n, testMask: 0, testValue: 0, clearMask: 0xff, setMask: value | 1 })),
+              arbitrary: fc.tuple(fc.integer({ min: 0, max: 2 ** 12 - 1 }), fc.integer({ min: 1, max: 6 }), valueArb).map(
+                ([k, n, value]): MapOp => ({
+                  kind: "uiu",
+                  start: k * LEAF_PAGES + 7,
+                  end: k * LEAF_PAGES + 7 + n,
+                  testMask: 0,
+                  testValue: 0,
+                  clearMask: 0xff,
+                  setMask: value | 1,
+                }),
+              ),
             },
           ),
           { minLength: 1, maxLength: 60, size: "max" },

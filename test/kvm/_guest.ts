@@ -42,7 +42,20 @@ export function makeGuest(code: number[], mode: "real" | "prot32" = "real", prep
     s.cs.base = 0n;
     s.cs.selector = 0;
   } else {
-    const flat = (type: number, selector: number) => ({ base: 0n, limit: 0xffffffff, selector, type, present: 1, dpl: 0, db: 1, s: 1, l: 0, g: 1, avl: 0, unusable: 0 });
+    const flat = (type: number, selector: number) => ({
+      base: 0n,
+      limit: 0xffffffff,
+      selector,
+      type,
+      present: 1,
+      dpl: 0,
+      db: 1,
+      s: 1,
+      l: 0,
+      g: 1,
+      avl: 0,
+      unusable: 0,
+    });
     s.cs = flat(11, 8);
     for (const seg of ["ds", "es", "fs", "gs", "ss"] as const) s[seg] = flat(3, 16);
     s.cr0 |= 1n; // PE
@@ -50,7 +63,10 @@ export function makeGuest(code: number[], mode: "real" | "prot32" = "real", prep
   cpu.setSregs(s);
   cpu.setRegs({ ...cpu.getRegs(), rip: BigInt(CODE_GPA), rflags: 2n, rsp: 0x8000n });
   return {
-    kvm, vm, gmem, cpu,
+    kvm,
+    vm,
+    gmem,
+    cpu,
     [Symbol.dispose]() {
       cpu.close();
       gmem.close();

@@ -11,7 +11,7 @@ using g = makeGuest([...mapGpaRangeSetup(mode), ...insn, 0xe6, 0x10, 0xf4], mode
 );
 for (let i = 0; i < 4; i++) {
   const e = g.cpu.run();
-  process.stdout.write(JSON.stringify(e, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v instanceof Uint8Array ? [...v] : v)) + "\n");
+  process.stdout.write(`${JSON.stringify(e, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v instanceof Uint8Array ? [...v] : v))}\n`);
   if (e.reason === "hypercall") g.cpu.setHypercallReturn(0);
   if (e.reason !== "hypercall") break;
 }

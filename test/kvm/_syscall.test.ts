@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import {
-  errnoName, ioctlValue, SEEK_DATA, sysClose, sysFallocate, sysFtruncate, sysLseek, sysMemfdCreate, syscallsAvailable, sysOpen, O_RDWR, MFD_CLOEXEC,
+  errnoName,
+  ioctlValue,
+  SEEK_DATA,
+  sysClose,
+  sysFallocate,
+  sysFtruncate,
+  sysLseek,
+  sysMemfdCreate,
+  syscallsAvailable,
+  sysOpen,
+  O_RDWR,
+  MFD_CLOEXEC,
 } from "../../src/kvm/_syscall.js";
 import { KVM_GET_API_VERSION } from "../../src/uapi/constants.js";
 import { KvmError } from "../../src/kvm/errors.js";
@@ -8,7 +19,14 @@ import { expectCode } from "./_support.js";
 
 describe.skipIf(!syscallsAvailable())("syscall layer", () => {
   it("names errno values, preferring EOPNOTSUPP and EAGAIN", () => {
-    expect([errnoName(22), errnoName(25), errnoName(14), errnoName(9), errnoName(95), errnoName(11)]).toEqual(["EINVAL", "ENOTTY", "EFAULT", "EBADF", "EOPNOTSUPP", "EAGAIN"]);
+    expect([errnoName(22), errnoName(25), errnoName(14), errnoName(9), errnoName(95), errnoName(11)]).toEqual([
+      "EINVAL",
+      "ENOTTY",
+      "EFAULT",
+      "EBADF",
+      "EOPNOTSUPP",
+      "EAGAIN",
+    ]);
   });
   it("turns -1 from ioctl on a bad fd into KvmError EBADF naming the ioctl", () => {
     const e = expectCode(() => ioctlValue(987654, KVM_GET_API_VERSION), "EBADF", KvmError);

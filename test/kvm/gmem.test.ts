@@ -7,8 +7,11 @@ import { capMissing, expectCode, page } from "./_support.js";
 
 const missing = capMissing(KVM_CAP.GUEST_MEMFD, "KVM_CAP_GUEST_MEMFD");
 const SHARED_MMAP = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
-const mmapMissing = missing ?? ((Kvm.isAvailable() && (withKvm((k) => k.checkExtension(KVM_CAP.GUEST_MEMFD_FLAGS)) & SHARED_MMAP) !== SHARED_MMAP)
-  ? "GUEST_MEMFD_FLAG_MMAP|INIT_SHARED not in KVM_CAP_GUEST_MEMFD_FLAGS" : undefined);
+const mmapMissing =
+  missing ??
+  (Kvm.isAvailable() && (withKvm((k) => k.checkExtension(KVM_CAP.GUEST_MEMFD_FLAGS)) & SHARED_MMAP) !== SHARED_MMAP
+    ? "GUEST_MEMFD_FLAG_MMAP|INIT_SHARED not in KVM_CAP_GUEST_MEMFD_FLAGS"
+    : undefined);
 if (mmapMissing && !missing) console.warn(`[test/kvm] skipping guest_memfd mmap tests: ${mmapMissing}`);
 
 function withKvm<T>(fn: (kvm: Kvm) => T): T {

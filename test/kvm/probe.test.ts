@@ -19,8 +19,17 @@ describe("memattr probe", () => {
   it.skipIf(kvmMissing)("prints the private-memory capability table and a summary line", async () => {
     const r = await capture([]);
     expect(r.code).toBe(0);
-    for (const s of ["KVM_GET_API_VERSION", "KVM_CAP_GUEST_MEMFD (234)", "KVM_CAP_GUEST_MEMFD_FLAGS (244)", "KVM_CAP_USER_MEMORY2 (231)",
-      "KVM_CAP_MEMORY_ATTRIBUTES (233)", "KVM_CAP_EXIT_HYPERCALL (201)", "KVM_CAP_MEMORY_FAULT_INFO (232)", "KVM_CAP_VM_TYPES (235)", "memattr here:"]) {
+    for (const s of [
+      "KVM_GET_API_VERSION",
+      "KVM_CAP_GUEST_MEMFD (234)",
+      "KVM_CAP_GUEST_MEMFD_FLAGS (244)",
+      "KVM_CAP_USER_MEMORY2 (231)",
+      "KVM_CAP_MEMORY_ATTRIBUTES (233)",
+      "KVM_CAP_EXIT_HYPERCALL (201)",
+      "KVM_CAP_MEMORY_FAULT_INFO (232)",
+      "KVM_CAP_VM_TYPES (235)",
+      "memattr here:",
+    ]) {
       expect(r.out).toContain(s);
     }
   });
@@ -30,9 +39,21 @@ describe("memattr probe", () => {
   });
   it("summarises what memattr can do from a report", () => {
     const base: KvmCapabilityReport = {
-      apiVersion: 12, vcpuMmapSizeBytes: 12288, guestMemfd: true, guestMemfdFlags: 3, guestMemfdFlagNames: [], userMemory2: true,
-      memoryAttributes: 0, memoryAttributeNames: [], exitHypercall: 4096, exitHypercallNames: [], memoryFaultInfo: true,
-      vmTypes: 1, vmTypeNames: [], nrMemslots: 32764, maxVcpus: 1024,
+      apiVersion: 12,
+      vcpuMmapSizeBytes: 12288,
+      guestMemfd: true,
+      guestMemfdFlags: 3,
+      guestMemfdFlagNames: [],
+      userMemory2: true,
+      memoryAttributes: 0,
+      memoryAttributeNames: [],
+      exitHypercall: 4096,
+      exitHypercallNames: [],
+      memoryFaultInfo: true,
+      vmTypes: 1,
+      vmTypeNames: [],
+      nrMemslots: 32764,
+      maxVcpus: 1024,
     };
     expect(summary(base)).toContain("not enforced");
     expect(summary({ ...base, memoryAttributes: 8 })).toContain("enforced by KVM_SET_MEMORY_ATTRIBUTES");

@@ -66,11 +66,18 @@ describe.skipIf(missing)("Vcpu on a guest_memfd-backed memslot (real mode)", () 
 describe.skipIf(missing ?? capMissing(KVM_CAP.EXIT_HYPERCALL, "KVM_CAP_EXIT_HYPERCALL"))("KVM_HC_MAP_GPA_RANGE exit", () => {
   it("from a real-mode guest: a hypercall exit if this host delivers one (probed in a child with a timeout)", (ctx) => {
     const amd = /AuthenticAMD/.test(readFileSync("/proc/cpuinfo", "utf8"));
-    const child = spawnSync(process.execPath, ["--import", "tsx", new URL("./_hypercall_child.ts", import.meta.url).pathname, "real", amd ? "vmmcall" : "vmcall"], {
-      timeout: 15_000,
-      encoding: "utf8",
-    });
-    const exits = child.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { reason: string; port?: number; nr?: string; args?: string[] });
+    const child = spawnSync(
+      process.execPath,
+      ["--import", "tsx", new URL("./_hypercall_child.ts", import.meta.url).pathname, "real", amd ? "vmmcall" : "vmcall"],
+      {
+        timeout: 15_000,
+        encoding: "utf8",
+      },
+    );
+    const exits = child.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { reason: string; port?: number; nr?: string; args?: string[] });
     const hc = exits.find((e) => e.reason === "hypercall");
     if (!hc) {
       const seen = child.error ? `no exit within 15 s (${child.error.message})` : JSON.stringify(exits[0] ?? child.stderr.slice(0, 200));

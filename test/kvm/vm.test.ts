@@ -1,7 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE,
-} from "../../src/uapi/constants.js";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE } from "../../src/uapi/constants.js";
 import { KvmArgumentError, KvmCapabilityError, KvmError } from "../../src/kvm/errors.js";
 import { SharedMemfd } from "../../src/kvm/memfd.js";
 import { Kvm } from "../../src/kvm/system.js";

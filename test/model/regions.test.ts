@@ -42,7 +42,13 @@ describe("guest memory map", () => {
 
   it("refuses an empty, overlapping or out-of-range map", () => {
     expect(() => new GuestMemoryMap([])).toThrow(MemattrRangeError);
-    expect(() => new GuestMemoryMap([{ gfn: 0, npages: 10 }, { gfn: 5, npages: 10 }])).toThrow(/overlap/);
+    expect(
+      () =>
+        new GuestMemoryMap([
+          { gfn: 0, npages: 10 },
+          { gfn: 5, npages: 10 },
+        ]),
+    ).toThrow(/overlap/);
     expect(() => new GuestMemoryMap([{ gfn: 2 ** 40 - 1, npages: 2 }])).toThrow(MemattrRangeError);
     expect(() => new GuestMemoryMap([{ gfn: 0, npages: 0 }])).toThrow(MemattrRangeError);
     expect(() => new GuestMemoryMap([{ gfn: -1, npages: 1 }])).toThrow(MemattrRangeError);

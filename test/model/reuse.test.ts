@@ -61,7 +61,13 @@ describe("requestConversion(…, reuse)", () => {
     const blocker = t.requestConversion({ gfn: 20, npages: 1, to: "private" });
     expect(() => t.requestConversion({ gfn: 300, npages: 1, to: "shared" }, a)).toThrow(expect.objectContaining({ code: "EOUTSIDE" }));
     expect(() => t.requestConversion({ gfn: 20, npages: 1, to: "shared" }, a)).toThrow(expect.objectContaining({ code: "ECONFLICT" }));
-    expect({ id: a.id, gfn: a.gfn, npages: a.npages, status: a.status, owned: [...a.ownedFlat] }).toEqual({ id: 1, gfn: 16, npages: 4, status: "committed", owned: [16, 20] });
+    expect({ id: a.id, gfn: a.gfn, npages: a.npages, status: a.status, owned: [...a.ownedFlat] }).toEqual({
+      id: 1,
+      gfn: 16,
+      npages: 4,
+      status: "committed",
+      owned: [16, 20],
+    });
     blocker.abort();
     t.dispose();
   });

@@ -83,13 +83,20 @@ type Op =
 const rangeArb = fc
   .tuple(
     fc.integer({ min: 0, max: LIMIT }),
-    fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 2, arbitrary: fc.integer({ min: 5, max: 40 }) }, { weight: 1, arbitrary: fc.integer({ min: 41, max: 300 }) }),
+    fc.oneof(
+      { weight: 5, arbitrary: fc.integer({ min: 1, max: 4 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 5, max: 40 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 41, max: 300 }) },
+    ),
   )
   .map(([gfn, npages]) => ({ gfn, npages }));
 const sideArb = fc.constantFrom<Side>("shared", "private");
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(rangeArb, sideArb, fc.integer({ min: 0, max: 3 })).map(([r, to, p]) => ({ kind: "request" as const, ...r, to, preserve: p === 0 })) },
+  {
+    weight: 6,
+    arbitrary: fc.tuple(rangeArb, sideArb, fc.integer({ min: 0, max: 3 })).map(([r, to, p]) => ({ kind: "request" as const, ...r, to, preserve: p === 0 })),
+  },
   { weight: 1, arbitrary: fc.tuple(rangeArb, sideArb).map(([r, to]) => ({ kind: "fault" as const, ...r, to })) },
   { weight: 6, arbitrary: fc.tuple(fc.nat(), fc.integer({ min: 0, max: 4 })).map(([pick, c]) => ({ kind: "settle" as const, pick, commit: c !== 0 })) },
   { weight: 1, arbitrary: fc.nat().map((pick) => ({ kind: "settleAgain" as const, pick })) },

@@ -36,7 +36,12 @@ describe("page value layout", () => {
   it("decodes the four conversion states and their pending direction", () => {
     expect(decodePageValue(GUEST)).toMatchObject({ conversion: "shared", attribute: "shared", pending: null });
     expect(decodePageValue(GUEST | PRIVATE)).toMatchObject({ conversion: "private", pending: null });
-    expect(decodePageValue(GUEST | PENDING | PRESERVE)).toMatchObject({ conversion: "pending-private", attribute: "shared", pending: "private", preserve: true });
+    expect(decodePageValue(GUEST | PENDING | PRESERVE)).toMatchObject({
+      conversion: "pending-private",
+      attribute: "shared",
+      pending: "private",
+      preserve: true,
+    });
     expect(decodePageValue(GUEST | PENDING | PRIVATE)).toMatchObject({ conversion: "pending-shared", attribute: "private", pending: "shared" });
   });
 

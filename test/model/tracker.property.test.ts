@@ -297,10 +297,22 @@ function compare(t: Tracker, m: RefModel, handles: PendingConversion[]): void {
     if (p1 && !a && !p) pst++;
   }
   same([totals.shared, totals.private, totals.pendingPrivate, totals.pendingShared, totals.preserving], [shared, priv, pp, ps, pres], "conversion totals");
-  same([totals.sharedPopulated, totals.privatePopulated, totals.doubleAllocated, totals.sharedStale, totals.privateStale], [sp, prp, dbl, sst, pst], "backing totals");
-  same([t.doubleAllocatedBytes(), t.pagesIn("pending-private"), t.populatedPages("private"), t.stalePages("shared")], [dbl * 4096, pp, prp, sst], "single totals");
+  same(
+    [totals.sharedPopulated, totals.privatePopulated, totals.doubleAllocated, totals.sharedStale, totals.privateStale],
+    [sp, prp, dbl, sst, pst],
+    "backing totals",
+  );
+  same(
+    [t.doubleAllocatedBytes(), t.pagesIn("pending-private"), t.populatedPages("private"), t.stalePages("shared")],
+    [dbl * 4096, pp, prp, sst],
+    "single totals",
+  );
   same(t.launched, m.launched, "launched");
-  same(t.pendingConversions().map((c) => c.id), m.handles.filter((h) => h.status === "pending").map((h) => h.id), "pending ids");
+  same(
+    t.pendingConversions().map((c) => c.id),
+    m.handles.filter((h) => h.status === "pending").map((h) => h.id),
+    "pending ids",
+  );
   for (let i = 0; i < handles.length; i++) if (handles[i]!.status !== m.handles[i]!.status) same(handles[i]!.status, m.handles[i]!.status, `handle ${i}`);
 }
 
@@ -370,11 +382,16 @@ function runOps(map: RangeMap, ops: Op[], listen: boolean): void {
       case "pop":
       case "disc": {
         const side = op.side === 0 ? "shared" : "private";
-        const [c, r] = codeOf(() => (op.op === "pop" ? t.markPopulated(side, op.gfn as number, op.npages as number) : t.markDiscarded(side, op.gfn as number, op.npages as number)));
+        const [c, r] = codeOf(() =>
+          op.op === "pop" ? t.markPopulated(side, op.gfn as number, op.npages as number) : t.markDiscarded(side, op.gfn as number, op.npages as number),
+        );
         const e = m.backing(op.op, op.side, op.gfn, op.npages);
         [code, expected] = [c, typeof e === "string" ? e : null];
         if (c === null && Array.isArray(e)) {
-          const counts = op.op === "pop" ? [(r as { npagesNew: number }).npagesNew, (r as { npagesRefault: number }).npagesRefault] : [(r as { npagesFreed: number }).npagesFreed];
+          const counts =
+            op.op === "pop"
+              ? [(r as { npagesNew: number }).npagesNew, (r as { npagesRefault: number }).npagesRefault]
+              : [(r as { npagesFreed: number }).npagesFreed];
           same(counts, e, "backing counts");
         }
         break;
@@ -388,8 +405,18 @@ function runOps(map: RangeMap, ops: Op[], listen: boolean): void {
     tally(code ?? `ok:${op.op}`);
     if (code !== null) {
       if (t.snapshot() !== before) expect.fail(`${show(op)} was refused (${code}) but changed the snapshot`);
-      if (listen) same(events.map((e) => e.type), ["refused"], `events of refused ${show(op)}`);
-    } else if (listen && op.op !== "fault" && events.length !== 1) same(events.map((e) => e.type), ["one event"], `events of ${show(op)}`);
+      if (listen)
+        same(
+          events.map((e) => e.type),
+          ["refused"],
+          `events of refused ${show(op)}`,
+        );
+    } else if (listen && op.op !== "fault" && events.length !== 1)
+      same(
+        events.map((e) => e.type),
+        ["one event"],
+        `events of ${show(op)}`,
+      );
     compare(t, m, handles);
   }
 }
@@ -423,4 +450,3 @@ describe("Tracker against a per-page reference state machine", () => {
     );
   });
 });
-

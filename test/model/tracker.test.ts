@@ -215,7 +215,12 @@ describe.each(factories)("Tracker over $name", (factory) => {
   });
 
   describe("fromHypercall", () => {
-    const big = { regions: [{ gfn: 0, npages: 1024 }, { gfn: 0x40000, npages: 0x40000 }] };
+    const big = {
+      regions: [
+        { gfn: 0, npages: 1024 },
+        { gfn: 0x40000, npages: 0x40000 },
+      ],
+    };
 
     it("converts to private with ENCRYPTED and to shared without", async () => {
       const t = await fresh(big);
@@ -256,8 +261,7 @@ describe.each(factories)("Tracker over $name", (factory) => {
     ])("refuses %s with a typed error and no change", async (_n, gpa, npages, attrs, code, reason) => {
       const t = await fresh(big);
       t.fromHypercall({ gpa: 0, npages: 1, attrs: ENC });
-      const cls =
-        code === "EINVAL" ? HypercallError : code === "EOUTSIDE" ? OutsideGuestMemoryError : code === "ERANGE" ? MemattrRangeError : MemattrTypeError;
+      const cls = code === "EINVAL" ? HypercallError : code === "EOUTSIDE" ? OutsideGuestMemoryError : code === "ERANGE" ? MemattrRangeError : MemattrTypeError;
       const e = expectRefused(t, () => t.fromHypercall({ gpa, npages, attrs } as never), cls, code);
       if (reason !== "") expect((e as unknown as HypercallError).reason).toBe(reason);
       if (e instanceof HypercallError) expect(e.guestRet).toBe(-22);

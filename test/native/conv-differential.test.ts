@@ -14,18 +14,7 @@ import fc from "fast-check";
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  CONV_PRESERVE,
-  CONV_TO_PRIVATE,
-  E_ALREADY,
-  E_BUSY,
-  E_INPROGRESS,
-  E_NOENT,
-  E_NOSPC,
-  E_NXIO,
-  E_OPNOTSUPP,
-  E_PERM,
-} from "../../src/core/_abi.js";
+import { CONV_PRESERVE, CONV_TO_PRIVATE, E_ALREADY, E_BUSY, E_INPROGRESS, E_NOENT, E_NOSPC, E_NXIO, E_OPNOTSUPP, E_PERM } from "../../src/core/_abi.js";
 import { type Attribute, createTracker, type PendingConversion, type Tracker } from "../../src/model/index.js";
 import { buildNative, nativeSkipReason, required, root, withBuildLock } from "./_native.js";
 
@@ -264,7 +253,11 @@ async function runBoth(driver: Driver, ops: Op[]): Promise<void> {
     for (const s of steps) commands.push(...s.commands, `runs 0 ${MAP_END}`);
     commands.push("open", "check");
     const answers = await driver.run(commands);
-    const trail = (i: number) => steps.slice(0, i + 1).map((s, j) => `  ${j}: ${s.commands.join("; ")} -> ${s.expected.join("; ")}`).join("\n");
+    const trail = (i: number) =>
+      steps
+        .slice(0, i + 1)
+        .map((s, j) => `  ${j}: ${s.commands.join("; ")} -> ${s.expected.join("; ")}`)
+        .join("\n");
     if (answers[0] !== "ok") throw new Error(`reset: ${answers[0]}`);
     let at = 1;
     for (let i = 0; i < steps.length; i++) {
@@ -364,11 +357,31 @@ describe("the Tracker and the C API run the same random sequences", () => {
   it("reached every outcome (so the property cannot go quiet)", ({ skip }) => {
     if (!propertyHeld) skip(); // the property failed: its own report says why
     const outcomes = [
-      "req:ok", "req:ok:ranges", "req:EOUTSIDE", "req:ECONFLICT", "req:ECONFLICT:preserve", "req:EPRESERVE", "req:ELAUNCHED",
-      "fault:spurious", "fault:in-flight", "fault:convert", "fault:outside-guest-memory", "fault:pending-opposite",
-      "commit:ok", "commit:ESETTLED", "abort:ok", "abort:ESETTLED",
-      "pop:ok", "pop:ok:refault", "pop:EOUTSIDE", "disc:ok", "disc:ok:freed", "disc:EOUTSIDE",
-      "launch:ok", "launch:ELAUNCHED", "launch:EPENDING",
+      "req:ok",
+      "req:ok:ranges",
+      "req:EOUTSIDE",
+      "req:ECONFLICT",
+      "req:ECONFLICT:preserve",
+      "req:EPRESERVE",
+      "req:ELAUNCHED",
+      "fault:spurious",
+      "fault:in-flight",
+      "fault:convert",
+      "fault:outside-guest-memory",
+      "fault:pending-opposite",
+      "commit:ok",
+      "commit:ESETTLED",
+      "abort:ok",
+      "abort:ESETTLED",
+      "pop:ok",
+      "pop:ok:refault",
+      "pop:EOUTSIDE",
+      "disc:ok",
+      "disc:ok:freed",
+      "disc:EOUTSIDE",
+      "launch:ok",
+      "launch:ELAUNCHED",
+      "launch:EPENDING",
     ];
     const missing = outcomes.filter((k) => (seen.get(k) ?? 0) === 0);
     expect(missing, `outcomes seen: ${JSON.stringify(Object.fromEntries(seen))}`).toEqual([]);

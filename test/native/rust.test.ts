@@ -71,7 +71,16 @@ describe(`memattr for Rust (native/rust, ${suite.rustc ?? "no rustc"})`, () => {
   it("example: the VMM flow (guest_add, request, commit, populate, request, abort, runs) runs and prints each step", () => {
     expect(example.status, why(example)).toBe(0);
     const lines = example.stdout.split("\n");
-    for (const step of ["guest_add: ", "request #1: ", "commit #1: private true", "request #2: ", "abort #2: 0 open", "commit #2 again: ENOENT (-2)", "run [0x100, 0x110) value 0x91", "invariants hold"]) {
+    for (const step of [
+      "guest_add: ",
+      "request #1: ",
+      "commit #1: private true",
+      "request #2: ",
+      "abort #2: 0 open",
+      "commit #2 again: ENOENT (-2)",
+      "run [0x100, 0x110) value 0x91",
+      "invariants hold",
+    ]) {
       expect(
         lines.some((l) => l.startsWith(step)),
         `no line starting with ${JSON.stringify(step)} in:\n${example.stdout}`,

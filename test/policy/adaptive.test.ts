@@ -14,7 +14,11 @@ describe("adaptive", () => {
     const flips = [];
     for (let i = 0; i < 50; i++) {
       const to = i % 2 === 0 ? ("shared" as const) : ("private" as const);
-      flips.push({ type: "request" as const, id, gfn: 8, npages: 1, to }, { type: "commit" as const, id: id++ }, { type: "touch" as const, gfn: 8, npages: 1, side: to, write: true });
+      flips.push(
+        { type: "request" as const, id, gfn: 8, npages: 1, to },
+        { type: "commit" as const, id: id++ },
+        { type: "touch" as const, gfn: 8, npages: 1, side: to, write: true },
+      );
     }
     const s = await step([...events, ...flips], rec.policy);
     expect(rec.batches).toEqual([]);
@@ -32,7 +36,14 @@ describe("adaptive", () => {
       c.commit();
       batch = p.onCommit(t, c, 0);
     }
-    expect(batch).toEqual({ shared: [{ gfn: 10, npages: 1 }, { gfn: 20, npages: 1 }, { gfn: 30, npages: 1 }], private: [] });
+    expect(batch).toEqual({
+      shared: [
+        { gfn: 10, npages: 1 },
+        { gfn: 20, npages: 1 },
+        { gfn: 30, npages: 1 },
+      ],
+      private: [],
+    });
     t.dispose();
   });
 
@@ -50,7 +61,14 @@ describe("adaptive", () => {
     expect(flip(10, "shared")).toBeNull();
     expect(flip(10, "private")).toBeNull();
     // A fifth stale page goes over budget (4): down to 2, skipping referenced 10 once.
-    expect(flip(50, "private")).toEqual({ shared: [{ gfn: 20, npages: 1 }, { gfn: 30, npages: 1 }, { gfn: 40, npages: 1 }], private: [] });
+    expect(flip(50, "private")).toEqual({
+      shared: [
+        { gfn: 20, npages: 1 },
+        { gfn: 30, npages: 1 },
+        { gfn: 40, npages: 1 },
+      ],
+      private: [],
+    });
     t.dispose();
   });
 

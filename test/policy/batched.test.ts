@@ -18,7 +18,13 @@ describe("batched", () => {
     const p = batchedPolicy({ maxConversions: 3, intervalMs: 1e9 });
     expect(p.onCommit(t, await flipped(t, 1, "private"), 0)).toBeNull();
     expect(p.onCommit(t, await flipped(t, 5, "private"), 0)).toBeNull();
-    expect(p.onCommit(t, await flipped(t, 2, "private"), 0)).toEqual({ shared: [{ gfn: 1, npages: 2 }, { gfn: 5, npages: 1 }], private: [] });
+    expect(p.onCommit(t, await flipped(t, 2, "private"), 0)).toEqual({
+      shared: [
+        { gfn: 1, npages: 2 },
+        { gfn: 5, npages: 1 },
+      ],
+      private: [],
+    });
     t.dispose();
   });
 
@@ -40,7 +46,13 @@ describe("batched", () => {
     expect(p.onCommit(t, a, 0)).toBeNull();
     const b = t.requestConversion({ gfn: 10, npages: 1, to: "private" });
     b.commit();
-    expect(p.onCommit(t, b, 0)).toEqual({ shared: [{ gfn: 0, npages: 2 }, { gfn: 10, npages: 1 }], private: [] });
+    expect(p.onCommit(t, b, 0)).toEqual({
+      shared: [
+        { gfn: 0, npages: 2 },
+        { gfn: 10, npages: 1 },
+      ],
+      private: [],
+    });
     t.dispose();
   });
 
@@ -50,7 +62,11 @@ describe("batched", () => {
     const p = batchedPolicy({ maxConversions: 1000, intervalMs: 10 });
     expect(p.onCommit(t, await flipped(t, 1, "private"), 100)).toBeNull();
     expect(p.onCommit(t, await flipped(t, 3, "private"), 105)).toBeNull();
-    expect(p.onCommit(t, await flipped(t, 7, "private"), 110)?.shared).toEqual([{ gfn: 1, npages: 1 }, { gfn: 3, npages: 1 }, { gfn: 7, npages: 1 }]);
+    expect(p.onCommit(t, await flipped(t, 7, "private"), 110)?.shared).toEqual([
+      { gfn: 1, npages: 1 },
+      { gfn: 3, npages: 1 },
+      { gfn: 7, npages: 1 },
+    ]);
     t.dispose();
   });
 

@@ -11,7 +11,13 @@ describe("eager", () => {
     t.requestConversion({ gfn: 4, npages: 4, to: "private" }).commit();
     const c = t.requestConversion({ gfn: 0, npages: 16, to: "private" });
     c.commit();
-    expect(eagerPolicy().onCommit(t, c, 0)).toEqual({ shared: [{ gfn: 0, npages: 4 }, { gfn: 8, npages: 8 }], private: [] });
+    expect(eagerPolicy().onCommit(t, c, 0)).toEqual({
+      shared: [
+        { gfn: 0, npages: 4 },
+        { gfn: 8, npages: 8 },
+      ],
+      private: [],
+    });
     t.dispose();
   });
 

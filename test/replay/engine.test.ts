@@ -50,7 +50,15 @@ describe("Replayer", () => {
 
   it("never: metrics equal the hand count", async () => {
     const { result: r, tracker } = await step(SMALL, neverPolicy());
-    expect(r).toMatchObject({ conversions: 3, discardCalls: 1, discardedPages: 8, refaultPages: 2, newPages: 16, finalDoubleAllocatedBytes: 2 * 4096, finalStaleBytes: 2 * 4096 });
+    expect(r).toMatchObject({
+      conversions: 3,
+      discardCalls: 1,
+      discardedPages: 8,
+      refaultPages: 2,
+      newPages: 16,
+      finalDoubleAllocatedBytes: 2 * 4096,
+      finalStaleBytes: 2 * 4096,
+    });
     tracker.dispose();
   });
 
@@ -72,15 +80,33 @@ describe("Replayer", () => {
   it("applyAll: one clock read per category boundary, same counts as apply", async () => {
     const tracker = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
     let reads = 0;
-    const r = new Replayer({ tracker, policy: eagerPolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") }, { clock: () => reads++ });
+    const r = new Replayer(
+      { tracker, policy: eagerPolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") },
+      { clock: () => reads++ },
+    );
     r.applyAll(SMALL);
     const m = r.finish();
     // Reads: 1 to open; after each touch (3), after each conversion run (4: req1+commit1, req2+commit2,
     // req3+commit3, req4+abort4), after launch (1), inside commit 1's copy (2); flush 2 → 13.
     expect(reads).toBe(13);
-    expect(m).toMatchObject({ launchCopyMs: 1, conversionPathMs: 2 + 1 + 1 + 1 + 1, touchPathMs: 3, refaultTouchMs: 2, conversionCostMs: 8, totalConversionCostMs: 9 });
+    expect(m).toMatchObject({
+      launchCopyMs: 1,
+      conversionPathMs: 2 + 1 + 1 + 1 + 1,
+      touchPathMs: 3,
+      refaultTouchMs: 2,
+      conversionCostMs: 8,
+      totalConversionCostMs: 9,
+    });
     const { result: stepped } = await step(SMALL, eagerPolicy());
-    const counts = (x: typeof m) => ({ ...x, launchCopyMs: 0, conversionPathMs: 0, touchPathMs: 0, refaultTouchMs: 0, conversionCostMs: 0, totalConversionCostMs: 0 });
+    const counts = (x: typeof m) => ({
+      ...x,
+      launchCopyMs: 0,
+      conversionPathMs: 0,
+      touchPathMs: 0,
+      refaultTouchMs: 0,
+      conversionCostMs: 0,
+      totalConversionCostMs: 0,
+    });
     expect(counts(m)).toEqual(counts(stepped));
     tracker.dispose();
   });
@@ -95,14 +121,20 @@ describe("Replayer", () => {
     never.tracker.dispose();
     // Copied in chunks of 4 pages: the transient peak is one chunk.
     const tracker = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
-    const r = new Replayer({ tracker, policy: neverPolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") }, { preserveChunkPages: 4 });
+    const r = new Replayer(
+      { tracker, policy: neverPolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") },
+      { preserveChunkPages: 4 },
+    );
     r.applyAll(SMALL);
     expect(r.finish()).toMatchObject({ peakDoubleAllocatedBytes: 4 * 4096, peakDoubleAllocatedAfterLaunchBytes: 2 * 4096, copiedPages: 8 });
     tracker.dispose();
   });
 
   it("peak after launch is null when the trace never launches", async () => {
-    const { result: r, tracker } = await step(SMALL.filter((ev) => ev.type !== "launch"), neverPolicy());
+    const { result: r, tracker } = await step(
+      SMALL.filter((ev) => ev.type !== "launch"),
+      neverPolicy(),
+    );
     expect(r.peakDoubleAllocatedAfterLaunchBytes).toBeNull();
     tracker.dispose();
   });
@@ -151,7 +183,10 @@ describe("Replayer", () => {
 
   it("samples the time series every K events and at the end", async () => {
     const tracker = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
-    const r = new Replayer({ tracker, policy: adaptivePolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") }, { sampleEvery: 5 });
+    const r = new Replayer(
+      { tracker, policy: adaptivePolicy(), shared: new SimulatedBacking("shared"), private: new SimulatedBacking("private") },
+      { sampleEvery: 5 },
+    );
     for (const ev of SMALL) r.apply(ev);
     const m = r.finish();
     expect(m.series.events).toEqual([5, 10, 12]);

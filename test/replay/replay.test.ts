@@ -67,15 +67,36 @@ describe("replayTrace", () => {
     const make = simulatedTargets(header.regions);
     const streamed = replayTraceSync(events, await make(eagerPolicy()));
     const whole = replayTraceSync(all, await make(eagerPolicy()));
-    const counts = ({ events, conversions, discardCalls, discardedPages, refaultPages, newPages, peakDoubleAllocatedBytes, peakDoubleAllocatedAfterLaunchBytes, series }: typeof whole) =>
-      ({ events, conversions, discardCalls, discardedPages, refaultPages, newPages, peakDoubleAllocatedBytes, peakDoubleAllocatedAfterLaunchBytes, series });
+    const counts = ({
+      events,
+      conversions,
+      discardCalls,
+      discardedPages,
+      refaultPages,
+      newPages,
+      peakDoubleAllocatedBytes,
+      peakDoubleAllocatedAfterLaunchBytes,
+      series,
+    }: typeof whole) => ({
+      events,
+      conversions,
+      discardCalls,
+      discardedPages,
+      refaultPages,
+      newPages,
+      peakDoubleAllocatedBytes,
+      peakDoubleAllocatedAfterLaunchBytes,
+      series,
+    });
     expect(counts(streamed)).toEqual(counts(whole));
     expect(whole.events).toBe(all.length);
   });
 
   it("uses the header's regions, or a fallback size for imported traces", () => {
     expect(regionsForTrace({ format: "memattr-trace", version: 1, pageBytes: 4096, regions: [] }, 2 ** 20)).toEqual([{ gfn: 0, npages: 256 }]);
-    expect(() => regionsForTrace({ format: "memattr-trace", version: 1, pageBytes: 4096, regions: [] })).toThrow(expect.objectContaining({ code: "ENOREGIONS" }));
+    expect(() => regionsForTrace({ format: "memattr-trace", version: 1, pageBytes: 4096, regions: [] })).toThrow(
+      expect.objectContaining({ code: "ENOREGIONS" }),
+    );
   });
 });
 

@@ -17,7 +17,11 @@ describe("formatPolicyTable", () => {
     const text = formatPolicyTable([r!, { ...r!, policy: "unlaunched", peakDoubleAllocatedAfterLaunchBytes: null }]);
     const lines = text.split("\n");
     const [head, , row, other] = lines.slice(lines.findIndex((l) => l.startsWith("| policy |")));
-    const cells = (line: string) => line.split("|").slice(1, -1).map((c) => c.trim());
+    const cells = (line: string) =>
+      line
+        .split("|")
+        .slice(1, -1)
+        .map((c) => c.trim());
     const col = (name: string) => cells(head!).indexOf(name);
     expect(col("after launch")).toBe(col("peak double-alloc") + 1);
     expect(cells(row!)[col("peak double-alloc")]).toBe("1 MiB"); // the in-place copy chunk

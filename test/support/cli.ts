@@ -12,8 +12,14 @@ export interface CommandOutput {
 export async function captureCommand(run: (args: string[]) => Promise<number>, args: string[]): Promise<CommandOutput> {
   let out = "";
   let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
+    err += String(s);
+    return true;
+  });
   try {
     return { code: await run(args), out, err };
   } finally {

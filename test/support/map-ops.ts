@@ -41,15 +41,27 @@ export interface OpWeights {
 export function opArb(ranges: fc.Arbitrary<[number, number]>, weights: OpWeights, anyTestValue = false): fc.Arbitrary<MapOp> {
   const testValue = (tv: number, mask: number, inside: boolean) => (inside || !anyTestValue ? tv & mask : tv);
   const tested = <K extends "uiu" | "where">(kind: K) =>
-    fc
-      .tuple(ranges, maskArb, valueArb, fc.boolean(), maskArb, maskArb)
-      .map(([[start, end], testMask, tv, inside, clearMask, setMask]) => ({ kind, start, end, testMask, testValue: testValue(tv, testMask, inside), clearMask, setMask }));
+    fc.tuple(ranges, maskArb, valueArb, fc.boolean(), maskArb, maskArb).map(([[start, end], testMask, tv, inside, clearMask, setMask]) => ({
+      kind,
+      start,
+      end,
+      testMask,
+      testValue: testValue(tv, testMask, inside),
+      clearMask,
+      setMask,
+    }));
   const all = [
     { weight: weights.set, arbitrary: fc.tuple(ranges, valueArb).map(([[start, end], value]): MapOp => ({ kind: "set", start, end, value })) },
-    { weight: weights.update, arbitrary: fc.tuple(ranges, maskArb, maskArb).map(([[start, end], clearMask, setMask]): MapOp => ({ kind: "update", start, end, clearMask, setMask })) },
+    {
+      weight: weights.update,
+      arbitrary: fc.tuple(ranges, maskArb, maskArb).map(([[start, end], clearMask, setMask]): MapOp => ({ kind: "update", start, end, clearMask, setMask })),
+    },
     { weight: weights.uiu, arbitrary: tested("uiu") as fc.Arbitrary<MapOp> },
     { weight: weights.where, arbitrary: tested("where") as fc.Arbitrary<MapOp> },
-    { weight: weights.convert, arbitrary: fc.tuple(ranges, fc.boolean()).map(([[start, end], toPrivate]): MapOp => ({ kind: "convert", start, end, toPrivate })) },
+    {
+      weight: weights.convert,
+      arbitrary: fc.tuple(ranges, fc.boolean()).map(([[start, end], toPrivate]): MapOp => ({ kind: "convert", start, end, toPrivate })),
+    },
   ];
   return fc.oneof(...all.filter((a) => a.weight > 0));
 }

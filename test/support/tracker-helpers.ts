@@ -27,7 +27,12 @@ export async function loadWasmRangeMap(): Promise<() => Promise<RangeMap>> {
 }
 
 /** Two regions with a hole: [0, 64) and [96, 128). */
-export const SMALL_GUEST: TrackerOptions = { regions: [{ gfn: 0, npages: 64 }, { gfn: 96, npages: 32 }] };
+export const SMALL_GUEST: TrackerOptions = {
+  regions: [
+    { gfn: 0, npages: 64 },
+    { gfn: 96, npages: 32 },
+  ],
+};
 
 /** A tracker over a fresh map from `factory`. */
 export async function makeTracker(factory: MapFactory, options: TrackerOptions = SMALL_GUEST): Promise<Tracker> {
@@ -38,12 +43,7 @@ export async function makeTracker(factory: MapFactory, options: TrackerOptions =
  * Runs `fn`, expects it to throw an instance of `cls` with `code`, and expects the tracker's
  * snapshot to be unchanged. Returns the error for further checks.
  */
-export function expectRefused<E extends Error>(
-  t: Tracker,
-  fn: () => unknown,
-  cls: abstract new (...args: never[]) => E,
-  code: string,
-): E {
+export function expectRefused<E extends Error>(t: Tracker, fn: () => unknown, cls: abstract new (...args: never[]) => E, code: string): E {
   const before = t.snapshot();
   let caught: unknown = null;
   try {

@@ -7,13 +7,26 @@ describe("validateEvent", () => {
   it("accepts every event type and keeps only known fields", () => {
     expect(validateEvent({ type: "launch" })).toEqual({ type: "launch" });
     expect(validateEvent({ type: "request", id: 1, gfn: 0, npages: 1, to: "shared", preserve: false, cause: "fault", timeUs: 1.5 })).toEqual({
-      type: "request", id: 1, gfn: 0, npages: 1, to: "shared", preserve: false, cause: "fault", timeUs: 1.5,
+      type: "request",
+      id: 1,
+      gfn: 0,
+      npages: 1,
+      to: "shared",
+      preserve: false,
+      cause: "fault",
+      timeUs: 1.5,
     });
     expect(validateEvent({ type: "commit", id: 3 })).toEqual({ type: "commit", id: 3 });
     expect(validateEvent({ type: "abort", id: 3 })).toEqual({ type: "abort", id: 3 });
     expect(validateEvent({ type: "touch", gfn: 5, npages: 2, side: "private" })).toEqual({ type: "touch", gfn: 5, npages: 2, side: "private" });
     expect(validateEvent({ type: "fault", gpa: 4097, size: 8, private: true })).toEqual({ type: "fault", gpa: 4097, size: 8, private: true });
-    expect(validateEvent({ type: "hypercall", id: 9, gpa: 0x1000, npages: 1, attrs: 16 })).toEqual({ type: "hypercall", id: 9, gpa: 0x1000, npages: 1, attrs: 16 });
+    expect(validateEvent({ type: "hypercall", id: 9, gpa: 0x1000, npages: 1, attrs: 16 })).toEqual({
+      type: "hypercall",
+      id: 9,
+      gpa: 0x1000,
+      npages: 1,
+      attrs: 16,
+    });
   });
 
   it("accepts the last page of the 2^40-page space and refuses one past it", () => {
@@ -45,13 +58,19 @@ describe("validateHeader", () => {
   });
 
   it("refuses overlapping regions and a page size other than 4096", () => {
-    const h = createHeader([{ gfn: 0, npages: 16 }, { gfn: 8, npages: 16 }]);
+    const h = createHeader([
+      { gfn: 0, npages: 16 },
+      { gfn: 8, npages: 16 },
+    ]);
     expect(() => validateHeader(h)).toThrow(/overlap/);
     expect(() => validateHeader({ ...createHeader([]), pageBytes: 2 ** 21 })).toThrow(/pageBytes/);
   });
 
   it("sums and searches regions; no regions means anywhere", () => {
-    const regions = [{ gfn: 0, npages: 16 }, { gfn: 32, npages: 16 }];
+    const regions = [
+      { gfn: 0, npages: 16 },
+      { gfn: 32, npages: 16 },
+    ];
     expect(regionPages(regions)).toBe(32);
     expect(insideRegions(regions, 32, 16)).toBe(true);
     expect(insideRegions(regions, 15, 2)).toBe(false);

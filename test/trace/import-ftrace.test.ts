@@ -8,7 +8,12 @@ describe("parseFtraceLine", () => {
   });
 
   it("reads a zero printed by userspace printf (no 0x) and attributes 0 as shared", () => {
-    expect(parseFtraceLine("kvm_vm_set_mem_attributes: 0000000000000000 -- 0x00000000000010 [0x0]")?.record).toEqual({ kind: "convert", gfn: 0, npages: 16, to: "shared" });
+    expect(parseFtraceLine("kvm_vm_set_mem_attributes: 0000000000000000 -- 0x00000000000010 [0x0]")?.record).toEqual({
+      kind: "convert",
+      gfn: 0,
+      npages: 16,
+      to: "shared",
+    });
   });
 
   it("reads task names with spaces, the tgid column, 4-char flags, and perf script lines", () => {
@@ -17,7 +22,9 @@ describe("parseFtraceLine", () => {
       record: { kind: "hypercall", gpa: 0x2000, npages: 1, attrs: 0x10 },
     });
     expect(parseFtraceLine("  qemu-4120  (   4120) [001] .....  7.5: kvm_hypercall: nr 0xc a0 0x0 a1 0x1 a2 0x0 a3 0x0")?.timeUs).toBe(7_500_000);
-    expect(parseFtraceLine(" qemu-system-x86  4120 [003]   102.000000: kvm:kvm_vm_set_mem_attributes: 0x00000000000200 -- 0x00000000000201 [0x8]")).toMatchObject({
+    expect(
+      parseFtraceLine(" qemu-system-x86  4120 [003]   102.000000: kvm:kvm_vm_set_mem_attributes: 0x00000000000200 -- 0x00000000000201 [0x8]"),
+    ).toMatchObject({
       event: "kvm_vm_set_mem_attributes",
       record: { gfn: 512, npages: 1, to: "private" },
     });

@@ -8,22 +8,39 @@ describe("parseQemuLine", () => {
       timeUs: 1_700_000_000_100_010,
       record: { kind: "convert", gfn: 256, npages: 2, to: "shared" },
     });
-    expect(parseQemuLine("kvm_convert_memory start 0x0 size 0x200000 shared_to_private")?.record).toEqual({ kind: "convert", gfn: 0, npages: 512, to: "private" });
+    expect(parseQemuLine("kvm_convert_memory start 0x0 size 0x200000 shared_to_private")?.record).toEqual({
+      kind: "convert",
+      gfn: 0,
+      npages: 512,
+      to: "private",
+    });
   });
 
   it("reads kvm_hc_map_gpa_range with its size in bytes, and kvm_memory_fault's private flag (1<<3)", () => {
-    expect(parseQemuLine("kvm_hc_map_gpa_range gpa 0x100000 size 0x2000 attributes 0x10 flags 0x1")?.record).toEqual({ kind: "hypercall", gpa: 0x100000, npages: 2, attrs: 0x10 });
+    expect(parseQemuLine("kvm_hc_map_gpa_range gpa 0x100000 size 0x2000 attributes 0x10 flags 0x1")?.record).toEqual({
+      kind: "hypercall",
+      gpa: 0x100000,
+      npages: 2,
+      attrs: 0x10,
+    });
     expect(parseQemuLine("kvm_memory_fault start 0x200000 size 0x1000 flags 0x8")?.record).toEqual({ kind: "fault", gpa: 0x200000, size: 4096, private: true });
     expect(parseQemuLine("kvm_memory_fault start 0x200000 size 0x1000 flags 0x0")?.record).toMatchObject({ private: false });
   });
 
   it("reads ram_block_attributes_state_change: discarded = private, populated = shared", () => {
-    expect(parseQemuLine("ram_block_attributes_state_change offset 0x1000 size 0x1000 from 'populated' to 'discarded'")?.record).toEqual({ kind: "notify", offsetBytes: 4096, npages: 1, to: "private" });
+    expect(parseQemuLine("ram_block_attributes_state_change offset 0x1000 size 0x1000 from 'populated' to 'discarded'")?.record).toEqual({
+      kind: "notify",
+      offsetBytes: 4096,
+      npages: 1,
+      to: "private",
+    });
     expect(parseQemuLine("ram_block_attributes_state_change offset 0x1000 size 0x1000 from 'mixture' to 'populated'")?.record).toMatchObject({ to: "shared" });
   });
 
   it("reads the ISO timestamp prefix", () => {
-    expect(parseQemuLine("2023-11-14T22:13:20.500000Z (4122) kvm_hc_map_gpa_range gpa 0x600000 size 0x1000 attributes 0x0 flags 0x1")?.timeUs).toBe(1_700_000_000_500_000);
+    expect(parseQemuLine("2023-11-14T22:13:20.500000Z (4122) kvm_hc_map_gpa_range gpa 0x600000 size 0x1000 attributes 0x0 flags 0x1")?.timeUs).toBe(
+      1_700_000_000_500_000,
+    );
   });
 
   it("names other prefixed events, returns null for other text", () => {

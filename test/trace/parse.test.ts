@@ -29,7 +29,9 @@ describe("parseTraceSync", () => {
     expect(header.regions).toEqual([{ gfn: 0, npages: 4096 }]);
     expect(header.generator?.name).toBe("hand-written");
     const list = [...events];
-    expect(list.map((e) => e.type).join(",")).toBe("touch,request,commit,launch,request,commit,request,commit,touch,request,abort,request,commit,fault,hypercall,commit");
+    expect(list.map((e) => e.type).join(",")).toBe(
+      "touch,request,commit,launch,request,commit,request,commit,touch,request,abort,request,commit,fault,hypercall,commit",
+    );
     expect(list[12]).toEqual({ type: "commit", id: 5, timeUs: 1500.5 });
   });
 
@@ -58,7 +60,9 @@ describe("parseTraceSync", () => {
   });
 
   it("refuses an incompatible version with TraceVersionError", () => {
-    expect(() => parseTraceSync(HEADER.replace('"version":1', '"version":2'))).toThrow(expect.objectContaining({ code: "ETRACEVERSION", name: "TraceVersionError" }));
+    expect(() => parseTraceSync(HEADER.replace('"version":1', '"version":2'))).toThrow(
+      expect.objectContaining({ code: "ETRACEVERSION", name: "TraceVersionError" }),
+    );
     expect(() => parseTraceSync('{"format":"chrome-trace","version":1}')).toThrow(expect.objectContaining({ code: "ETRACEVERSION" }));
   });
 
@@ -74,7 +78,10 @@ describe("parseTraceSync", () => {
   });
 
   it("refuses requests and touches outside the header's regions", () => {
-    expect(parseError(`${HEADER}\n{"type":"touch","gfn":63,"npages":2,"side":"shared"}\n`)).toMatchObject({ line: 2, message: expect.stringMatching(/outside the header's guest regions/) });
+    expect(parseError(`${HEADER}\n{"type":"touch","gfn":63,"npages":2,"side":"shared"}\n`)).toMatchObject({
+      line: 2,
+      message: expect.stringMatching(/outside the header's guest regions/),
+    });
   });
 
   it("delivers events before a bad line, none after", () => {

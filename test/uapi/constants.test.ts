@@ -61,7 +61,9 @@ describe("capabilities, types and flags", () => {
     expect(K.capabilityName(233)).toBe("KVM_CAP_MEMORY_ATTRIBUTES");
   });
   it("uses the x86 VM types", () => {
-    expect([K.KVM_X86_DEFAULT_VM, K.KVM_X86_SW_PROTECTED_VM, K.KVM_X86_SEV_VM, K.KVM_X86_SEV_ES_VM, K.KVM_X86_SNP_VM, K.KVM_X86_TDX_VM]).toEqual([0, 1, 2, 3, 4, 5]);
+    expect([K.KVM_X86_DEFAULT_VM, K.KVM_X86_SW_PROTECTED_VM, K.KVM_X86_SEV_VM, K.KVM_X86_SEV_ES_VM, K.KVM_X86_SNP_VM, K.KVM_X86_TDX_VM]).toEqual([
+      0, 1, 2, 3, 4, 5,
+    ]);
   });
   it("uses the uapi flag bits", () => {
     expect(K.KVM_MEM_GUEST_MEMFD).toBe(4);

@@ -21,11 +21,24 @@ describe("encode/decode", () => {
   });
   it("places region2.guest_memfd at offset 40 and zeroes the pads", () => {
     const b = S.encodeUserspaceMemoryRegion2({
-      slot: 0x10002, flags: 4, guestPhysAddr: 0x100000, memorySizeBytes: 0x200000, userspaceAddr: 0x7f0000000000n, guestMemfdOffset: 0x1000, guestMemfd: 17,
+      slot: 0x10002,
+      flags: 4,
+      guestPhysAddr: 0x100000,
+      memorySizeBytes: 0x200000,
+      userspaceAddr: 0x7f0000000000n,
+      guestMemfdOffset: 0x1000,
+      guestMemfd: 17,
     });
     expect(new DataView(b.buffer).getUint32(40, true)).toBe(17);
     expect(b.subarray(44).every((x) => x === 0)).toBe(true);
-    expect(S.decodeUserspaceMemoryRegion2(b)).toMatchObject({ slot: 0x10002, flags: 4, guestPhysAddr: 0x100000n, userspaceAddr: 0x7f0000000000n, guestMemfdOffset: 0x1000n, guestMemfd: 17 });
+    expect(S.decodeUserspaceMemoryRegion2(b)).toMatchObject({
+      slot: 0x10002,
+      flags: 4,
+      guestPhysAddr: 0x100000n,
+      userspaceAddr: 0x7f0000000000n,
+      guestMemfdOffset: 0x1000n,
+      guestMemfd: 17,
+    });
   });
   it("fills missing kvm_enable_cap args with 0", () => {
     const b = S.encodeEnableCap({ cap: 201, args: [1n << 12n] });

@@ -95,7 +95,10 @@ describe("trace sources", () => {
     const jsonl = loadText(readFileSync(join(FIXTURES, "sample-trace.jsonl"), "utf8"), "sample-trace.jsonl");
     expect(jsonl.eventCount).toBeGreaterThan(0);
     expect([...jsonl.events].length).toBe(jsonl.eventCount);
-    for (const [file, kind] of [["ftrace-set-mem-attributes.txt", "ftrace"], ["qemu-convert.log", "qemu"]] as const) {
+    for (const [file, kind] of [
+      ["ftrace-set-mem-attributes.txt", "ftrace"],
+      ["qemu-convert.log", "qemu"],
+    ] as const) {
       const t = loadText(readFileSync(join(FIXTURES, file), "utf8"), file);
       expect(t.label).toBe(`${file} (${kind})`);
       expect(t.eventCount).toBeGreaterThan(0);

@@ -5,7 +5,17 @@ import { describe, expect, it } from "vitest";
 import { createTracker } from "../../src/model/create.js";
 import { GUEST, PRIVATE, PRIVATE_POPULATED, SHARED_POPULATED, PENDING } from "../../src/model/states.js";
 import { bucketRuns, cellClass, MapViewport, type MapWindow, MAX_LEVEL, runContaining, type RunSource } from "../../src/viz/map-view.js";
-import { CLASS_COUNT, CLASS_DOUBLE, CLASS_OUTSIDE, CLASS_PENDING_PRIVATE, CLASS_PENDING_SHARED, CLASS_PRIVATE, CLASS_SHARED, classOf, classOfValue } from "../../src/viz/palette.js";
+import {
+  CLASS_COUNT,
+  CLASS_DOUBLE,
+  CLASS_OUTSIDE,
+  CLASS_PENDING_PRIVATE,
+  CLASS_PENDING_SHARED,
+  CLASS_PRIVATE,
+  CLASS_SHARED,
+  classOf,
+  classOfValue,
+} from "../../src/viz/palette.js";
 
 /** A run source over a per-page array (the slow truth). */
 function arraySource(values: number[]): RunSource {
@@ -41,7 +51,7 @@ describe("palette", () => {
 describe("bucketRuns", () => {
   it("counts the same pages per cell as a per-page walk, at every cell size", () => {
     let seed = 5;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
     const values: number[] = [];
     const palette = [GUEST, GUEST | PRIVATE, GUEST | PENDING, GUEST | PRIVATE | SHARED_POPULATED | PRIVATE_POPULATED];
     while (values.length < 5000) {

@@ -90,7 +90,16 @@ describe.skipIf(!haveChromium)("viz in Chromium", () => {
       headless: true,
       viewport: { width: 1400, height: 1000 },
       deviceScaleFactor: 1,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = await context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -175,7 +184,10 @@ describe.skipIf(!haveChromium)("viz in Chromium", () => {
     const { events } = traceEvents();
     // Known private: the middle of the longest private run at the end.
     const end = await nodeReplay(events.length);
-    const longest = end.runs().filter((r) => r.state.conversion === "private").sort((a, b) => b.npages - a.npages)[0]!;
+    const longest = end
+      .runs()
+      .filter((r) => r.state.conversion === "private")
+      .sort((a, b) => b.npages - a.npages)[0]!;
     end.dispose();
     const privateGfn = longest.gfn + Math.floor(longest.npages / 2);
     expect(await pixelAtPage(page, privateGfn)).toEqual(EXPECTED_RGB.private);

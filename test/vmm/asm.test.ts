@@ -51,7 +51,17 @@ describe("Assembler encodings (checked against GNU as)", () => {
 
   it("resolves forward and backward rel32 branches like `jmp.d32` / `jne.d32`", () => {
     const code = enc((a) =>
-      a.label("top").jmp("fwd").jcc("ne", "top").jcc("b", "fwd").store(R.r15, 0, R.rax).store(R.rbp, 0, R.rax).load(R.rax, R.r13, 0).aluReg("xor", R.rax, R.rax).label("fwd").hlt(),
+      a
+        .label("top")
+        .jmp("fwd")
+        .jcc("ne", "top")
+        .jcc("b", "fwd")
+        .store(R.r15, 0, R.rax)
+        .store(R.rbp, 0, R.rax)
+        .load(R.rax, R.r13, 0)
+        .aluReg("xor", R.rax, R.rax)
+        .label("fwd")
+        .hlt(),
     );
     expect(code).toBe("e9 1a 00 00 00 0f 85 f5 ff ff ff 0f 82 0e 00 00 00 49 89 07 48 89 45 00 49 8b 45 00 48 31 c0 f4");
   });

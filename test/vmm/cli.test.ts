@@ -7,8 +7,7 @@ import { formatTable } from "../../src/cli/vmm.js";
 import type { VmmReport } from "../../src/vmm/vmm.js";
 
 const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-const memattr = (...args: string[]) =>
-  spawnSync(process.execPath, ["--import", "tsx", main, "vmm", ...args], { encoding: "utf8", timeout: 120_000 });
+const memattr = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", main, "vmm", ...args], { encoding: "utf8", timeout: 120_000 });
 const kvmMissing = Kvm.isAvailable() ? undefined : "no usable /dev/kvm (or koffi missing) on this host";
 
 describe("memattr vmm usage", () => {
@@ -25,9 +24,26 @@ describe("memattr vmm usage", () => {
     expect(r.stdout).toMatch(/--policy eager\|never\|batched\|adaptive\|all/);
   });
   it("lays the table out one column per policy", () => {
-    const r = { policy: "eager", guestMs: 1500, bootMs: 500, kvmRunMs: 1000, exits: 9, conversions: 4, transactionsDone: 2, discardCalls: 4, discardedPages: 6,
-      refaultPages: 3, peakDoubleAllocatedBytes: 8192, finalDoubleAllocatedBytes: 0, sharedAllocatedBytes: 2 ** 20, privateAllocatedBytes: 2 ** 21,
-      payloadsChecked: 2, payloadsBad: 0, leakedWords: 0, end: "halted" } as VmmReport;
+    const r = {
+      policy: "eager",
+      guestMs: 1500,
+      bootMs: 500,
+      kvmRunMs: 1000,
+      exits: 9,
+      conversions: 4,
+      transactionsDone: 2,
+      discardCalls: 4,
+      discardedPages: 6,
+      refaultPages: 3,
+      peakDoubleAllocatedBytes: 8192,
+      finalDoubleAllocatedBytes: 0,
+      sharedAllocatedBytes: 2 ** 20,
+      privateAllocatedBytes: 2 ** 21,
+      payloadsChecked: 2,
+      payloadsBad: 0,
+      leakedWords: 0,
+      end: "halted",
+    } as VmmReport;
     const table = formatTable([r, { ...r, policy: "never", discardCalls: 0 }]);
     expect(table.split("\n")[0]).toMatch(/^\s+eager\s+never$/);
     expect(table).toMatch(/guest run time\s+1\.500 s\s+1\.500 s/);

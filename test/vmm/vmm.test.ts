@@ -75,7 +75,9 @@ describe.skipIf(kvmMissing)("DMA guest on /dev/kvm (doorbell path)", () => {
   }
 
   it("the payload check is real: with verification off nothing is checked, and the run still halts", async () => {
-    const r = expectReport(await runVmmInChild({ guest: { kind: "dma", boot: false }, policy: "never", transactions: 50, ramBytes: 8 * 2 ** 20, verify: false }, 60_000));
+    const r = expectReport(
+      await runVmmInChild({ guest: { kind: "dma", boot: false }, policy: "never", transactions: 50, ramBytes: 8 * 2 ** 20, verify: false }, 60_000),
+    );
     expect(r.end).toBe("halted");
     expect(r.payloadsChecked).toBe(0);
     expect(r.transactionsDone).toBe(50);
@@ -90,7 +92,9 @@ describe.skipIf(kvmMissing)("KVM_HC_MAP_GPA_RANGE from a long-mode guest", () =>
       ctx.skip(probe.reason);
       return;
     }
-    const r = expectReport(await runVmmInChild({ guest: { kind: "dma" }, path: probe.path, policy: "batched", transactions: 1000, ramBytes: 16 * 2 ** 20 }, 90_000));
+    const r = expectReport(
+      await runVmmInChild({ guest: { kind: "dma" }, path: probe.path, policy: "batched", transactions: 1000, ramBytes: 16 * 2 ** 20 }, 90_000),
+    );
     expect(r.end).toBe("halted");
     expect(r.payloadsBad).toBe(0);
     expect(r.exitsByReason.hypercall).toBeGreaterThanOrEqual(2000);
@@ -120,7 +124,11 @@ describe.skipIf(kvmMissing)("hostile guest", () => {
     ["DMA from a private page", { op: "dma", gpa: BigInt(BOUNCE_GPA), npages: 1n, txn: 0 }, STATUS.eperm],
     ["DMA of 2^63 pages", { op: "dma", gpa: 0x20000n, npages: 1n << 63n, txn: 0 }, STATUS.einval],
     ["DMA beyond RAM", { op: "dma", gpa: ram, npages: 1n, txn: 0 }, STATUS.efault],
-    ["all RAM above the boot image to shared", { op: "map", gpa: BigInt(BOOT_PAGES * PAGE_BYTES), npages: ram / 4096n - BigInt(BOOT_PAGES), attrs: 0n }, STATUS.ok],
+    [
+      "all RAM above the boot image to shared",
+      { op: "map", gpa: BigInt(BOOT_PAGES * PAGE_BYTES), npages: ram / 4096n - BigInt(BOOT_PAGES), attrs: 0n },
+      STATUS.ok,
+    ],
   ];
 
   it("gets an error status for every malformed request, the VMM keeps running, and a flood of single-page requests stays bounded", async () => {
@@ -156,7 +164,10 @@ describe.skipIf(kvmMissing)("hostile guest", () => {
     // The bounce page is made private first, so the first claim is on a private page.
     const dmas = requests.filter((q) => q[1].op === "dma" || q[0] === "a valid request");
     const r = expectReport(
-      await runVmmInChild({ guest: { kind: "hostile", requests: serializeRequests(dmas.map((q) => q[1])) }, policy: "never", ramBytes: layout.ramBytes }, 60_000),
+      await runVmmInChild(
+        { guest: { kind: "hostile", requests: serializeRequests(dmas.map((q) => q[1])) }, policy: "never", ramBytes: layout.ramBytes },
+        60_000,
+      ),
     );
     expect(r.end).toBe("halted");
     dmas.forEach(([name, , want], i) => expect(`${name}: ${r.results![i]}`).toBe(`${name}: ${want}`));

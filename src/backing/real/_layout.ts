@@ -180,7 +180,9 @@ export class GuestLayout {
       const { gfn, npages } = r;
       const filePage = this.filePageOf(gfn, npages, what);
       if (gfn < prevEnd) {
-        throw new MemattrRangeError(`${what}: ranges must be ascending and disjoint; ranges[${k}] starts at gfn 0x${gfn.toString(16)} before 0x${prevEnd.toString(16)}`);
+        throw new MemattrRangeError(
+          `${what}: ranges must be ascending and disjoint; ranges[${k}] starts at gfn 0x${gfn.toString(16)} before 0x${prevEnd.toString(16)}`,
+        );
       }
       prevEnd = gfn + npages;
       const last = out.length - 2;

@@ -11,7 +11,7 @@ import { MemattrDisposedError, MemattrRangeError, MemattrTypeError } from "../..
 import type { GfnRange } from "../../model/errors.js";
 import type { Side } from "../../model/states.js";
 import type { Backing, BackingStats } from "../contract.js";
-import { GuestLayout, PAGE_BYTES } from "./_layout.js";
+import { type GuestLayout, PAGE_BYTES } from "./_layout.js";
 import { BackingError } from "./errors.js";
 
 /**

@@ -198,7 +198,8 @@ function realBackings(shared: SharedMemfdBacking, priv: GuestMemfdBacking, vm: V
         errors.push(err);
       }
     }
-    if (errors.length > 0) throw errors.length === 1 ? errors[0] : new MemattrError("ECLOSE", `closing real backings: ${errors.map((e) => (e as Error).message).join("; ")}`);
+    if (errors.length > 0)
+      throw errors.length === 1 ? errors[0] : new MemattrError("ECLOSE", `closing real backings: ${errors.map((e) => (e as Error).message).join("; ")}`);
   };
   return { shared, private: priv, vm, layout, memslotCount, label: REAL_BACKINGS_LABEL, close, [Symbol.dispose]: close };
 }

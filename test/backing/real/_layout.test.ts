@@ -8,7 +8,10 @@ const layout = new GuestLayout(TWO_REGIONS);
 
 describe("GuestLayout", () => {
   it("lays regions end to end in ascending gfn order", () => {
-    const l = new GuestLayout([{ gfn: 0x100, npages: 32 }, { gfn: 0, npages: 32 }]);
+    const l = new GuestLayout([
+      { gfn: 0x100, npages: 32 },
+      { gfn: 0, npages: 32 },
+    ]);
     expect(l.regions).toEqual(TWO_REGIONS);
     expect(l.npages).toBe(64);
     expect(l.sizeBytes).toBe(64 * 4096);
@@ -18,7 +21,12 @@ describe("GuestLayout", () => {
     expect(l.offsetBytesOf(0x11f)).toBe(63 * 4096);
   });
   it("merges gfn-adjacent regions into one", () => {
-    expect(new GuestLayout([{ gfn: 0, npages: 8 }, { gfn: 8, npages: 8 }]).regions).toEqual([{ gfn: 0, npages: 16 }]);
+    expect(
+      new GuestLayout([
+        { gfn: 0, npages: 8 },
+        { gfn: 8, npages: 8 },
+      ]).regions,
+    ).toEqual([{ gfn: 0, npages: 16 }]);
   });
   it("maps file offsets back to gfns", () => {
     expect(layout.gfnAtOffset(0)).toBe(0);
@@ -49,13 +57,63 @@ describe("GuestLayout", () => {
     ]);
   });
   it("joins file-contiguous ranges of a batch, across the hole too", () => {
-    expect(layout.coalesceFilePieces([{ gfn: 1, npages: 2 }, { gfn: 3, npages: 1 }, { gfn: 10, npages: 1 }], "discard")).toEqual([1, 3, 10, 1]);
-    expect(layout.coalesceFilePieces([{ gfn: 31, npages: 1 }, { gfn: 0x100, npages: 1 }], "discard")).toEqual([31, 2]);
+    expect(
+      layout.coalesceFilePieces(
+        [
+          { gfn: 1, npages: 2 },
+          { gfn: 3, npages: 1 },
+          { gfn: 10, npages: 1 },
+        ],
+        "discard",
+      ),
+    ).toEqual([1, 3, 10, 1]);
+    expect(
+      layout.coalesceFilePieces(
+        [
+          { gfn: 31, npages: 1 },
+          { gfn: 0x100, npages: 1 },
+        ],
+        "discard",
+      ),
+    ).toEqual([31, 2]);
   });
   it("refuses unsorted or overlapping batches (ERANGE) and checks every range", () => {
-    expectCode(() => layout.coalesceFilePieces([{ gfn: 4, npages: 1 }, { gfn: 2, npages: 1 }], "discard"), "ERANGE", MemattrRangeError);
-    expectCode(() => layout.coalesceFilePieces([{ gfn: 4, npages: 2 }, { gfn: 5, npages: 1 }], "discard"), "ERANGE", MemattrRangeError);
-    expectCode(() => layout.coalesceFilePieces([{ gfn: 0, npages: 1 }, { gfn: 40, npages: 1 }], "discard"), "EOUTSIDE", OutsideGuestMemoryError);
+    expectCode(
+      () =>
+        layout.coalesceFilePieces(
+          [
+            { gfn: 4, npages: 1 },
+            { gfn: 2, npages: 1 },
+          ],
+          "discard",
+        ),
+      "ERANGE",
+      MemattrRangeError,
+    );
+    expectCode(
+      () =>
+        layout.coalesceFilePieces(
+          [
+            { gfn: 4, npages: 2 },
+            { gfn: 5, npages: 1 },
+          ],
+          "discard",
+        ),
+      "ERANGE",
+      MemattrRangeError,
+    );
+    expectCode(
+      () =>
+        layout.coalesceFilePieces(
+          [
+            { gfn: 0, npages: 1 },
+            { gfn: 40, npages: 1 },
+          ],
+          "discard",
+        ),
+      "EOUTSIDE",
+      OutsideGuestMemoryError,
+    );
     expectCode(() => layout.coalesceFilePieces([null as never], "discard"), "EINVALTYPE", MemattrTypeError);
   });
   it("compares layouts by their regions", () => {

@@ -30,7 +30,10 @@ describe.skipIf(realMissing)("GuestMemfdBacking.populatedRanges: record ∪ minc
         second.unmap();
       }
       expect(b.stats.touchCalls).toBe(0); // the backing itself did nothing
-      expect(b.populatedRanges()).toEqual([{ gfn: 5, npages: 2 }, { gfn: 0x102, npages: 1 }]);
+      expect(b.populatedRanges()).toEqual([
+        { gfn: 5, npages: 2 },
+        { gfn: 0x102, npages: 1 },
+      ]);
       expect(b.readPage(0x102)[0]).toBe(0x13);
     }));
 
@@ -42,7 +45,10 @@ describe.skipIf(realMissing)("GuestMemfdBacking.populatedRanges: record ∪ minc
       first.touch(10, 2, true);
       other.touch(12, 3, true); // adjacent: one run in the union
       other.touch(0x11f, 1, true);
-      expect(first.populatedRanges()).toEqual([{ gfn: 10, npages: 5 }, { gfn: 0x11f, npages: 1 }]);
+      expect(first.populatedRanges()).toEqual([
+        { gfn: 10, npages: 5 },
+        { gfn: 0x11f, npages: 1 },
+      ]);
     }));
 
   it("drops pages punched behind its back, whether by the file's owner or another backing", () =>
@@ -52,7 +58,10 @@ describe.skipIf(realMissing)("GuestMemfdBacking.populatedRanges: record ∪ minc
       using other = await GuestMemfdBacking.attach(gmem, TWO_REGIONS);
       other.touch(0, 8, true);
       other.touch(0x100, 4, true);
-      expect(b.populatedRanges()).toEqual([{ gfn: 0, npages: 8 }, { gfn: 0x100, npages: 4 }]);
+      expect(b.populatedRanges()).toEqual([
+        { gfn: 0, npages: 8 },
+        { gfn: 0x100, npages: 4 },
+      ]);
       gmem.punchHole(2 * PAGE, 2 * PAGE);
       other.discard([{ gfn: 0x101, npages: 2 }]);
       expect(b.populatedRanges()).toEqual([
@@ -75,8 +84,17 @@ describe.skipIf(realMissing)("GuestMemfdBacking.populatedRanges: record ∪ minc
     withVm(async (vm) => {
       using gmem = vm.createGuestMemfd(FILE_BYTES, GUEST_MEMFD_BACKING_FLAGS);
       gmem.write(7 * PAGE, pageOf(1)); // resident, not seeded
-      using b = await GuestMemfdBacking.attach(gmem, TWO_REGIONS, { populated: [{ gfn: 3, npages: 2 }, { gfn: 0x110, npages: 1 }] });
-      expect(b.populatedRanges()).toEqual([{ gfn: 3, npages: 2 }, { gfn: 7, npages: 1 }, { gfn: 0x110, npages: 1 }]);
+      using b = await GuestMemfdBacking.attach(gmem, TWO_REGIONS, {
+        populated: [
+          { gfn: 3, npages: 2 },
+          { gfn: 0x110, npages: 1 },
+        ],
+      });
+      expect(b.populatedRanges()).toEqual([
+        { gfn: 3, npages: 2 },
+        { gfn: 7, npages: 1 },
+        { gfn: 0x110, npages: 1 },
+      ]);
       // The seeded pages were not resident: the record alone keeps them.
       expect([...gmem.residentPages(3 * PAGE, 2)].map((v) => v & 1)).toEqual([0, 0]);
     }));

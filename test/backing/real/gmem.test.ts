@@ -15,7 +15,10 @@ describe.skipIf(realMissing)("GuestMemfdBacking (real guest_memfd, MMAP|INIT_SHA
       b.touch(0x100, 1, true, 0x5a);
       for (const g of [2, 3, 4]) expect(b.readPage(g)[0]).toBe(pagePattern(g));
       expect(b.readPage(0x100)[0]).toBe(0x5a);
-      expect(b.populatedRanges()).toEqual([{ gfn: 2, npages: 3 }, { gfn: 0x100, npages: 1 }]);
+      expect(b.populatedRanges()).toEqual([
+        { gfn: 2, npages: 3 },
+        { gfn: 0x100, npages: 1 },
+      ]);
       expect(b.stats).toMatchObject({ touchCalls: 2, touchedPages: 4 });
     }));
   it("discards to zeros (the kernel really dropped the page) and drops it from the record", () =>
@@ -44,16 +47,32 @@ describe.skipIf(realMissing)("GuestMemfdBacking (real guest_memfd, MMAP|INIT_SHA
       using b = await GuestMemfdBacking.create(vm, TWO_REGIONS);
       b.touch(0, 32, true, 0x11);
       b.touch(0x100, 32, true, 0x22);
-      b.discard([{ gfn: 31, npages: 1 }, { gfn: 0x100, npages: 1 }, { gfn: 0x110, npages: 2 }]);
+      b.discard([
+        { gfn: 31, npages: 1 },
+        { gfn: 0x100, npages: 1 },
+        { gfn: 0x110, npages: 2 },
+      ]);
       expect(b.stats.discardCalls).toBe(2); // 31 and 0x100 are file pages 31 and 32: one call
-      expect(b.populatedRanges()).toEqual([{ gfn: 0, npages: 31 }, { gfn: 0x101, npages: 15 }, { gfn: 0x112, npages: 14 }]);
+      expect(b.populatedRanges()).toEqual([
+        { gfn: 0, npages: 31 },
+        { gfn: 0x101, npages: 15 },
+        { gfn: 0x112, npages: 14 },
+      ]);
       expect([30, 31, 32, 33, 47, 48, 49, 50].map((p) => b.gmem.read(p * 4096, 1)[0])).toEqual([0x11, 0, 0, 0x22, 0x22, 0, 0, 0x22]);
     }));
   it("refuses out-of-guest and malformed input with typed errors, punching nothing", () =>
     withVm(async (vm) => {
       using b = await GuestMemfdBacking.create(vm, TWO_REGIONS);
       b.touch(0, 2, true);
-      expectCode(() => b.discard([{ gfn: 0, npages: 1 }, { gfn: 0x120, npages: 1 }]), "EOUTSIDE", OutsideGuestMemoryError);
+      expectCode(
+        () =>
+          b.discard([
+            { gfn: 0, npages: 1 },
+            { gfn: 0x120, npages: 1 },
+          ]),
+        "EOUTSIDE",
+        OutsideGuestMemoryError,
+      );
       expectCode(() => b.touch(31, 2, true), "EOUTSIDE", OutsideGuestMemoryError);
       expectCode(() => b.discard([{ gfn: 1, npages: -1 }]), "ERANGE", MemattrRangeError);
       expect(b.populatedRanges()).toEqual([{ gfn: 0, npages: 2 }]);
@@ -65,8 +84,16 @@ describe.skipIf(realMissing)("GuestMemfdBacking (real guest_memfd, MMAP|INIT_SHA
       gmem.write(3 * 4096, pageOf(0xab));
       gmem.write(33 * 4096, pageOf(0xcd)); // file page 33 = gfn 0x101
       // what a tracker would pass: tracker.populatedRuns("private")
-      using b = await GuestMemfdBacking.attach(gmem, TWO_REGIONS, { populated: [{ gfn: 3, npages: 1 }, { gfn: 0x101, npages: 1 }] });
-      expect(b.populatedRanges()).toEqual([{ gfn: 3, npages: 1 }, { gfn: 0x101, npages: 1 }]);
+      using b = await GuestMemfdBacking.attach(gmem, TWO_REGIONS, {
+        populated: [
+          { gfn: 3, npages: 1 },
+          { gfn: 0x101, npages: 1 },
+        ],
+      });
+      expect(b.populatedRanges()).toEqual([
+        { gfn: 3, npages: 1 },
+        { gfn: 0x101, npages: 1 },
+      ]);
       expect(b.readPage(0x101)[0]).toBe(0xcd);
       b.discard([{ gfn: 3, npages: 1 }]);
       expect(b.populatedRanges()).toEqual([{ gfn: 0x101, npages: 1 }]);

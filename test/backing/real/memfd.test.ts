@@ -14,7 +14,10 @@ describe.skipIf(realMissing)("SharedMemfdBacking (real memfd)", () => {
     for (const g of [2, 3, 4]) expect(b.readPage(g)[0]).toBe(pagePattern(g));
     expect(b.readPage(0x100)[0]).toBe(0x5a);
     expect(b.readPage(5)[0]).toBe(0);
-    expect(b.populatedRanges()).toEqual([{ gfn: 2, npages: 3 }, { gfn: 0x100, npages: 1 }]);
+    expect(b.populatedRanges()).toEqual([
+      { gfn: 2, npages: 3 },
+      { gfn: 0x100, npages: 1 },
+    ]);
     expect(b.stats).toMatchObject({ touchCalls: 2, touchedPages: 4, discardCalls: 0 });
   });
   it("populates pages on a read touch too (shmem allocates on a read fault)", () => {
@@ -29,7 +32,10 @@ describe.skipIf(realMissing)("SharedMemfdBacking (real memfd)", () => {
     const before = b.allocatedBytes();
     expect(before).toBeGreaterThanOrEqual(16 * 4096);
     b.discard([{ gfn: 4, npages: 8 }]);
-    expect(b.populatedRanges()).toEqual([{ gfn: 0, npages: 4 }, { gfn: 12, npages: 4 }]);
+    expect(b.populatedRanges()).toEqual([
+      { gfn: 0, npages: 4 },
+      { gfn: 12, npages: 4 },
+    ]);
     expect(before - b.allocatedBytes()).toBe(8 * 4096);
     expect(isZero(b.readPage(4))).toBe(true);
     expect(b.readPage(3)[0]).toBe(0xee);
@@ -48,9 +54,15 @@ describe.skipIf(realMissing)("SharedMemfdBacking (real memfd)", () => {
     using b = SharedMemfdBacking.create(TWO_REGIONS);
     b.touch(0, 32, true, 0x11);
     b.touch(0x100, 32, true, 0x22);
-    b.discard([{ gfn: 31, npages: 1 }, { gfn: 0x100, npages: 1 }]); // last of region 0, first of region 1
+    b.discard([
+      { gfn: 31, npages: 1 },
+      { gfn: 0x100, npages: 1 },
+    ]); // last of region 0, first of region 1
     expect(b.stats.discardCalls).toBe(1);
-    b.discard([{ gfn: 5, npages: 1 }, { gfn: 0x105, npages: 2 }]);
+    b.discard([
+      { gfn: 5, npages: 1 },
+      { gfn: 0x105, npages: 2 },
+    ]);
     expect(b.stats.discardCalls).toBe(3);
     expect(b.populatedRanges()).toEqual([
       { gfn: 0, npages: 5 },
@@ -66,7 +78,15 @@ describe.skipIf(realMissing)("SharedMemfdBacking (real memfd)", () => {
   it("refuses an out-of-guest range with EOUTSIDE and punches nothing of the batch", () => {
     using b = SharedMemfdBacking.create(TWO_REGIONS);
     b.touch(0, 4, true);
-    expectCode(() => b.discard([{ gfn: 0, npages: 1 }, { gfn: 40, npages: 1 }]), "EOUTSIDE", OutsideGuestMemoryError);
+    expectCode(
+      () =>
+        b.discard([
+          { gfn: 0, npages: 1 },
+          { gfn: 40, npages: 1 },
+        ]),
+      "EOUTSIDE",
+      OutsideGuestMemoryError,
+    );
     expectCode(() => b.touch(30, 4, true), "EOUTSIDE", OutsideGuestMemoryError);
     expectCode(() => b.readPage(0x200), "EOUTSIDE", OutsideGuestMemoryError);
     expect(b.populatedRanges()).toEqual([{ gfn: 0, npages: 4 }]);
@@ -76,7 +96,15 @@ describe.skipIf(realMissing)("SharedMemfdBacking (real memfd)", () => {
     using b = SharedMemfdBacking.create(TWO_REGIONS);
     expectCode(() => b.touch(0.5, 1, true), "EINVALTYPE", MemattrTypeError);
     expectCode(() => b.discard([{ gfn: 0, npages: 0 }]), "ERANGE", MemattrRangeError);
-    expectCode(() => b.discard([{ gfn: 3, npages: 1 }, { gfn: 1, npages: 1 }]), "ERANGE", MemattrRangeError);
+    expectCode(
+      () =>
+        b.discard([
+          { gfn: 3, npages: 1 },
+          { gfn: 1, npages: 1 },
+        ]),
+      "ERANGE",
+      MemattrRangeError,
+    );
     expectCode(() => b.touch(0, 1, true, 256), "ERANGE", MemattrRangeError);
     expectCode(() => b.layout.gfnAtOffset(4097), "ERANGE", MemattrRangeError);
     expectCode(() => b.writePage(0, new Uint8Array(4097)), "ERANGE", MemattrRangeError);
@@ -88,7 +116,11 @@ describe.skipIf(realMissing)("SharedMemfdBacking (real memfd)", () => {
     memfd.write(31 * 4096, pageOf(0xef)); // gfn 31, file-adjacent to gfn 0x100 but not gfn-adjacent
     memfd.write(32 * 4096, pageOf(0x01));
     using b = SharedMemfdBacking.attach(memfd, TWO_REGIONS);
-    expect(b.populatedRanges()).toEqual([{ gfn: 3, npages: 1 }, { gfn: 31, npages: 1 }, { gfn: 0x100, npages: 2 }]);
+    expect(b.populatedRanges()).toEqual([
+      { gfn: 3, npages: 1 },
+      { gfn: 31, npages: 1 },
+      { gfn: 0x100, npages: 2 },
+    ]);
     expect(b.readPage(0x101)[0]).toBe(0xcd);
     b.close();
     expect(memfd.closed).toBe(false); // attach does not take ownership unless asked
