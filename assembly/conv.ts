@@ -662,20 +662,27 @@ function countBacking(s: u64, e: u64, u: i32, pop: i32, disc: i32): void {
   }
 }
 
+/** The arguments of a populate or discard: 0 (and the before/after report reset), or a code. */
+@inline function checkBackingArgs(start: f64, end: f64, side: i32): i32 {
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  if (side != SIDE_SHARED && side != SIDE_PRIVATE) return E_INVAL;
+  outValues(-1, -1);
+  return 0;
+}
+
 /**
  * Records that `side`'s backing (SIDE_*) now holds [start, end): discarded pages become
  * populated (refaults, OUT_REFAULT_PAGES), empty ones populated (new: the return value).
  * E_NXIO (OUT_AT_GFN), E_INVAL, E_RANGE, E_NOMEM, the map unchanged.
  */
 export function pagesPopulate(start: f64, end: f64, side: i32): f64 {
-  let rc = checkRange(start, end);
+  let rc = checkBackingArgs(start, end, side);
   if (rc != 0) return rc;
-  if (side != SIDE_SHARED && side != SIDE_PRIVATE) return E_INVAL;
   let s = toGfn(start);
   let e = toGfn(end);
   let pop = populatedBit(side);
   let disc = discardedBit(side);
-  outValues(-1, -1);
   out(OUT_REFAULT_PAGES, 0);
   // one descent for a guest range of one value without this side
   let u = updateIfUniformValid(s, e, PAGE_GUEST | pop, PAGE_GUEST, disc, pop);
@@ -707,14 +714,12 @@ export function pagesPopulate(start: f64, end: f64, side: i32): f64 {
  * discarded; empty and discarded pages stay. Returns the pages freed, or as pagesPopulate().
  */
 export function pagesDiscard(start: f64, end: f64, side: i32): f64 {
-  let rc = checkRange(start, end);
+  let rc = checkBackingArgs(start, end, side);
   if (rc != 0) return rc;
-  if (side != SIDE_SHARED && side != SIDE_PRIVATE) return E_INVAL;
   let s = toGfn(start);
   let e = toGfn(end);
   let pop = populatedBit(side);
   let disc = discardedBit(side);
-  outValues(-1, -1);
   let u = updateIfUniformValid(s, e, PAGE_GUEST | pop, PAGE_GUEST | pop, pop, disc);
   if (u < -1) return u;
   if (u >= 0 && (u & PAGE_GUEST) != 0) {

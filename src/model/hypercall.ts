@@ -17,27 +17,11 @@
 import { MemattrRangeError } from "../core/errors.js";
 import { checkBoolean, checkObject, checkU64, U64_LIMIT } from "./_check.js";
 import { HypercallError } from "./errors.js";
-import {
-  KVM_HC_MAP_GPA_RANGE,
-  KVM_MAP_GPA_RANGE_ENCRYPTED,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_2M,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_MASK,
-  KVM_MEMORY_EXIT_FLAG_PRIVATE,
-} from "../uapi/kvm-para.js";
+import { KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_MAP_GPA_RANGE_PAGE_SZ_MASK, KVM_MEMORY_EXIT_FLAG_PRIVATE } from "../uapi/kvm-para.js";
 import { PAGE_SHIFT, type Attribute } from "./states.js";
 
 // The ABI's numbers are the kernel's (src/uapi/kvm-para.ts); re-exported for this layer's users.
-export {
-  KVM_HC_MAP_GPA_RANGE,
-  KVM_MAP_GPA_RANGE_ENCRYPTED,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_2M,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_4K,
-  KVM_MAP_GPA_RANGE_PAGE_SZ_MASK,
-  KVM_MEMORY_EXIT_FLAG_PRIVATE,
-};
+export * from "../uapi/kvm-para.js";
 
 /** Raw KVM_HC_MAP_GPA_RANGE arguments, as read from the vCPU (number or bigint). */
 export interface MapGpaRangeArgs {

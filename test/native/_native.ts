@@ -8,6 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { expect, it } from "vitest";
 
 export const root = new URL("../..", import.meta.url).pathname;
 const script = join(root, "scripts/build-native.mjs");
@@ -125,4 +126,25 @@ export function runProgram(path: string, env: NodeJS.ProcessEnv): Promise<Progra
       resolve({ program, ...parseTap(stdout), status, signal, stdout, stderr, ms: Date.now() - started });
     });
   });
+}
+
+/**
+ * Inside a describe: when the suite could not be set up, declares what that means — a skipped
+ * test naming the reason (or, under CI, a failing one saying what is missing), or a failing
+ * build test with the build's output — and returns true; the caller then returns. `needs` says
+ * what was missing; `builds` names the build test.
+ */
+export function declareUnavailable(suite: { skipReason?: string; buildError?: string }, needs: string, builds: string): boolean {
+  if (suite.skipReason !== undefined) {
+    const reason = suite.skipReason;
+    if (required) it(`has ${needs} (required under CI)`, () => expect.fail(reason));
+    else it.skip(`skipped: ${reason}`, () => {});
+    return true;
+  }
+  if (suite.buildError !== undefined) {
+    const output = suite.buildError;
+    it(builds, () => expect.fail(output));
+    return true;
+  }
+  return false;
 }

@@ -8,7 +8,7 @@
 // MEMATTR_REQUIRE_NATIVE=1) that is a failure instead (./_native.ts). Only build/ is written.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildNative, nativeSkipReason, type ProgramRun, required, root, runProgram, withBuildLock } from "./_native.js";
+import { declareUnavailable, buildNative, nativeSkipReason, type ProgramRun, root, runProgram, withBuildLock } from "./_native.js";
 
 const PROGRAMS = ["test_diff", "test_errors", "test_memory_limit", "test_trap", "test_threads", "test_conv"];
 
@@ -48,22 +48,7 @@ const suites: Suite[] = [
 
 for (const suite of suites) {
   describe(suite.title, () => {
-    if (suite.skipReason !== undefined) {
-      if (required) {
-        it("has the native toolchain it needs (required under CI)", () => {
-          expect.fail(suite.skipReason);
-        });
-      } else {
-        it.skip(`skipped: ${suite.skipReason}`, () => {});
-      }
-      return;
-    }
-    if (suite.buildError !== undefined) {
-      it("builds the library and its tests", () => {
-        expect.fail(suite.buildError);
-      });
-      return;
-    }
+    if (declareUnavailable(suite, "the native toolchain it needs", "builds the library and its tests")) return;
     for (const run of suite.runs) {
       describe(run.program, () => {
         if (run.cases.length > 0) {

@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type ProgramRun, required, root, runProgram, withBuildLock } from "./_native.js";
+import { declareUnavailable, type ProgramRun, root, runProgram, withBuildLock } from "./_native.js";
 
 const script = join(root, "scripts/build-rust.mjs");
 
@@ -36,22 +36,7 @@ async function prepare(): Promise<Suite> {
 const suite = await prepare();
 
 describe(`memattr for Rust (native/rust, ${suite.rustc ?? "no rustc"})`, () => {
-  if (suite.skipReason !== undefined) {
-    if (required) {
-      it("has rustc and the native toolchain it needs (required under CI)", () => {
-        expect.fail(suite.skipReason);
-      });
-    } else {
-      it.skip(`skipped: ${suite.skipReason}`, () => {});
-    }
-    return;
-  }
-  if (suite.buildError !== undefined) {
-    it("builds the wrapper, the example and the differential test", () => {
-      expect.fail(suite.buildError);
-    });
-    return;
-  }
+  if (declareUnavailable(suite, "rustc and the native toolchain it needs", "builds the wrapper, the example and the differential test")) return;
   const diff = suite.diff!;
   const example = suite.example!;
   const why = (run: ProgramRun) => `status ${run.status}, signal ${run.signal} after ${run.ms} ms\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-4000)}`;

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildNative, nativeSkipReason, required, root, withBuildLock } from "./_native.js";
+import { declareUnavailable, buildNative, nativeSkipReason, root, withBuildLock } from "./_native.js";
 
 const program = join(root, "build/native/examples/vmm/vmm");
 const EXIT_SKIPPED = 77;
@@ -120,22 +120,7 @@ function expectLazyOverBudget(r: Run, transactions: number): void {
 const suite = await prepare();
 
 describe("native/examples/vmm (a C VMM on /dev/kvm over libmemattr.a)", () => {
-  if (suite.skipReason !== undefined) {
-    if (required) {
-      it("has the native toolchain it needs (required under CI)", () => {
-        expect.fail(suite.skipReason);
-      });
-    } else {
-      it.skip(`skipped: ${suite.skipReason}`, () => {});
-    }
-    return;
-  }
-  if (suite.buildError !== undefined) {
-    it("builds with -Wall -Wextra -Werror", () => {
-      expect.fail(suite.buildError);
-    });
-    return;
-  }
+  if (declareUnavailable(suite, "the native toolchain it needs", "builds with -Wall -Wextra -Werror")) return;
 
   it("says in one line that it is skipped, and exits 77, when the KVM device does not exist", () => {
     const r = run(["--kvm", "/nonexistent/memattr-kvm", "--transactions", "10"]);
