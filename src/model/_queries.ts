@@ -6,7 +6,12 @@
  * (`shared` memfd, `private` guest_memfd); a *stale* page is populated on the side its attribute
  * no longer uses (a discard candidate).
  */
+import type { ModelCore } from "../core/model-core.js";
 import type { RangeMap } from "../core/range-map.js";
+import { MAX_GFN } from "../core/types.js";
+import { OpenTable } from "./_open.js";
+import type { PendingConversion } from "./conversion.js";
+import { EventHub, type TrackerEvent, type TrackerEventOf, type TrackerEventType, type Unsubscribe } from "./events.js";
 import { checkGfn, checkNpages, checkOneOf } from "./_check.js";
 import type { RunningTotals } from "./_totals.js";
 import type { GfnRange } from "./errors.js";
@@ -33,17 +38,56 @@ import type { PageTotals, StateRun } from "./tracker-types.js";
 export const SIDES: readonly Side[] = ["shared", "private"];
 const CONVERSION_STATES: readonly ConversionState[] = ["shared", "private", "pending-private", "pending-shared"];
 
-/** @internal The read-only half of a Tracker. */
+/** @internal The half of a Tracker that changes nothing: queries, events, snapshot, lifetime. */
 export abstract class TrackerView {
   /** The guest memory map. */
   readonly memory: GuestMemoryMap;
   protected readonly map: RangeMap;
   protected readonly running: RunningTotals;
+  /** The core's conversion exports (assembly/conv.ts): the state machine lives there. */
+  protected readonly core: ModelCore;
+  protected readonly hub = new EventHub();
+  /** Open (pending) conversions by id (ids only grow: values() is in id order). */
+  protected readonly open = new OpenTable<number, PendingConversion>();
 
   protected constructor(map: RangeMap, memory: GuestMemoryMap, running: RunningTotals) {
     this.map = map;
     this.memory = memory;
     this.running = running;
+    this.core = map.modelCore();
+  }
+
+  // ---- events ---------------------------------------------------------------------------
+
+  /**
+   * Listens to one event type. Costs nothing while nobody listens.
+   * @returns a function that removes the listener.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
+   * const off = t.on("committed", (e) => console.log(e.runs));
+   * t.requestConversion({ gfn: 0, npages: 2, to: "private" }).commit();
+   * off();
+   * ```
+   */
+  on<K extends TrackerEventType>(type: K, listener: (event: TrackerEventOf<K>) => void): Unsubscribe {
+    return this.hub.on(type, listener);
+  }
+
+  /** Listens to every event. @returns a function that removes the listener. */
+  subscribe(listener: (event: TrackerEvent) => void): Unsubscribe {
+    return this.hub.subscribe(listener);
+  }
+
+  /** True after `launch()`. */
+  get launched(): boolean {
+    return this.core.x.convLaunched() === 1;
+  }
+
+  /** Open (pending) conversions, by ascending id. */
+  pendingConversions(): PendingConversion[] {
+    return this.open.values();
   }
 
   /** A checked range of guest memory, as [gfn, npages]. */
@@ -261,5 +305,35 @@ export abstract class TrackerView {
   /** Bytes of memory the map holds: its tree and the core's conversion table. */
   memoryBytes(): number {
     return this.map.memoryBytes();
+  }
+
+  // ---- whole state -----------------------------------------------------------------------
+
+  /**
+   * A deterministic text encoding of the whole state: launch flag, next handle id, every run of
+   * the map (including value-0 runs outside guest memory) and every pending handle. Two equal
+   * snapshots mean equal state; tests compare it around refused calls.
+   */
+  snapshot(): string {
+    const parts: string[] = [`memattr-model/1 launched=${this.launched ? 1 : 0} next=${this.core.x.convNextId()}`];
+    const runs: string[] = [];
+    this.map.forEachRun(0, MAX_GFN, (s, e, v) => void runs.push(`${s.toString(16)}+${(e - s).toString(16)}:${v.toString(16)}`));
+    parts.push(`runs ${runs.join(",")}`);
+    for (const c of this.open.values()) {
+      parts.push(
+        `pending ${c.id} ${c.to}${c.preserve ? " preserve" : ""} ${c.source} ${c.gfn.toString(16)}+${c.npages.toString(16)} owns ${c.ownedFlat.map((x) => x.toString(16)).join(",")}`,
+      );
+    }
+    return parts.join("\n");
+  }
+
+  /** Releases the Wasm map; later calls on it throw EDISPOSED. */
+  dispose(): void {
+    this.map.dispose();
+  }
+
+  /** `using t = await createTracker(...)` disposes it at scope end. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

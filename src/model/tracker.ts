@@ -41,17 +41,15 @@ import {
   SIDE_SHARED,
 } from "../core/_abi.js";
 import { codeToError, MemattrError, MemattrTypeError } from "../core/errors.js";
-import type { ModelCore } from "../core/model-core.js";
 import { RangeMap } from "../core/range-map.js";
 import { MAX_GFN } from "../core/types.js";
 import { checkBoolean, checkGfn, checkNpages, checkObject, checkOneOf } from "./_check.js";
 import { faultConflictError, requestError, smallInt } from "./_core-codes.js";
-import { OpenTable } from "./_open.js";
 import { SIDES, TrackerView } from "./_queries.js";
 import { RunningTotals } from "./_totals.js";
 import { type ConversionOwner, PendingConversion } from "./conversion.js";
 import { ConversionError, ConversionSettledError, type GfnRange, LaunchGateError, OutsideGuestMemoryError } from "./errors.js";
-import { EventHub, type RequestSource, type TrackerEvent, type TrackerEventOf, type TrackerEventType, type Unsubscribe } from "./events.js";
+import type { RequestSource } from "./events.js";
 import { decodeMapGpaRange, decodeMemoryFault, type MapGpaRangeArgs, type MemoryFaultArgs } from "./hypercall.js";
 import { GuestMemoryMap } from "./regions.js";
 import type { Attribute, Side } from "./states.js";
@@ -75,12 +73,6 @@ const ATTRIBUTES: readonly Attribute[] = ["shared", "private"];
  * ```
  */
 export class Tracker extends TrackerView implements ConversionOwner {
-  /** The core's conversion exports (assembly/conv.ts): the state machine lives there. */
-  private readonly core: ModelCore;
-  private readonly hub = new EventHub();
-  /** Open (pending) conversions by id (ids only grow: values() is in id order). */
-  private readonly open = new OpenTable<number, PendingConversion>();
-
   /**
    * Takes ownership of `map` (clears it) and marks every page of `options.regions` as guest
    * memory in the `initial` attribute with both backings empty.
@@ -100,7 +92,6 @@ export class Tracker extends TrackerView implements ConversionOwner {
     const initial = o.initial === undefined ? "shared" : checkOneOf(o.initial, "initial", ATTRIBUTES);
     if (!(map instanceof RangeMap)) throw new MemattrTypeError("map must be a RangeMap: the conversion state machine runs in its Wasm core");
     super(map, memory, new RunningTotals((values) => map.pagesOfValues(values)));
-    this.core = map.modelCore();
     map.clear();
     const initialPrivate = initial === "private" ? 1 : 0;
     memory.forEach((start, end) => {
@@ -109,40 +100,12 @@ export class Tracker extends TrackerView implements ConversionOwner {
     });
   }
 
-  // ---- events ---------------------------------------------------------------------------
-
-  /**
-   * Listens to one event type. Costs nothing while nobody listens.
-   * @returns a function that removes the listener.
-   * @example
-   * ```ts
-   * import { createTracker } from "memattr";
-   * const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
-   * const off = t.on("committed", (e) => console.log(e.runs));
-   * t.requestConversion({ gfn: 0, npages: 2, to: "private" }).commit();
-   * off();
-   * ```
-   */
-  on<K extends TrackerEventType>(type: K, listener: (event: TrackerEventOf<K>) => void): Unsubscribe {
-    return this.hub.on(type, listener);
-  }
-
-  /** Listens to every event. @returns a function that removes the listener. */
-  subscribe(listener: (event: TrackerEvent) => void): Unsubscribe {
-    return this.hub.subscribe(listener);
-  }
-
   private refuse(op: string, err: unknown): never {
     if (err instanceof MemattrError && this.hub.wants("refused")) this.hub.emit({ type: "refused", op, error: err });
     throw err;
   }
 
   // ---- launch gate -----------------------------------------------------------------------
-
-  /** True after `launch()`. */
-  get launched(): boolean {
-    return this.core.x.convLaunched() === 1;
-  }
 
   /**
    * Marks the guest launched (SNP_LAUNCH_FINISH / TDX finalize): from now on a conversion
@@ -305,11 +268,6 @@ export class Tracker extends TrackerView implements ConversionOwner {
       return { kind: "violation", gfn, npages, to, reason: "outside-guest-memory", error };
     }
     throw requestError(rc, this.core.out(), gfn, npages, to, false, "onMemoryFault");
-  }
-
-  /** Open (pending) conversions, by ascending id. */
-  pendingConversions(): PendingConversion[] {
-    return this.open.values();
   }
 
   private emitRequested(c: PendingConversion): void {
@@ -527,35 +485,5 @@ export class Tracker extends TrackerView implements ConversionOwner {
     }
     if (this.hub.wants("discarded")) this.hub.emit({ type: "discarded", side, gfn: g, npages: n, npagesFreed });
     return { npagesFreed };
-  }
-
-  // ---- whole state -----------------------------------------------------------------------
-
-  /**
-   * A deterministic text encoding of the whole state: launch flag, next handle id, every run of
-   * the map (including value-0 runs outside guest memory) and every pending handle. Two equal
-   * snapshots mean equal state; tests compare it around refused calls.
-   */
-  snapshot(): string {
-    const parts: string[] = [`memattr-model/1 launched=${this.launched ? 1 : 0} next=${this.core.x.convNextId()}`];
-    const runs: string[] = [];
-    this.map.forEachRun(0, MAX_GFN, (s, e, v) => void runs.push(`${s.toString(16)}+${(e - s).toString(16)}:${v.toString(16)}`));
-    parts.push(`runs ${runs.join(",")}`);
-    for (const c of this.open.values()) {
-      parts.push(
-        `pending ${c.id} ${c.to}${c.preserve ? " preserve" : ""} ${c.source} ${c.gfn.toString(16)}+${c.npages.toString(16)} owns ${c.ownedFlat.map((x) => x.toString(16)).join(",")}`,
-      );
-    }
-    return parts.join("\n");
-  }
-
-  /** Releases the Wasm map; later calls on it throw EDISPOSED. */
-  dispose(): void {
-    this.map.dispose();
-  }
-
-  /** `using t = await createTracker(...)` disposes it at scope end. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
