@@ -60,7 +60,7 @@ function getGroup(title: string, guest: Guest): BenchGroup {
   const pool = Float64Array.from({ length: POOL_GFNS }, lcgGfns(guest.pages, 7));
   const pool32 = Uint32Array.from(pool); // only used when every gfn is below 2^32
   const out = new Uint8Array(OPS);
-  const raw = (map as unknown as { x: CoreExports }).x;
+  const raw: CoreExports = map.exports();
   let window = 0;
   const next = (): number => (window = (window + OPS) & (POOL_GFNS - 1));
   const cases: BenchCase[] = [

@@ -39,8 +39,8 @@ export class RangeMapBatch {
 
   /** @internal use `map.batch()` */
   constructor(private readonly map: RangeMap) {
-    this.capacity = map.x.batchCapacity();
-    this.commandsAt = map.x.batchCommands() / 8;
+    this.capacity = map.exports().batchCapacity();
+    this.commandsAt = map.exports().batchCommands() / 8;
     this.staged = new Float64Array(this.capacity * F64_PER_COMMAND);
   }
 
@@ -108,7 +108,7 @@ export class RangeMapBatch {
   }
 
   private execute(): Float64Array {
-    const x = this.map.x;
+    const x = this.map.exports();
     const n = this.count;
     this.map.f64().set(this.staged.subarray(0, n * F64_PER_COMMAND), this.commandsAt);
     const rc = x.runBatch(n, 1); // 1: every command was validated by its add

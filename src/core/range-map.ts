@@ -53,8 +53,8 @@ function disposedExports(real: CoreExports): CoreExports {
  * ```
  */
 export class RangeMap implements RangeMapLike {
-  /** @internal */
-  x: CoreExports;
+  // The live exports: the real ones, or stubs that throw EDISPOSED after dispose().
+  private x: CoreExports;
   private readonly real: CoreExports;
   private f64View: Float64Array;
   private u8View: Uint8Array;
@@ -94,6 +94,15 @@ export class RangeMap implements RangeMapLike {
   }
 
   private modelCoreOnce: ModelCore | undefined;
+
+  /**
+   * @internal The raw exports (stubs that throw EDISPOSED once disposed), for what sits next to
+   * the map in this layer — the batch builder — and the benchmarks' "no validation" case.
+   * The model uses {@link RangeMap.modelCore}.
+   */
+  exports(): CoreExports {
+    return this.x;
+  }
 
   /**
    * @internal The conversion model's way into the core (src/model/tracker.ts): the exports of

@@ -258,7 +258,7 @@ describe("updateIfUniform: bad arguments", () => {
   });
 
   test("the Wasm export refuses bad arguments itself with a code below -1", () => {
-    const x = map.x;
+    const x = map.exports();
     const before = snapshot(map);
     expect(x.updateIfUniform(5, 5, 0, 0, 0, 1)).toBeLessThan(-1);
     expect(x.updateIfUniform(1.5, 5, 0, 0, 0, 1)).toBeLessThan(-1);
