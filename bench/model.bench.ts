@@ -10,6 +10,8 @@ import { adaptivePolicy } from "../src/policy/adaptive.js";
 import { eagerPolicy } from "../src/policy/eager.js";
 import { neverPolicy } from "../src/policy/never.js";
 import type { DiscardPolicy } from "../src/policy/types.js";
+import { CLASS_COUNT } from "../src/viz/palette.js";
+import { bucketRuns, MapViewport } from "../src/viz/map-view.js";
 import { consume, type BenchCase, type BenchGroup } from "./_harness.js";
 
 const GIB_PAGES = 2 ** 18;
@@ -156,8 +158,38 @@ async function modelGroup(): Promise<BenchGroup> {
   };
 }
 
+/**
+ * The visualiser's frame: a 64 TiB guest fragmented into 4 000 runs, bucketed into the cells of
+ * a fitted 1000 × 430 view (bucketRuns walks runs, not pages: a per-page walk would be 2^34 steps).
+ */
+async function vizGroup(): Promise<BenchGroup> {
+  const npages = 2 ** 34;
+  const t = new Tracker(await RangeMap.create(), { regions: [{ gfn: 0, npages }] });
+  for (let i = 0; i < 2000; i++) t.requestConversion({ gfn: i * 2 ** 23, npages: 2 ** 22, to: "private" }).commit();
+  const vp = new MapViewport();
+  vp.setExtent([{ gfn: 0, npages }]);
+  vp.setSize(1000, 430);
+  vp.fit();
+  const w = vp.window;
+  const counts = new Float64Array(w.cols * w.rows * CLASS_COUNT);
+  return {
+    title: `viz: one frame of a 64 TiB guest (${t.runCount()} runs) bucketed into ${w.cols} × ${w.rows} cells`,
+    baseline: "bucketRuns, whole guest",
+    cases: [
+      {
+        name: "bucketRuns, whole guest",
+        opsPerSample: 1,
+        run: () => {
+          counts.fill(0);
+          consume(bucketRuns(t, [{ gfn: 0, npages }], w, counts));
+        },
+      },
+    ],
+  };
+}
+
 async function groups(): Promise<BenchGroup[]> {
-  return [await coreGroup(), await modelGroup()];
+  return [await coreGroup(), await modelGroup(), await vizGroup()];
 }
 
 export default { name: "model", groups };
