@@ -1,24 +1,13 @@
 // Property test: random guest requests, hypercalls, faults, commits, aborts, populate/discard
 // and launch, with valid and hostile arguments, against a per-page reference state machine
-// written here from the rules (not from the tracker's code). After every step all queries
+// written from the rules (test/support/ref-tracker.ts; not from the tracker's or the core's code). After every step all queries
 // must agree; after every refused step the snapshot must be unchanged.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RangeMap } from "../../src/core/range-map.js";
-import {
-  GUEST,
-  PENDING,
-  PRESERVE,
-  PRIVATE,
-  PRIVATE_DISCARDED,
-  PRIVATE_POPULATED,
-  SHARED_DISCARDED,
-  SHARED_POPULATED,
-  type PendingConversion,
-  Tracker,
-  type TrackerEvent,
-} from "../../src/model/index.js";
+import { type PendingConversion, Tracker, type TrackerEvent } from "../../src/model/index.js";
 import { loadWasmRangeMap } from "../support/tracker-helpers.js";
+import { type Code, RefModel, type RefHandle, type To } from "../support/ref-tracker.js";
 
 const LONG = process.env.MEMATTR_LONG === "1";
 // Guest: [0, 512) (one 2 MiB-aligned block) and [600, 640); the hole and everything past 640 is outside.
@@ -27,171 +16,6 @@ const REGIONS = [
   { gfn: 600, npages: 40 },
 ];
 const LIMIT = 640;
-const MAX_GFN = 2 ** 40;
-const U64 = 2n ** 64n;
-
-// ---- the reference state machine -------------------------------------------------------
-
-type Code = string | null; // null: accepted
-type To = "shared" | "private";
-interface RefHandle {
-  id: number;
-  to: To;
-  preserve: boolean;
-  owned: number[];
-  status: "pending" | "committed" | "aborted";
-}
-
-function intCode(v: unknown, min: number, max: number): Code {
-  if (typeof v === "number") {
-    if (!Number.isFinite(v) || !Number.isInteger(v)) return "EINVALTYPE";
-    return v < min || v > max ? "ERANGE" : null;
-  }
-  if (typeof v === "bigint") return v < BigInt(min) || v > BigInt(max) ? "ERANGE" : null;
-  return "EINVALTYPE";
-}
-
-function u64Code(v: unknown): Code {
-  if (typeof v === "number") {
-    if (!Number.isFinite(v) || !Number.isInteger(v)) return "EINVALTYPE";
-    return v < 0 || v > Number.MAX_SAFE_INTEGER ? "ERANGE" : null;
-  }
-  if (typeof v === "bigint") return v < 0n || v >= U64 ? "ERANGE" : null;
-  return "EINVALTYPE";
-}
-
-function inside(gfn: number, npages: number): boolean {
-  return REGIONS.some((r) => gfn >= r.gfn && gfn + npages <= r.gfn + r.npages);
-}
-
-class RefModel {
-  attr = new Uint8Array(LIMIT); // 1 = private
-  pend = new Int32Array(LIMIT); // owning handle id, 0 = not pending
-  pres = new Uint8Array(LIMIT);
-  back = [new Uint8Array(LIMIT), new Uint8Array(LIMIT)]; // [shared, private]: 0 empty, 1 populated, 2 discarded
-  guest = new Uint8Array(LIMIT);
-  launched = false;
-  handles: RefHandle[] = [];
-  nextId = 1;
-
-  constructor() {
-    for (const r of REGIONS) this.guest.fill(1, r.gfn, r.gfn + r.npages);
-  }
-
-  value(g: number): number {
-    if (this.guest[g] === 0) return 0;
-    let v = GUEST | (this.attr[g] ? PRIVATE : 0) | (this.pend[g] ? PENDING : 0) | (this.pres[g] ? PRESERVE : 0);
-    v |= this.back[0]![g] === 1 ? SHARED_POPULATED : this.back[0]![g] === 2 ? SHARED_DISCARDED : 0;
-    v |= this.back[1]![g] === 1 ? PRIVATE_POPULATED : this.back[1]![g] === 2 ? PRIVATE_DISCARDED : 0;
-    return v;
-  }
-
-  // Range in pages, already validated; returns an error code or the new handle.
-  request(gfn: number, npages: number, to: To, preserve: boolean, strict: boolean): Code | RefHandle {
-    if (preserve && to === "shared") return "EPRESERVE";
-    if (preserve && this.launched) return "ELAUNCHED";
-    const owned: number[] = [];
-    for (let g = gfn; g < gfn + npages; g++) {
-      if (this.pend[g]) {
-        const dir: To = this.attr[g] ? "shared" : "private";
-        if (dir !== to) return "ECONFLICT";
-        if (strict && (this.pres[g] === 1) !== preserve) return "ECONFLICT";
-      } else if ((this.attr[g] ? "private" : "shared") !== to) owned.push(g);
-    }
-    const h: RefHandle = { id: this.nextId++, to, preserve, owned, status: "pending" };
-    for (const g of owned) {
-      this.pend[g] = h.id;
-      this.pres[g] = preserve ? 1 : 0;
-    }
-    this.handles.push(h);
-    return h;
-  }
-
-  requestApi(gfn: unknown, npages: unknown, to: To, preserve: boolean): Code | RefHandle {
-    const c = intCode(gfn, 0, MAX_GFN - 1) ?? intCode(npages, 1, MAX_GFN);
-    if (c !== null) return c;
-    if (!inside(Number(gfn), Number(npages))) return "EOUTSIDE";
-    return this.request(Number(gfn), Number(npages), to, preserve, true);
-  }
-
-  hypercall(gpa: unknown, npages: unknown, attrs: unknown): Code | RefHandle {
-    const c = u64Code(gpa) ?? u64Code(npages) ?? u64Code(attrs);
-    if (c !== null) return c;
-    const [a, n, at] = [BigInt(gpa as number), BigInt(npages as number), BigInt(attrs as number)];
-    if (a % 4096n !== 0n || n === 0n) return "EINVAL";
-    const gfn = a / 4096n;
-    if ((gfn + n) * 4096n > U64) return "EINVAL";
-    const ps = Number(at & 0xfn);
-    if ((at & ~0x1fn) !== 0n || ps > 2) return "EINVAL";
-    const align = [1n, 512n, 262144n][ps]!;
-    if (gfn % align !== 0n || n % align !== 0n) return "EINVAL";
-    if (gfn >= BigInt(MAX_GFN) || n > BigInt(MAX_GFN) || !inside(Number(gfn), Number(n))) return "EOUTSIDE";
-    return this.request(Number(gfn), Number(n), (at & 16n) !== 0n ? "private" : "shared", false, true);
-  }
-
-  fault(gpa: unknown, size: unknown, priv: unknown): Code | { kind: string; handle?: RefHandle; gfn: number; npages: number } {
-    const c = u64Code(gpa) ?? u64Code(size) ?? (typeof priv === "boolean" ? null : "EINVALTYPE");
-    if (c !== null) return c;
-    const [a, s] = [BigInt(gpa as number), BigInt(size as number)];
-    if (s === 0n || a + s > U64) return "ERANGE";
-    const gfn = Number(a / 4096n);
-    const npages = Number((a + s + 4095n) / 4096n) - gfn;
-    const to: To = priv ? "private" : "shared";
-    if (!inside(gfn, npages)) return { kind: "violation", gfn, npages };
-    let opposite = false;
-    let convert = false;
-    let inflight = false;
-    for (let g = gfn; g < gfn + npages; g++) {
-      if (this.pend[g]) {
-        if ((this.attr[g] ? "shared" : "private") !== to) opposite = true;
-        else inflight = true;
-      } else if ((this.attr[g] ? "private" : "shared") !== to) convert = true;
-    }
-    if (opposite) return { kind: "violation", gfn, npages };
-    if (convert) return { kind: "convert", handle: this.request(gfn, npages, to, false, false) as RefHandle, gfn, npages };
-    return { kind: inflight ? "in-flight" : "spurious", gfn, npages };
-  }
-
-  settle(h: RefHandle, outcome: "committed" | "aborted"): Code {
-    if (h.status !== "pending") return "ESETTLED";
-    for (const g of h.owned) {
-      if (outcome === "committed") this.attr[g] = h.to === "private" ? 1 : 0;
-      this.pend[g] = 0;
-      this.pres[g] = 0;
-    }
-    h.status = outcome;
-    return null;
-  }
-
-  launch(): Code {
-    if (this.launched) return "ELAUNCHED";
-    if (this.handles.some((h) => h.status === "pending" && h.preserve)) return "EPENDING";
-    this.launched = true;
-    return null;
-  }
-
-  backing(op: "pop" | "disc", side: 0 | 1, gfn: unknown, npages: unknown): Code | number[] {
-    const c = intCode(gfn, 0, MAX_GFN - 1) ?? intCode(npages, 1, MAX_GFN);
-    if (c !== null) return c;
-    const [g0, n] = [Number(gfn), Number(npages)];
-    if (!inside(g0, n)) return "EOUTSIDE";
-    const b = this.back[side]!;
-    let fresh = 0;
-    let refault = 0;
-    let freed = 0;
-    for (let g = g0; g < g0 + n; g++) {
-      if (op === "pop") {
-        if (b[g] === 0) fresh++;
-        else if (b[g] === 2) refault++;
-        b[g] = 1;
-      } else if (b[g] === 1) {
-        b[g] = 2;
-        freed++;
-      }
-    }
-    return op === "pop" ? [fresh, refault] : [freed];
-  }
-}
 
 // ---- generators ----------------------------------------------------------------------------
 
@@ -324,7 +148,7 @@ function sameHandle(c: PendingConversion, h: RefHandle): void {
 
 function runOps(map: RangeMap, ops: Op[], listen: boolean): void {
   const t = new Tracker(map, { regions: REGIONS });
-  const m = new RefModel();
+  const m = new RefModel(REGIONS, LIMIT);
   const handles: PendingConversion[] = [];
   const events: TrackerEvent[] = [];
   if (listen) t.subscribe((e) => events.push(e));
