@@ -105,13 +105,17 @@ export class OutsideGuestMemoryError extends MemattrError {
   }
 }
 
-/** Why a KVM_HC_MAP_GPA_RANGE call was refused. */
-export type HypercallFault =
-  | "unaligned-gpa" // gpa not 4 KiB aligned (KVM: -KVM_EINVAL)
-  | "zero-npages" // npages == 0 (KVM: -KVM_EINVAL)
-  | "wrap" // the range ends beyond 2^64 bytes (KVM: -KVM_EINVAL when gfn + npages wraps)
-  | "unknown-attrs" // bits other than page size and ENCRYPTED, or page size 3..15
-  | "page-size-alignment"; // 2M/1G page size with gpa or npages not a multiple of it
+/** Every reason a KVM_HC_MAP_GPA_RANGE call is refused, in the order decodeMapGpaRange checks them (src/model/hypercall.ts). */
+export const HYPERCALL_FAULTS = [
+  "unaligned-gpa", // gpa not 4 KiB aligned (KVM: -KVM_EINVAL)
+  "zero-npages", // npages == 0 (KVM: -KVM_EINVAL)
+  "wrap", // the range ends beyond 2^64 bytes (KVM: -KVM_EINVAL when gfn + npages wraps)
+  "unknown-attrs", // bits other than page size and ENCRYPTED, or page size 3..15 (memattr only)
+  "page-size-alignment", // 2M/1G page size with gpa or npages not a multiple of it (memattr only)
+] as const;
+
+/** Why a KVM_HC_MAP_GPA_RANGE call was refused: one of {@link HYPERCALL_FAULTS}. */
+export type HypercallFault = (typeof HYPERCALL_FAULTS)[number];
 
 /** Arguments of KVM_HC_MAP_GPA_RANGE the kernel (or memattr, stricter) refuses. Code `EINVAL`. */
 export class HypercallError extends MemattrError {

@@ -16,11 +16,13 @@
  * | `abort`     | `handle.abort()`; `policy.onAbort` → discards |
  * | `touch`     | `backing.touch`; `tracker.markPopulated`; if anything changed, `policy.onPopulate` → discards |
  * | `fault`     | `tracker.onMemoryFault`; a `convert` decision is committed at once, then `policy.onCommit` |
+ * | `refused`   | none: counted in `refused` and `refusedRecorded` (the call never reached the model) |
  * Discards: `backing.discard(ranges)`, then `tracker.markDiscarded` per range.
  *
  * A request, hypercall, fault or touch the model refuses (a `MemattrError`: a hostile guest's
  * bad range, a conflict) is counted in `refused` and the replay goes on; a later commit/abort
- * of a refused id does nothing. Other errors propagate.
+ * of a refused id does nothing. Other errors propagate. A `refused` event — a call the trace
+ * says KVM or memattr turned down — is counted in `refused` too, and in `refusedRecorded`.
  *
  * ## How time is measured
  * Every timed event falls in one category: *conversion* (request, hypercall, commit, abort,
@@ -210,6 +212,7 @@ export class Replayer {
       conversions: 0,
       aborts: 0,
       refused: 0,
+      refusedRecorded: 0,
       faults: { convert: 0, inFlight: 0, spurious: 0, violation: 0 },
       copiedPages: 0,
       discardCalls: 0,
@@ -345,6 +348,10 @@ export class Replayer {
         }
         return CONVERSION;
       }
+      case "refused":
+        this.r.refused++;
+        this.r.refusedRecorded++;
+        return OTHER;
       case "launch":
         try {
           this.tracker.launch();

@@ -34,8 +34,14 @@ export interface ReplayResult {
   conversions: number;
   /** Conversions aborted. */
   aborts: number;
-  /** Guest or trace operations the model refused (hostile hypercalls, conflicts, outside memory); the replay goes on. */
+  /**
+   * Guest or trace operations refused, all told: the `refused` events the trace recorded
+   * ({@link refusedRecorded}) plus what the model refused during the replay (hostile
+   * hypercalls, conflicts, ranges outside guest memory). The replay goes on after each.
+   */
   refused: number;
+  /** Of {@link refused}: hypercalls the trace recorded as refused (by KVM, or by memattr's checks when it was imported). */
+  refusedRecorded: number;
   /** Memory-fault events by the model's decision. */
   faults: FaultCounts;
   /** Pages copied into private memory by in-place encryption (pre-launch `preserve`). */

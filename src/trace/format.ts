@@ -13,14 +13,23 @@
  *   and the model's `onMemoryFault({ gpa, size, private })`.
  * - `attrs`: the `KVM_HC_MAP_GPA_RANGE` attribute word (bit 4 = encrypted, bits 0–1 = page size).
  * - `id`: a transaction number, unique among the requests still pending in one trace.
+ * - `u64`: a 64-bit register value as the guest passed it, written `"0x…"` (exact beyond 2^53).
  */
 import { MAX_GFN } from "../core/types.js";
+import { HYPERCALL_FAULTS, HypercallError, type HypercallFault } from "../model/errors.js";
+import { decodeMapGpaRange } from "../model/hypercall.js";
 import { PAGE_BYTES } from "../model/states.js";
 
 /** The `format` tag every memattr trace header carries. */
 export const TRACE_FORMAT = "memattr-trace";
-/** The trace version this build writes and reads. Readers refuse any other. */
-export const TRACE_VERSION = 1;
+/**
+ * The trace version this build writes. Version 2 added the `refused` event; every version-1
+ * trace is a version-2 trace, so readers take both (see {@link TRACE_VERSIONS_READ}) and refuse
+ * any other.
+ */
+export const TRACE_VERSION = 2;
+/** The versions this build reads: 1 (no `refused` events) and 2. A version-1 header reads as version 2. */
+export const TRACE_VERSIONS_READ: readonly number[] = [1, 2];
 /** Bytes per guest page: every `gfn` and `npages` in a trace counts 4 KiB pages. */
 export { PAGE_BYTES };
 /** One past the largest guest physical address a trace may name (2^40 pages of 4 KiB). */
@@ -55,7 +64,8 @@ export interface TraceSource {
  */
 export interface TraceHeader {
   format: typeof TRACE_FORMAT;
-  version: typeof TRACE_VERSION;
+  /** 2 when this build made the header; 1 also type-checks (a version-1 header is read, and written, as 2). */
+  version: 1 | typeof TRACE_VERSION;
   pageBytes: typeof PAGE_BYTES;
   regions: GuestRegion[];
   generator?: TraceGenerator;
@@ -130,13 +140,71 @@ export interface HypercallEvent extends EventBase {
   attrs: number;
 }
 
+/**
+ * Why a recorded `KVM_HC_MAP_GPA_RANGE` call was refused: a {@link HypercallFault} of the
+ * model's `decodeMapGpaRange` (KVM's own `unaligned-gpa`, `zero-npages`, `wrap`; memattr's
+ * stricter `unknown-attrs`, `page-size-alignment`), or `outside-guest-memory` when the range
+ * passes those checks but ends beyond the 2^40 pages any guest memory can have.
+ */
+export type RefusalReason = HypercallFault | "outside-guest-memory";
+/** Every {@link RefusalReason}. */
+export const REFUSAL_REASONS: readonly RefusalReason[] = [...HYPERCALL_FAULTS, "outside-guest-memory"];
+
+/**
+ * A `KVM_HC_MAP_GPA_RANGE` call that was refused before it became a conversion: by KVM (which
+ * traces the hypercall before checking it and returns -EINVAL to the guest) or by memattr's
+ * stricter checks. `gpa`, `npages` and `attrs` are the guest's three u64 arguments as `"0x…"`
+ * strings; `reason` is what {@link hypercallRefusal} says of them (readers check it). Opens no
+ * transaction: nothing commits or aborts it.
+ */
+export interface RefusedHypercallEvent extends EventBase {
+  type: "refused";
+  call: "hypercall";
+  gpa: string;
+  npages: string;
+  attrs: string;
+  reason: RefusalReason;
+}
+
 /** Any record after the header. */
-export type TraceEvent = LaunchEvent | RequestEvent | CommitEvent | AbortEvent | TouchEvent | FaultEvent | HypercallEvent;
+export type TraceEvent = LaunchEvent | RequestEvent | CommitEvent | AbortEvent | TouchEvent | FaultEvent | HypercallEvent | RefusedHypercallEvent;
 /** The `type` tags of {@link TraceEvent}. */
 export type TraceEventType = TraceEvent["type"];
 
 /** Every event type, in the order docs and statistics list them. */
-export const TRACE_EVENT_TYPES: readonly TraceEventType[] = ["launch", "request", "commit", "abort", "touch", "fault", "hypercall"];
+export const TRACE_EVENT_TYPES: readonly TraceEventType[] = ["launch", "request", "commit", "abort", "touch", "fault", "hypercall", "refused"];
+
+/** One past the largest u64. */
+const U64_END = 1n << 64n;
+
+/**
+ * Whether memattr (or KVM before it) refuses these `KVM_HC_MAP_GPA_RANGE` arguments, and why.
+ * Decided by the model's `decodeMapGpaRange` — the one definition of the checks — plus the
+ * 2^40-page limit of every guest memory map.
+ * @param gpa - a0, bytes. @param npages - a1, 4 KiB pages. @param attrs - a2. All u64 (`[0, 2^64)`).
+ * @returns the reason, or undefined when the call would become a conversion request.
+ * @throws MemattrRangeError when an argument is not a u64.
+ * @example
+ * ```ts
+ * import { hypercallRefusal } from "memattr";
+ * console.log(hypercallRefusal(0x1001n, 1n, 0x10n), hypercallRefusal(0x1000n, 1n, 0x10n)); // unaligned-gpa undefined
+ * ```
+ */
+export function hypercallRefusal(gpa: bigint, npages: bigint, attrs: bigint): RefusalReason | undefined {
+  let r: ReturnType<typeof decodeMapGpaRange>;
+  try {
+    r = decodeMapGpaRange({ gpa, npages, attrs });
+  } catch (e) {
+    if (e instanceof HypercallError) return e.reason;
+    throw e;
+  }
+  return r.gfn + r.npages > BigInt(MAX_GFN) ? "outside-guest-memory" : undefined;
+}
+
+/** A u64 as a trace writes it: `"0x"` and lowercase hex digits, no leading zeros. */
+export function u64Text(v: bigint): string {
+  return `0x${v.toString(16)}`;
+}
 
 /** Builds a header for guest memory `regions`. */
 export function createHeader(regions: GuestRegion[], extra: { generator?: TraceGenerator; source?: TraceSource } = {}): TraceHeader {
@@ -181,6 +249,18 @@ function oneOf<T extends string>(r: Rec, key: string, allowed: readonly T[]): T 
     throw new FieldError("type", `'${key}' must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${JSON.stringify(v)}`);
   }
   return v as T;
+}
+
+/** A u64 field: `"0x"` and 1–16 hex digits (any case; returned as a bigint). */
+function u64Field(r: Rec, key: string): bigint {
+  const v = r[key];
+  if (v === undefined) throw new FieldError("type", `missing field '${key}'`);
+  if (typeof v !== "string" || !/^0x[0-9a-fA-F]{1,16}$/.test(v)) {
+    throw new FieldError("type", `'${key}' must be a u64 written "0x" and 1–16 hex digits, got ${JSON.stringify(v)}`);
+  }
+  const n = BigInt(v);
+  if (n >= U64_END) throw new FieldError("range", `'${key}' = ${v} is not below 2^64`);
+  return n;
 }
 
 function optBool(r: Rec, key: string): boolean | undefined {
@@ -269,6 +349,20 @@ export function validateEvent(value: unknown): TraceEvent {
       const attrs = int(r, "attrs", 0, MAX_ATTRS);
       return withTime(r, { type, id, gpa, npages, attrs });
     }
+    case "refused": {
+      allowOnly(r, ["type", "timeUs", "call", "gpa", "npages", "attrs", "reason"]);
+      const call = oneOf(r, "call", ["hypercall"] as const);
+      const gpa = u64Field(r, "gpa");
+      const npages = u64Field(r, "npages");
+      const attrs = u64Field(r, "attrs");
+      const reason = oneOf(r, "reason", REFUSAL_REASONS);
+      const actual = hypercallRefusal(gpa, npages, attrs);
+      if (actual !== reason) {
+        const said = actual === undefined ? "would be accepted" : `is refused for ${actual}`;
+        throw new FieldError("range", `refused hypercall says "${reason}", but gpa ${u64Text(gpa)} npages ${u64Text(npages)} attrs ${u64Text(attrs)} ${said}`);
+      }
+      return withTime(r, { type, call, gpa: u64Text(gpa), npages: u64Text(npages), attrs: u64Text(attrs), reason });
+    }
   }
 }
 
@@ -281,7 +375,8 @@ export function validateHeader(value: unknown): TraceHeader | { incompatible: st
   if (!isRecord(value)) throw new FieldError("type", "line 1 must be a header object");
   const r = value;
   if (r.format !== TRACE_FORMAT) return { incompatible: `format ${JSON.stringify(r.format)}` };
-  if (r.version !== TRACE_VERSION) return { incompatible: `${TRACE_FORMAT} version ${JSON.stringify(r.version)}` };
+  if (typeof r.version !== "number" || !TRACE_VERSIONS_READ.includes(r.version))
+    return { incompatible: `${TRACE_FORMAT} version ${JSON.stringify(r.version)}` };
   if (r.pageBytes !== PAGE_BYTES) throw new FieldError("range", `'pageBytes' must be ${PAGE_BYTES}, got ${JSON.stringify(r.pageBytes)}`);
   if (!Array.isArray(r.regions)) throw new FieldError("type", "'regions' must be an array");
   const regions = r.regions.map((reg: unknown) => {

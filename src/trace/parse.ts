@@ -6,7 +6,7 @@
  * in constant memory apart from the set of still-pending transaction ids.
  */
 import { TraceParseError, TraceVersionError } from "./errors.js";
-import { FieldError, insideRegions, TRACE_FORMAT, TRACE_VERSION, validateEvent, validateHeader } from "./format.js";
+import { FieldError, insideRegions, TRACE_FORMAT, TRACE_VERSIONS_READ, validateEvent, validateHeader } from "./format.js";
 import type { TraceEvent, TraceHeader } from "./format.js";
 import { linesOf, linesOfAsync } from "./_lines.js";
 import type { TextChunk, TextSource } from "./_lines.js";
@@ -94,7 +94,7 @@ export class TraceLineParser {
       if (e instanceof FieldError) throw new TraceParseError(line, `bad header: ${e.message}`);
       throw e;
     }
-    if ("incompatible" in result) throw new TraceVersionError(result.incompatible, `${TRACE_FORMAT} version ${TRACE_VERSION}`);
+    if ("incompatible" in result) throw new TraceVersionError(result.incompatible, `${TRACE_FORMAT} version ${TRACE_VERSIONS_READ.join(" or ")}`);
     this.headerValue = result;
     return undefined;
   }

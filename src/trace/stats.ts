@@ -24,6 +24,8 @@ export interface TraceStats {
   extent: { firstGfn: number; endGfn: number } | null;
   /** Transaction ids still pending at the end. */
   pendingAtEnd: number;
+  /** Recorded refused hypercalls (`refused` events), by reason. */
+  refusedByReason: Record<string, number>;
   /** First and last timestamp seen, in microseconds. */
   timeUs: { first: number; last: number } | null;
 }
@@ -53,6 +55,7 @@ export class TraceStatsCounter {
       requestSizes: { "1": 0, "2-7": 0, "8-511": 0, "512+": 0 },
       extent: null,
       pendingAtEnd: 0,
+      refusedByReason: {},
       timeUs: null,
     };
   }
@@ -81,6 +84,9 @@ export class TraceStatsCounter {
       case "commit":
       case "abort":
         this.pending.delete(ev.id);
+        break;
+      case "refused":
+        s.refusedByReason[ev.reason] = (s.refusedByReason[ev.reason] ?? 0) + 1;
         break;
       case "touch":
         s.touches[ev.side].count++;

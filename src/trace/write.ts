@@ -7,7 +7,7 @@ import { MemattrRangeError, MemattrTypeError } from "../core/errors.js";
 import { FieldError, validateEvent, validateHeader } from "./format.js";
 import type { TraceEvent, TraceHeader } from "./format.js";
 import { TraceVersionError } from "./errors.js";
-import { TRACE_FORMAT, TRACE_VERSION } from "./format.js";
+import { TRACE_FORMAT, TRACE_VERSIONS_READ } from "./format.js";
 
 function rethrow(e: unknown, what: string): never {
   if (e instanceof FieldError) {
@@ -28,7 +28,7 @@ export function serializeHeader(header: TraceHeader): string {
   } catch (e) {
     rethrow(e, "trace header");
   }
-  if ("incompatible" in checked) throw new TraceVersionError(checked.incompatible, `${TRACE_FORMAT} version ${TRACE_VERSION}`);
+  if ("incompatible" in checked) throw new TraceVersionError(checked.incompatible, `${TRACE_FORMAT} version ${TRACE_VERSIONS_READ.join(" or ")}`);
   return JSON.stringify(checked);
 }
 

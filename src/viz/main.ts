@@ -159,6 +159,8 @@ function describe(ev: TraceEvent | undefined, index: number): string {
       return `#${index} hypercall ${ev.id}: gpa ${hex(ev.gpa)} +${ev.npages} attrs ${hex(ev.attrs)}`;
     case "launch":
       return `#${index} launch`;
+    case "refused":
+      return `#${index} refused hypercall: gpa ${ev.gpa} +${ev.npages} attrs ${ev.attrs} (${ev.reason})`;
   }
 }
 

@@ -175,9 +175,26 @@ describe("Replayer", () => {
       ],
       eagerPolicy(),
     );
-    expect(r).toMatchObject({ refused: 2, conversions: 2, faults: { convert: 1, spurious: 1, inFlight: 0, violation: 0 } });
+    expect(r).toMatchObject({ refused: 2, refusedRecorded: 0, conversions: 2, faults: { convert: 1, spurious: 1, inFlight: 0, violation: 0 } });
     expect(tracker.isPrivate(2)).toBe(true);
     expect(tracker.isPrivate(3)).toBe(true);
+    tracker.dispose();
+  });
+
+  it("counts the trace's recorded refusals in `refused` and `refusedRecorded`, and changes nothing for them", async () => {
+    const { result: r, tracker } = await step(
+      [
+        { type: "refused", call: "hypercall", gpa: "0x0", npages: "0x0", attrs: "0x10", reason: "zero-npages" },
+        { type: "hypercall", id: 1, gpa: 0x1001, npages: 1, attrs: 0x10 }, // refused by the model during the replay
+        { type: "commit", id: 1 },
+        { type: "refused", call: "hypercall", gpa: "0xfffffffffffff000", npages: "0x2", attrs: "0x0", reason: "wrap" },
+        { type: "request", id: 2, gfn: 0, npages: 1, to: "private" },
+        { type: "commit", id: 2 },
+      ],
+      eagerPolicy(),
+    );
+    expect(r).toMatchObject({ events: 6, refused: 3, refusedRecorded: 2, conversions: 1 });
+    expect(tracker.totals().private).toBe(1);
     tracker.dispose();
   });
 

@@ -48,13 +48,37 @@ describe("validateEvent", () => {
     expect(bad({ type: "launch", timeUs: -1 })).toThrow(/timeUs/);
     expect(bad([1, 2])).toThrow(/JSON object/);
   });
+
+  it("reads a `refused` hypercall: u64 strings written canonical, the reason checked against the model's decodeMapGpaRange", () => {
+    const refused = (o: object) => ({ type: "refused", call: "hypercall", ...o });
+    expect(validateEvent(refused({ gpa: "0x000100A", npages: "0x1", attrs: "0x10", reason: "unaligned-gpa", timeUs: 3 }))).toEqual(
+      refused({ gpa: "0x100a", npages: "0x1", attrs: "0x10", reason: "unaligned-gpa", timeUs: 3 }),
+    );
+    expect(
+      validateEvent(refused({ gpa: "0xffffffffffffffff", npages: "0xffffffffffffffff", attrs: "0xffffffffffffffff", reason: "unaligned-gpa" })),
+    ).toBeTruthy();
+    expect(bad(refused({ gpa: "0x1000", npages: "0x1", attrs: "0x10", reason: "zero-npages" }))).toThrow(/would be accepted/);
+    expect(bad(refused({ gpa: "0x1001", npages: "0x0", attrs: "0x10", reason: "zero-npages" }))).toThrow(/refused for unaligned-gpa/);
+    expect(bad(refused({ gpa: "4097", npages: "0x1", attrs: "0x10", reason: "unaligned-gpa" }))).toThrow(/"0x" and 1–16 hex/);
+    expect(bad(refused({ gpa: 4097, npages: "0x1", attrs: "0x10", reason: "unaligned-gpa" }))).toThrow(/"0x" and 1–16 hex/);
+    expect(bad(refused({ gpa: "0x10000000000000000", npages: "0x1", attrs: "0x0", reason: "wrap" }))).toThrow(/1–16 hex/);
+    expect(bad(refused({ gpa: "0x1001", npages: "0x1", attrs: "0x10", reason: "bad-luck" }))).toThrow(/'reason' must be one of/);
+    expect(bad(refused({ call: "fault", gpa: "0x1001", npages: "0x1", attrs: "0x10", reason: "unaligned-gpa" }))).toThrow(/'call'/);
+    expect(bad(refused({ id: 1, gpa: "0x1001", npages: "0x1", attrs: "0x10", reason: "unaligned-gpa" }))).toThrow(/unexpected field 'id'/);
+  });
 });
 
 describe("validateHeader", () => {
   it("accepts a header and reports a foreign format or version as incompatible", () => {
     expect(validateHeader(createHeader([{ gfn: 0, npages: 16 }]))).toEqual(createHeader([{ gfn: 0, npages: 16 }]));
-    expect(validateHeader({ format: "memattr-trace", version: 2 })).toEqual({ incompatible: "memattr-trace version 2" });
+    expect(validateHeader({ format: "memattr-trace", version: 3 })).toEqual({ incompatible: "memattr-trace version 3" });
     expect(validateHeader({ format: "other" })).toEqual({ incompatible: 'format "other"' });
+  });
+
+  it("reads a version-1 header as version 2 (every version-1 trace is one) and refuses any other version", () => {
+    expect(validateHeader({ format: "memattr-trace", version: 1, pageBytes: 4096, regions: [] })).toEqual(createHeader([]));
+    expect(createHeader([]).version).toBe(2);
+    for (const version of [0, 3, "2", null]) expect(validateHeader({ format: "memattr-trace", version })).toHaveProperty("incompatible");
   });
 
   it("refuses overlapping regions and a page size other than 4096", () => {

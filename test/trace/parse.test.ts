@@ -60,7 +60,7 @@ describe("parseTraceSync", () => {
   });
 
   it("refuses an incompatible version with TraceVersionError", () => {
-    expect(() => parseTraceSync(HEADER.replace('"version":1', '"version":2'))).toThrow(
+    expect(() => parseTraceSync(HEADER.replace('"version":1', '"version":3'))).toThrow(
       expect.objectContaining({ code: "ETRACEVERSION", name: "TraceVersionError" }),
     );
     expect(() => parseTraceSync('{"format":"chrome-trace","version":1}')).toThrow(expect.objectContaining({ code: "ETRACEVERSION" }));
