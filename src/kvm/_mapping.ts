@@ -21,17 +21,14 @@ import {
   sysMincore,
   sysMmap,
   sysMunmap,
+  sysMunmapPlaceholder,
   viewMemory,
 } from "./_syscall.js";
 import { PAGE_SIZE } from "./_validate.js";
 import { KvmArgumentError } from "./errors.js";
 
 const placeholders = new FinalizationRegistry<{ address: bigint; lengthBytes: number }>(({ address, lengthBytes }) => {
-  try {
-    sysMunmap(address, lengthBytes);
-  } catch {
-    /* nothing useful to do in a finalizer */
-  }
+  sysMunmapPlaceholder(address, lengthBytes); // a failure leaves anonymous zero pages; nobody to tell
 });
 
 export class Mapping {

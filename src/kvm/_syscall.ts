@@ -4,6 +4,11 @@
  * through {@link check}, which reads errno and throws a {@link KvmError} naming the call,
  * the errno and, where one explains it, the capability or rule at fault.
  *
+ * Every call goes through one table of libc functions. Tests swap it for wrappers that fail
+ * chosen calls ({@link setSyscallFaults}, plans in `_faults.ts`); without a plan the table is
+ * koffi's functions themselves, so the hook costs nothing but the table lookup every call
+ * already made.
+ *
  * Conventions: `fd` a file descriptor; `...Bytes` byte counts/offsets; addresses are
  * bigint (koffi returns pointers as bigint); request numbers are unsigned 32-bit numbers.
  */
@@ -12,6 +17,7 @@ import { MemattrUnsupportedError } from "../core/errors.js";
 import { PAGE_SIZE } from "./_validate.js";
 import { ioctlName } from "../uapi/constants.js";
 import { KvmArgumentError, KvmError } from "./errors.js";
+import { FaultPlan, type SyscallFault, type SyscallFaultLog, type SyscallName } from "./_faults.js";
 
 /* Linux x86-64 values (include/uapi/asm-generic/fcntl.h, mman-common.h, linux/memfd.h,
  * linux/falloc.h, linux/fs.h). They are ABI, not libc choices. */
@@ -64,7 +70,7 @@ let errnoNames: Map<number, string> | undefined;
 export function errnoName(errno: number): string {
   if (!errnoNames) {
     errnoNames = new Map();
-    for (const [name, value] of Object.entries(lib().koffi.os.errno)) {
+    for (const [name, value] of Object.entries(loadLibc().koffi.os.errno)) {
       if (!errnoNames.has(value) || PREFERRED.has(name)) errnoNames.set(value, name);
     }
   }
@@ -73,26 +79,21 @@ export function errnoName(errno: number): string {
 
 type Koffi = typeof import("koffi");
 type Fn = (...args: unknown[]) => unknown;
-interface Libc {
-  koffi: Koffi;
-  open: Fn;
-  close: Fn;
-  ioctl: Fn;
-  fallocate: Fn;
-  memfd_create: Fn;
-  ftruncate: Fn;
-  mmap: Fn;
-  munmap: Fn;
-  lseek: Fn;
-  pread: Fn;
-  pwrite: Fn;
-  mincore: Fn;
+/** The syscall table: koffi's libc functions, or wrappers of them that inject faults. */
+type Libc = { koffi: Koffi /** errno of the last call through this table */; errno: () => number } & Record<SyscallName, Fn>;
+/** koffi's own functions, loaded once. */
+let real: Libc | undefined;
+/** What every call goes through: `real`, or a faulting wrapper of it while a plan is set. */
+let table: Libc | undefined;
+
+/** The syscall table, loading koffi and libc on first use. */
+function lib(): Libc {
+  return table ?? loadLibc();
 }
-let cached: Libc | undefined;
 
 /** Loads koffi and libc once. @throws MemattrUnsupportedError when koffi is missing. */
-function lib(): Libc {
-  if (cached) return cached;
+function loadLibc(): Libc {
+  if (real) return real;
   let koffi: Koffi;
   try {
     koffi = createRequire(import.meta.url)("koffi") as Koffi;
@@ -100,8 +101,9 @@ function lib(): Libc {
     throw new MemattrUnsupportedError(`the KVM binding needs the optional dependency 'koffi' (npm install koffi): ${(err as Error).message}`);
   }
   const libc = koffi.load("libc.so.6");
-  cached = {
+  real = {
     koffi,
+    errno: () => koffi.errno(),
     open: libc.func("int open(const char *path, int flags, ...)"),
     close: libc.func("int close(int fd)"),
     // Variadic: each extra argument is passed as a (type, value) pair.
@@ -118,13 +120,67 @@ function lib(): Libc {
     // fills in place (an _Out_ pointer would make koffi copy them back for nothing).
     mincore: libc.func("int mincore(void *addr, size_t length, uint8_t *vec)"),
   };
-  return cached;
+  table ??= real;
+  return real;
+}
+
+/**
+ * Makes the syscall layer fail as `faults` says (internal: tests only, never exported from the
+ * package). Every call through the table is counted against the plan's rules; a call a rule
+ * fails does what `_faults.ts` says (nothing, or close's release) and returns -1 / MAP_FAILED
+ * with errno set, so everything above it — check, the EINTR restarts, lseek's ENXIO, the
+ * objects' cleanup — runs exactly as on a real failure. Replaces any earlier plan.
+ * @param faults - the rules, or undefined to clear: the table is koffi's own functions again
+ * @returns the plan's live log (calls seen, failures injected), or undefined when cleared
+ * @throws TypeError for a malformed rule; MemattrUnsupportedError when koffi is missing
+ */
+export function setSyscallFaults(faults: readonly SyscallFault[] | undefined): SyscallFaultLog | undefined {
+  const libc = loadLibc();
+  if (faults === undefined) {
+    table = libc;
+    return undefined;
+  }
+  const plan = new FaultPlan(faults, (name) => libc.koffi.os.errno[name as keyof typeof libc.koffi.os.errno]);
+  table = faultingTable(libc, plan);
+  return plan.log;
+}
+
+/** Runs `fn` on koffi's own functions (no faults, not counted), then restores the plan. */
+export function withoutSyscallFaults<T>(fn: () => T): T {
+  const saved = table;
+  table = loadLibc();
+  try {
+    return fn();
+  } finally {
+    table = saved;
+  }
+}
+
+/** `real` with each function wrapped: ask the plan, then call through or fail. */
+function faultingTable(libc: Libc, plan: FaultPlan): Libc {
+  let injectedErrno = 0;
+  const wrap = (name: SyscallName): Fn => {
+    const fn = libc[name];
+    return (...args: unknown[]): unknown => {
+      const errno = plan.decide(name, name === "ioctl" ? ioctlName(args[1] as number) : name);
+      if (errno === 0) {
+        injectedErrno = 0;
+        return fn(...args);
+      }
+      if (name === "close") fn(...args); // Linux releases the descriptor whatever close(2) returns
+      injectedErrno = errno;
+      return name === "mmap" ? MAP_FAILED : -1;
+    };
+  };
+  const out = { koffi: libc.koffi, errno: () => (injectedErrno !== 0 ? injectedErrno : libc.errno()) } as Libc;
+  for (const name of Object.keys(libc) as (keyof Libc)[]) if (name !== "koffi" && name !== "errno") out[name] = wrap(name);
+  return out;
 }
 
 /** True when koffi loads; never throws. */
 export function syscallsAvailable(): boolean {
   try {
-    lib();
+    loadLibc();
     return true;
   } catch {
     return false;
@@ -150,16 +206,7 @@ export function errorFromErrno(op: string, errno: number): KvmError {
 
 /** A KvmError for `op` with errno from the last call, for callers that test more than -1. */
 export function lastError(op: string): KvmError {
-  return errorFromErrno(op, lib().koffi.errno());
-}
-
-export function sysOpen(path: string, flags: number): number {
-  // SAFETY: `path` is copied by koffi into a NUL-terminated C string for the call only.
-  return check("open", lib().open(path, flags, "int", 0) as number);
-}
-
-export function sysClose(fd: number): void {
-  check("close", lib().close(fd) as number);
+  return errorFromErrno(op, lib().errno());
 }
 
 /** errno of an interrupted system call. */
@@ -168,16 +215,38 @@ const EINTR = 4;
 const MAX_EINTR_RETRIES = 100;
 
 /**
- * Runs `call` again while it fails with EINTR (a signal arrived, e.g. a profiler's SIGPROF;
- * KVM_CREATE_VM is interruptible), then checks its result as {@link check} does.
- * Not for KVM_RUN, whose EINTR is an exit the caller must see (see ioctlRaw).
+ * Runs `call` again while it fails with EINTR (a signal arrived, e.g. a profiler's SIGPROF),
+ * then checks its result as {@link check} does. Only for calls that are safe to make twice:
+ * one that said EINTR either did nothing (KVM_CREATE_VM, KVM_CREATE_GUEST_MEMFD install their
+ * fd only on success; open, ftruncate, pread, pwrite) or did part of an idempotent job
+ * (fallocate: guest_memfd's allocate stops at a pending signal and keeps the pages it got,
+ * punching a hole twice is punching it once; KVM_SET_MEMORY_ATTRIBUTES sets, it does not add).
+ * Not for KVM_RUN, whose EINTR is an exit the caller must see (see ioctlRaw), nor close.
  */
 function checkRestarting(op: string, call: () => number): number {
   for (let attempt = 0; ; attempt++) {
     const result = call();
     if (result !== -1) return result;
-    const errno = lib().koffi.errno();
+    const errno = lib().errno();
     if (errno !== EINTR || attempt >= MAX_EINTR_RETRIES) throw errorFromErrno(op, errno);
+  }
+}
+
+export function sysOpen(path: string, flags: number): number {
+  // SAFETY: `path` is copied by koffi into a NUL-terminated C string for the call only.
+  return checkRestarting("open", () => lib().open(path, flags, "int", 0) as number);
+}
+
+/**
+ * close(2), never restarted: Linux has released the descriptor whatever close returns, and
+ * the number may already belong to another open by the time a retry ran. EINTR therefore
+ * means "closed" (a signal arrived while it flushed) and is not an error; other errnos are
+ * reported, with the descriptor gone all the same.
+ */
+export function sysClose(fd: number): void {
+  if ((lib().close(fd) as number) === -1) {
+    const errno = lib().errno();
+    if (errno !== EINTR) throw errorFromErrno("close", errno);
   }
 }
 
@@ -199,7 +268,7 @@ export function ioctlStruct(fd: number, request: number, buf: Uint8Array, op = i
 /** ioctl returning -1 without throwing: `{ result, errno }`, for KVM_RUN's EFAULT/EINTR exits. */
 export function ioctlRaw(fd: number, request: number, arg: number | bigint = 0): { result: number; errno: number } {
   const result = lib().ioctl(fd, request, "unsigned long", arg) as number;
-  return { result, errno: result === -1 ? lib().koffi.errno() : 0 };
+  return { result, errno: result === -1 ? lib().errno() : 0 };
 }
 
 export function sysFallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): void {
@@ -212,7 +281,7 @@ export function sysMemfdCreate(name: string, flags: number): number {
 }
 
 export function sysFtruncate(fd: number, lengthBytes: number): void {
-  check("ftruncate", lib().ftruncate(fd, lengthBytes) as number);
+  checkRestarting("ftruncate", () => lib().ftruncate(fd, lengthBytes) as number);
 }
 
 /** mmap; returns the address as a bigint. @throws KvmError on MAP_FAILED. */
@@ -231,6 +300,16 @@ export function sysMunmap(address: bigint, lengthBytes: number): void {
 }
 
 /**
+ * munmap of a placeholder whose last view was collected (Mapping's finalizer): through koffi's
+ * own function, outside any fault plan — it belongs to no operation, runs whenever the garbage
+ * collector says, and has nobody to report to. @returns false when munmap failed.
+ */
+export function sysMunmapPlaceholder(address: bigint, lengthBytes: number): boolean {
+  // SAFETY: as sysMunmap; the placeholder is anonymous memory only this process knows of.
+  return (loadLibc().munmap(address, lengthBytes) as number) !== -1;
+}
+
+/**
  * lseek; returns the new offset, or null on ENXIO (SEEK_DATA/SEEK_HOLE past the last
  * data/hole, the normal end of a scan).
  */
@@ -246,12 +325,12 @@ export function sysLseek(fd: number, offsetBytes: number, whence: number): numbe
 
 export function sysPread(fd: number, into: Uint8Array, offsetBytes: number): number {
   // SAFETY: koffi passes `into`'s bytes (a subarray's own window) for the call; count is its length.
-  return Number(check("pread", lib().pread(fd, into, into.byteLength, offsetBytes) as number));
+  return Number(checkRestarting("pread", () => lib().pread(fd, into, into.byteLength, offsetBytes) as number));
 }
 
 export function sysPwrite(fd: number, from: Uint8Array, offsetBytes: number): number {
   // SAFETY: as pread; the kernel only reads `from.byteLength` bytes.
-  return Number(check("pwrite", lib().pwrite(fd, from, from.byteLength, offsetBytes) as number));
+  return Number(checkRestarting("pwrite", () => lib().pwrite(fd, from, from.byteLength, offsetBytes) as number));
 }
 
 /**
