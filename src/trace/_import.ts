@@ -2,7 +2,8 @@
 // (import.ts), and the number helpers they share. Internal.
 //
 // Short names: `gfn`/`npages` as in format.ts; `gpa` a guest physical address in bytes;
-// `offsetBytes` an offset inside a QEMU RAMBlock (not a gpa); `timeUs` microseconds.
+// `offsetBytes` an offset inside a QEMU RAMBlock (not a gpa); `timeUs` microseconds; a `u64` is
+// a register value as the guest passed it, kept as a bigint (exact beyond 2^53).
 import { MAX_GFN } from "../core/types.js";
 import { MAX_GPA, PAGE_BYTES } from "./format.js";
 
@@ -10,8 +11,8 @@ import { MAX_GPA, PAGE_BYTES } from "./format.js";
 export type SourceRecord =
   /** The attribute change itself: KVM_SET_MEMORY_ATTRIBUTES (kernel) or kvm_convert_memory (QEMU). */
   | { kind: "convert"; gfn: number; npages: number; to: "private" | "shared" }
-  /** A KVM_HC_MAP_GPA_RANGE exit, as the guest passed it. */
-  | { kind: "hypercall"; gpa: number; npages: number; attrs: number }
+  /** A KVM_HC_MAP_GPA_RANGE call, its three arguments as the guest passed them (u64s; the importer decides whether it was refused). */
+  | { kind: "hypercall"; gpa: bigint; npages: bigint; attrs: bigint }
   /** A KVM_EXIT_MEMORY_FAULT. */
   | { kind: "fault"; gpa: number; size: number; private: boolean }
   /** QEMU's RamDiscardManager notification: a RAMBlock range changed side. */
@@ -36,6 +37,15 @@ export function hex(text: string): number | undefined {
   if (!/^[0-9a-fA-F]{1,16}$/.test(digits)) return undefined;
   const v = digits.length <= 13 ? parseInt(digits, 16) : Number(BigInt(`0x${digits}`));
   return Number.isSafeInteger(v) ? v : undefined;
+}
+
+/** Parses a u64 written as `0x…` hex (any case, up to 16 digits) or as decimal; undefined when it is neither or not below 2^64. */
+export function u64(text: string): bigint | undefined {
+  let v: bigint;
+  if (/^0[xX][0-9a-fA-F]{1,16}$/.test(text)) v = BigInt(`0x${text.slice(2)}`);
+  else if (/^\d{1,20}$/.test(text)) v = BigInt(text);
+  else return undefined;
+  return v < 1n << 64n ? v : undefined;
 }
 
 /** "1234.567890" seconds → microseconds, without float rounding in the integer part. */

@@ -13,8 +13,8 @@
  * - `kvm:kvm_hypercall` (arch/x86/kvm/trace.h):
  *   `TP_printk("nr 0x%lx a0 0x%lx a1 0x%lx a2 0x%lx a3 0x%lx", …)`; with nr 12
  *   (`KVM_HC_MAP_GPA_RANGE`) a0 is the gpa, a1 the number of 4 KiB pages, a2 the attributes
- *   (bit 4 encrypted = to private; bits 0–1 preferred page size). Other hypercall numbers
- *   are counted as ignored.
+ *   (bit 4 encrypted = to private; bits 0–1 preferred page size), each a u64 as the guest
+ *   passed it (KVM traces the call before checking it). Other hypercall numbers are ignored.
  *
  * Prefixes recognised (all optional):
  * - ftrace / trace-cmd: `<task>-<pid> [(<tgid>)] [<cpu>] [<flags>] <seconds>.<frac>: <event>: `
@@ -22,7 +22,7 @@
  * - perf script: `<task> <pid> [<cpu>] <seconds>.<frac>: kvm:<event>: `;
  * - none: `kvm_hypercall: nr 0xc …` or `kvm:kvm_hypercall: …`.
  */
-import { checkPages, hex, secondsToUs } from "./_import.js";
+import { checkPages, hex, secondsToUs, u64 } from "./_import.js";
 import type { LineMatch, SourceRecord } from "./_import.js";
 
 const FTRACE_PREFIX = /^\s*(.+?)-(\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(\d+)\]\s+(?:(\S{4,6})\s+)?(\d+)\.(\d+):\s+([\w:]+):\s?(.*)$/;
@@ -30,12 +30,12 @@ const PERF_PREFIX = /^\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+(\d+)\.(\d+):\s+([\w:]+):\s
 const BARE = /^\s*((?:kvm:)?(?:kvm_vm_set_mem_attributes|kvm_hypercall)):\s?(.*)$/;
 
 const SET_ATTRS = /^\s*((?:0x)?[0-9a-fA-F]+)\s+--\s+((?:0x)?[0-9a-fA-F]+)\s+\[0x([0-9a-fA-F]+)\]\s*$/;
-const HYPERCALL = /^\s*nr 0x([0-9a-fA-F]+) a0 0x([0-9a-fA-F]+) a1 0x([0-9a-fA-F]+) a2 0x([0-9a-fA-F]+) a3 0x([0-9a-fA-F]+)\s*$/;
+const HYPERCALL = /^\s*nr (0x[0-9a-fA-F]+) a0 (0x[0-9a-fA-F]+) a1 (0x[0-9a-fA-F]+) a2 (0x[0-9a-fA-F]+) a3 (0x[0-9a-fA-F]+)\s*$/;
 
 /** `KVM_MEMORY_ATTRIBUTE_PRIVATE`. */
 const ATTR_PRIVATE = 1 << 3;
 /** `KVM_HC_MAP_GPA_RANGE`. */
-const HC_MAP_GPA_RANGE = 12;
+const HC_MAP_GPA_RANGE = 12n;
 
 /** The kernel events this grammar turns into records. */
 export const FTRACE_EVENTS: readonly string[] = ["kvm_vm_set_mem_attributes", "kvm_hypercall"];
@@ -53,15 +53,12 @@ function readBody(event: string, body: string): { record?: SourceRecord; error?:
     return { record: { kind: "convert", gfn: start, npages: end - start, to: attr & ATTR_PRIVATE ? "private" : "shared" } };
   }
   const m = HYPERCALL.exec(body);
-  const nr = m ? hex(m[1]!) : undefined;
-  if (!m || nr === undefined) return { error: `expected "nr 0x… a0 0x… a1 0x… a2 0x… a3 0x…", got ${JSON.stringify(body)}` };
+  if (!m) return { error: `expected "nr 0x… a0 0x… a1 0x… a2 0x… a3 0x…", got ${JSON.stringify(body)}` };
+  const [nr, gpa, npages, attrs] = [u64(m[1]!), u64(m[2]!), u64(m[3]!), u64(m[4]!)];
+  if (nr === undefined || gpa === undefined || npages === undefined || attrs === undefined || u64(m[5]!) === undefined) {
+    return { error: `a hypercall argument is not a 64-bit value: ${JSON.stringify(body)}` };
+  }
   if (nr !== HC_MAP_GPA_RANGE) return { record: { kind: "ignored", key: `kvm_hypercall nr 0x${nr.toString(16)}` } };
-  const gpa = hex(m[2]!);
-  const npages = hex(m[3]!);
-  const attrs = hex(m[4]!);
-  if (gpa === undefined || npages === undefined || attrs === undefined) return { error: `hypercall argument beyond 2^53: ${JSON.stringify(body)}` };
-  const error = checkPages(Math.floor(gpa / 4096), npages);
-  if (error) return { error };
   return { record: { kind: "hypercall", gpa, npages, attrs } };
 }
 

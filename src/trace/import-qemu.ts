@@ -24,7 +24,7 @@
  * the ISO form `<YYYY-MM-DDThh:mm:ss.uuuuuu>Z (<tid>) <event> ` proposed for newer QEMU, and
  * none (`<event> <args>`).
  */
-import { checkBytes, hex, pagesCovering } from "./_import.js";
+import { checkBytes, hex, pagesCovering, u64 } from "./_import.js";
 import type { LineMatch, SourceRecord } from "./_import.js";
 import { PAGE_BYTES } from "./format.js";
 
@@ -71,14 +71,17 @@ function readBody(event: string, body: string): { record?: SourceRecord; error?:
       return { record: { kind: "fault", gpa, size, private: (flags & FAULT_PRIVATE) !== 0 } };
     }
     case "kvm_hc_map_gpa_range": {
+      // The guest's three u64s as KVM passed them on; the importer decides whether memattr takes them.
       const m = MAP_GPA.exec(body);
-      const gpa = m ? hex(m[1]!) : undefined;
-      const size = m ? hex(m[2]!) : undefined;
-      const attrs = m ? hex(m[3]!) : undefined;
-      if (gpa === undefined || size === undefined || attrs === undefined) return bad("gpa 0x… size 0x… attributes 0x… flags 0x…");
-      const error = checkBytes(gpa, size) ?? (aligned(size) ? undefined : `size 0x${size.toString(16)} is not a whole number of 4 KiB pages`);
-      if (error) return { error };
-      return { record: { kind: "hypercall", gpa, npages: size / PAGE_BYTES, attrs } };
+      const gpa = m ? u64(`0x${m[1]}`) : undefined;
+      const size = m ? u64(`0x${m[2]}`) : undefined;
+      const attrs = m ? u64(`0x${m[3]}`) : undefined;
+      if (gpa === undefined || size === undefined || attrs === undefined || u64(`0x${m![4]}`) === undefined) {
+        return bad("gpa 0x… size 0x… attributes 0x… flags 0x…");
+      }
+      // size = args[1] * TARGET_PAGE_SIZE in a uint64_t: always a multiple of 4096 (mod 2^64).
+      if (size % BigInt(PAGE_BYTES) !== 0n) return { error: `size 0x${size.toString(16)} is not a whole number of 4 KiB pages` };
+      return { record: { kind: "hypercall", gpa, npages: size / BigInt(PAGE_BYTES), attrs } };
     }
     default: {
       const m = STATE_CHANGE.exec(body);

@@ -14,13 +14,17 @@
  *   within the previous {@link CAUSE_WINDOW} lines it is folded in as `cause`;
  * - a hypercall line never matched becomes a raw `hypercall` event plus its `commit` (the
  *   VMM is assumed to have served it); a fault never matched becomes a `fault` event;
+ * - a hypercall KVM or memattr refuses (hypercallRefusal(), from the model's
+ *   decodeMapGpaRange) becomes a `refused` event with the reason, at once; it never waits for a
+ *   conversion line (KVM traces the call before checking it, so a hostile guest's calls are in
+ *   real traces);
  * - `ram_block_attributes_state_change` right after the `kvm_convert_memory` it reports is
  *   folded; alone (a log with only that event enabled) it becomes a request at the RAMBlock
  *   offset taken as a gpa, which the summary notes.
  * Folded lines are counted in `summary.folded`, never dropped silently.
  */
 import { TraceParseError } from "./errors.js";
-import { createHeader, MAP_GPA_RANGE_ENCRYPTED, PAGE_BYTES } from "./format.js";
+import { createHeader, hypercallRefusal, MAP_GPA_RANGE_ENCRYPTED, PAGE_BYTES, u64Text } from "./format.js";
 import type { RequestEvent, TraceEvent, TraceHeader } from "./format.js";
 import { pagesCovering } from "./_import.js";
 import type { LineMatch, SourceRecord } from "./_import.js";
@@ -69,6 +73,8 @@ export interface ImportSummary {
   unknownLines: number;
   /** 1-based number of the first unknown line, if any. */
   firstUnknownLine?: number;
+  /** `KVM_HC_MAP_GPA_RANGE` calls written as `refused` events, by reason. */
+  refused: Record<string, number>;
   /** Conversions and touches span `[firstGfn, endGfn)`, when any were seen. */
   extent?: { firstGfn: number; endGfn: number };
   /** Caveats about the result, in words. */
@@ -82,8 +88,11 @@ export interface ImportResult {
   summary: ImportSummary;
 }
 
+/** A hypercall memattr takes, its arguments now exact numbers (the range lies below 2^40 pages). */
+type AcceptedHypercall = { kind: "hypercall"; gpa: number; npages: number; attrs: number };
+
 interface Cause {
-  record: Extract<SourceRecord, { kind: "hypercall" | "fault" }>;
+  record: AcceptedHypercall | Extract<SourceRecord, { kind: "fault" }>;
   event: string;
   gfn: number;
   npages: number;
@@ -120,6 +129,7 @@ export class TraceImporter {
       ignored: {},
       unknown: {},
       unknownLines: 0,
+      refused: {},
       notes: [],
     };
     this.lenient = options.lenient ?? false;
@@ -220,17 +230,32 @@ export class TraceImporter {
         if (event === "kvm_convert_memory") this.recentConverts.push({ npages: record.npages, to: record.to, age: 0 });
         return;
       }
-      case "hypercall":
+      case "hypercall": {
+        bump(this.summary.recognized, event);
+        const reason = hypercallRefusal(record.gpa, record.npages, record.attrs);
+        if (reason !== undefined) {
+          // Refused before any conversion: recorded now, never a cause.
+          bump(this.summary.refused, reason);
+          const ev: TraceEvent = {
+            type: "refused",
+            call: "hypercall",
+            gpa: u64Text(record.gpa),
+            npages: u64Text(record.npages),
+            attrs: u64Text(record.attrs),
+            reason,
+          };
+          this.push(ev, timeUs);
+          return;
+        }
+        // Taken: aligned, inside 2^40 pages, known attribute bits — exact as numbers.
+        const accepted: AcceptedHypercall = { kind: "hypercall", gpa: Number(record.gpa), npages: Number(record.npages), attrs: Number(record.attrs) };
+        const to = accepted.attrs & MAP_GPA_RANGE_ENCRYPTED ? ("private" as const) : ("shared" as const);
+        this.causes.push({ record: accepted, event, gfn: accepted.gpa / PAGE_BYTES, npages: accepted.npages, to, timeUs, age: 0 });
+        return;
+      }
       case "fault": {
         bump(this.summary.recognized, event);
-        const range =
-          record.kind === "hypercall"
-            ? {
-                gfn: Math.floor(record.gpa / PAGE_BYTES),
-                npages: record.npages,
-                to: record.attrs & MAP_GPA_RANGE_ENCRYPTED ? ("private" as const) : ("shared" as const),
-              }
-            : { ...pagesCovering(record.gpa, record.size), to: record.private ? ("private" as const) : ("shared" as const) };
+        const range = { ...pagesCovering(record.gpa, record.size), to: record.private ? ("private" as const) : ("shared" as const) };
         this.causes.push({ record, event, ...range, timeUs, age: 0 });
         return;
       }
@@ -371,6 +396,7 @@ export function formatImportSummary(summary: ImportSummary): string {
     `ignored: ${list(summary.ignored)}`,
     `unknown: ${summary.unknownLines} line(s)${summary.firstUnknownLine ? ` (first at line ${summary.firstUnknownLine})` : ""}: ${list(summary.unknown)}`,
   ];
+  if (Object.keys(summary.refused).length > 0) lines.push(`refused hypercalls: ${list(summary.refused)}`);
   if (summary.extent) lines.push(`extent: gfn 0x${summary.extent.firstGfn.toString(16)}..0x${(summary.extent.endGfn - 1).toString(16)}`);
   for (const n of summary.notes) lines.push(`note: ${n}`);
   return `${lines.join("\n")}\n`;

@@ -19,7 +19,7 @@ describe("parseFtraceLine", () => {
   it("reads task names with spaces, the tgid column, 4-char flags, and perf script lines", () => {
     expect(parseFtraceLine("       CPU 0/KVM-4121    [001] d..1   5.000001: kvm_hypercall: nr 0xc a0 0x2000 a1 0x1 a2 0x10 a3 0x0")).toMatchObject({
       timeUs: 5_000_001,
-      record: { kind: "hypercall", gpa: 0x2000, npages: 1, attrs: 0x10 },
+      record: { kind: "hypercall", gpa: 0x2000n, npages: 1n, attrs: 0x10n },
     });
     expect(parseFtraceLine("  qemu-4120  (   4120) [001] .....  7.5: kvm_hypercall: nr 0xc a0 0x0 a1 0x1 a2 0x0 a3 0x0")?.timeUs).toBe(7_500_000);
     expect(

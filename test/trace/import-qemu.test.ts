@@ -19,9 +19,9 @@ describe("parseQemuLine", () => {
   it("reads kvm_hc_map_gpa_range with its size in bytes, and kvm_memory_fault's private flag (1<<3)", () => {
     expect(parseQemuLine("kvm_hc_map_gpa_range gpa 0x100000 size 0x2000 attributes 0x10 flags 0x1")?.record).toEqual({
       kind: "hypercall",
-      gpa: 0x100000,
-      npages: 2,
-      attrs: 0x10,
+      gpa: 0x100000n,
+      npages: 2n,
+      attrs: 0x10n,
     });
     expect(parseQemuLine("kvm_memory_fault start 0x200000 size 0x1000 flags 0x8")?.record).toEqual({ kind: "fault", gpa: 0x200000, size: 4096, private: true });
     expect(parseQemuLine("kvm_memory_fault start 0x200000 size 0x1000 flags 0x0")?.record).toMatchObject({ private: false });
