@@ -29,6 +29,11 @@ export interface LineMatch {
   record?: SourceRecord;
   /** Set when the event is one the importer uses but its text did not parse. */
   error?: string;
+  /**
+   * True when the line's timestamp is a plain integer: a raw clock count (trace_clock counter,
+   * uptime, x86-tsc, …) or another unit the line does not name, so no `timeUs` was derived.
+   */
+  rawTimestamp?: boolean;
 }
 
 /** Parses a hex number, with or without "0x"; undefined unless it is a safe integer. */
@@ -48,10 +53,27 @@ export function u64(text: string): bigint | undefined {
   return v < 1n << 64n ? v : undefined;
 }
 
-/** "1234.567890" seconds → microseconds, without float rounding in the integer part. */
-export function secondsToUs(sec: string, frac: string): number {
+/** A u64 as a number, or undefined when it is not a safe integer. */
+export function safeNumber(v: bigint): number | undefined {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
+}
+
+/** Largest `timeUs` an importer writes: 2^53 µs (285 years), so every timestamp is exact to the microsecond. */
+const MAX_TIME_US = Number.MAX_SAFE_INTEGER;
+
+/**
+ * "1234.567890" seconds → microseconds, without float rounding in the integer part (digits past
+ * the sixth are a fraction of a microsecond). Undefined beyond {@link MAX_TIME_US}.
+ */
+export function secondsToUs(sec: string, frac: string): number | undefined {
   const us = frac.length >= 6 ? Number(frac.slice(0, 6)) + (frac.length > 6 ? Number(`0.${frac.slice(6)}`) : 0) : Number(frac.padEnd(6, "0"));
-  return Number(sec) * 1e6 + us;
+  const t = Number(sec) * 1e6 + us;
+  return t <= MAX_TIME_US ? t : undefined;
+}
+
+/** A microsecond count read from a line, when it is one an event can carry (finite, ≥ 0, ≤ 2^53). */
+export function checkedUs(t: number): number | undefined {
+  return Number.isFinite(t) && t >= 0 && t <= MAX_TIME_US ? t : undefined;
 }
 
 /** Checks a gfn range; returns an error text or undefined. */

@@ -24,7 +24,7 @@
  * the ISO form `<YYYY-MM-DDThh:mm:ss.uuuuuu>Z (<tid>) <event> ` proposed for newer QEMU, and
  * none (`<event> <args>`).
  */
-import { checkBytes, hex, pagesCovering, u64 } from "./_import.js";
+import { checkBytes, checkedUs, hex, pagesCovering, u64 } from "./_import.js";
 import type { LineMatch, SourceRecord } from "./_import.js";
 import { PAGE_BYTES } from "./format.js";
 
@@ -109,14 +109,17 @@ export function parseQemuLine(line: string): LineMatch | null {
   let body: string;
   let timeUs: number | undefined;
   let m = TID_PREFIX.exec(line);
+  let badTime = false;
   if (m) {
     event = m[4]!;
     body = m[5]!;
-    timeUs = Number(m[2]) * 1e6 + Number(m[3]!.padEnd(6, "0").slice(0, 6));
+    timeUs = checkedUs(Number(m[2]) * 1e6 + Number(m[3]!.padEnd(6, "0").slice(0, 6)));
+    badTime = timeUs === undefined;
   } else if ((m = ISO_PREFIX.exec(line))) {
     event = m[4]!;
     body = m[5]!;
-    timeUs = Date.parse(`${m[1]}Z`) * 1000 + Number(m[2]!.padEnd(6, "0").slice(0, 6));
+    timeUs = checkedUs(Date.parse(`${m[1]}Z`) * 1000 + Number(m[2]!.padEnd(6, "0").slice(0, 6)));
+    badTime = timeUs === undefined;
   } else if ((m = BARE.exec(line))) {
     event = m[1]!;
     body = m[2] ?? "";
@@ -124,7 +127,9 @@ export function parseQemuLine(line: string): LineMatch | null {
     return null;
   }
   const match: LineMatch = { event };
-  if (timeUs !== undefined && Number.isFinite(timeUs)) match.timeUs = timeUs;
-  if (QEMU_EVENTS.includes(event)) Object.assign(match, readBody(event, body));
+  if (timeUs !== undefined) match.timeUs = timeUs;
+  if (!QEMU_EVENTS.includes(event)) return match;
+  if (badTime) match.error = "timestamp not a date from 1970 on, or beyond 2^53 µs";
+  else Object.assign(match, readBody(event, body));
   return match;
 }

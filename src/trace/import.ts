@@ -73,6 +73,12 @@ export interface ImportSummary {
   unknownLines: number;
   /** 1-based number of the first unknown line, if any. */
   firstUnknownLine?: number;
+  /**
+   * Lines whose timestamp is a plain integer — a raw clock count (trace_clock counter, uptime,
+   * x86-tsc, …) or trace-cmd's sub-second form — whose unit the line does not say: their events
+   * carry no `timeUs`.
+   */
+  rawTimestampLines: number;
   /** `KVM_HC_MAP_GPA_RANGE` calls written as `refused` events, by reason. */
   refused: Record<string, number>;
   /** Conversions and touches span `[firstGfn, endGfn)`, when any were seen. */
@@ -129,6 +135,7 @@ export class TraceImporter {
       ignored: {},
       unknown: {},
       unknownLines: 0,
+      rawTimestampLines: 0,
       refused: {},
       notes: [],
     };
@@ -193,7 +200,15 @@ export class TraceImporter {
       this.countUnknown(`malformed ${match.event}`, line);
       return;
     }
+    if (match.rawTimestamp) this.noteRawTimestamp();
     this.apply(match.record!, match.event, match.timeUs);
+  }
+
+  private noteRawTimestamp(): void {
+    if (this.summary.rawTimestampLines++ > 0) return;
+    this.summary.notes.push(
+      "plain-integer timestamps (a raw trace clock such as counter, uptime or x86-tsc, or trace-cmd's sub-second form) name no unit: those events carry no timeUs",
+    );
   }
 
   private countUnknown(key: string, line: number): void {
@@ -397,6 +412,7 @@ export function formatImportSummary(summary: ImportSummary): string {
     `unknown: ${summary.unknownLines} line(s)${summary.firstUnknownLine ? ` (first at line ${summary.firstUnknownLine})` : ""}: ${list(summary.unknown)}`,
   ];
   if (Object.keys(summary.refused).length > 0) lines.push(`refused hypercalls: ${list(summary.refused)}`);
+  if (summary.rawTimestampLines > 0) lines.push(`raw-clock timestamps: ${summary.rawTimestampLines} line(s)`);
   if (summary.extent) lines.push(`extent: gfn 0x${summary.extent.firstGfn.toString(16)}..0x${(summary.extent.endGfn - 1).toString(16)}`);
   for (const n of summary.notes) lines.push(`note: ${n}`);
   return `${lines.join("\n")}\n`;

@@ -55,3 +55,14 @@ describe("parseQemuLine", () => {
     expect(parseQemuLine("kvm_convert_memory")?.error).toMatch(/expected/);
   });
 });
+
+describe("parseQemuLine timestamps", () => {
+  it("refuses a used event whose timestamp no event can carry (before 1970, past 2^53 µs) instead of writing a negative timeUs", () => {
+    // before: timeUs -1 000 000, an event the trace writer then refused
+    const early = parseQemuLine("1969-12-31T23:59:59.000000Z (4121) kvm_convert_memory start 0x0 size 0x1000 private_to_shared");
+    expect(early).toMatchObject({ event: "kvm_convert_memory", error: expect.stringMatching(/1970/) });
+    expect(early?.timeUs).toBeUndefined();
+    expect(parseQemuLine("4121@99999999999999.000001:kvm_convert_memory start 0x0 size 0x1000 private_to_shared")?.error).toMatch(/2\^53/);
+    expect(parseQemuLine("4121@99999999999999.000001:kvm_run_exit cpu 0")).toEqual({ event: "kvm_run_exit" });
+  });
+});
