@@ -24,9 +24,11 @@ export interface ConversionOwner {
  * `convert` decision of `onMemoryFault`.
  *
  * Its fields are read-only to callers. A settled handle the caller hands back as `reuse`
- * (`requestConversion(req, reuse)`, `fromHypercall(args, reuse)`) becomes the new conversion:
- * the same object with a new id, range and status — that is the point of handing it back (an
- * exit handler then allocates nothing per flip), so keep no copy of its fields across that call.
+ * (`requestConversion(req, reuse)`, `fromHypercall(args, reuse)`) becomes the new conversion
+ * when that request owns at most one range of pages: the same object with a new id, range and
+ * status — that is the point of handing it back (an exit handler then allocates nothing per
+ * flip), so keep no copy of its fields across that call. A request that owns two ranges or more
+ * gets a new handle and leaves `reuse` as it was.
  * @remarks Not thread-safe; the tracker and its handles belong to one JS thread.
  */
 export class PendingConversion {

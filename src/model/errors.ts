@@ -2,18 +2,22 @@
  * Errors of the conversion model. All are `MemattrError`s with a stable `code`; every one is
  * thrown before the tracker changes anything, so a caught error means "state unchanged".
  *
- * | class                     | code        | when                                                    |
- * |---------------------------|-------------|---------------------------------------------------------|
- * | ConversionError           | EPRESERVE   | preserve asked for a conversion to shared               |
- * | ConversionConflictError   | ECONFLICT   | a page is pending the other way, or PRESERVE differs    |
- * | ConversionSettledError    | ESETTLED    | commit/abort of a handle already committed or aborted   |
- * | ConversionError           | EFOREIGN    | commit/abort through a tracker that did not create it   |
- * | LaunchGateError           | ELAUNCHED   | preserve after launch(), or launch() twice              |
- * | LaunchGateError           | EPENDING    | launch() while a preserving conversion is pending       |
- * | OutsideGuestMemoryError   | EOUTSIDE    | a range not wholly inside one guest memory region       |
- * | HypercallError            | EINVAL      | KVM_HC_MAP_GPA_RANGE arguments the kernel or we refuse  |
- * | MemattrTypeError (core)   | EINVALTYPE  | NaN, Infinity, non-integer, not a number/bigint         |
- * | MemattrRangeError (core)  | ERANGE      | negative, npages 0, beyond 2^40 pages / 2^64 bytes      |
+ * | class                       | code       | when                                                          |
+ * |-----------------------------|------------|---------------------------------------------------------------|
+ * | ConversionError             | EPRESERVE  | preserve asked for a conversion to shared                     |
+ * | ConversionConflictError     | ECONFLICT  | a page is pending the other way, or PRESERVE differs          |
+ * | ConversionSettledError      | ESETTLED   | commit/abort of a handle already committed or aborted         |
+ * | ConversionError             | EFOREIGN   | commit/abort through a tracker that did not create it         |
+ * | ConversionError             | EREUSE     | `reuse` is still pending, or not a handle of this tracker     |
+ * | ConversionError             | ENOSPC     | CONV_MAX_OPEN (4096) conversions are already open             |
+ * | LaunchGateError             | ELAUNCHED  | preserve after launch(), or launch() twice                    |
+ * | LaunchGateError             | EPENDING   | launch() while a preserving conversion is pending             |
+ * | OutsideGuestMemoryError     | EOUTSIDE   | a range not wholly inside one guest memory region             |
+ * | HypercallError              | EINVAL     | KVM_HC_MAP_GPA_RANGE arguments the kernel or we refuse        |
+ * | MemattrTypeError (core)     | EINVALTYPE | NaN, Infinity, non-integer, not a number/bigint               |
+ * | MemattrRangeError (core)    | ERANGE     | negative, npages 0, beyond 2^40 pages / 2^64 bytes            |
+ * | MemattrMemoryError (core)   | ENOMEM     | the map's Wasm memory could not grow (its cap, or the engine) |
+ * | MemattrDisposedError (core) | EDISPOSED  | a call after dispose()                                        |
  */
 import { MemattrError } from "../core/errors.js";
 

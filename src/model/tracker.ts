@@ -140,11 +140,12 @@ export class Tracker extends TrackerView implements ConversionOwner {
    * Requests a conversion of `npages` pages from `gfn` to `to`; the owned pages become pending.
    * Maps to the guest's `KVM_HC_MAP_GPA_RANGE` before the VMM's `KVM_SET_MEMORY_ATTRIBUTES`.
    * @param request - `{gfn, npages, to, preserve?}`; `preserve` only with `to: "private"`, before launch.
-   * @param reuse - a settled handle of this tracker the caller is done with: when the request
-   *   owns at most one range (always for a range over one run, the 1–2 page flip) it is reset
-   *   and returned instead of a new object, so an exit handler that keeps its last handle
-   *   allocates nothing per conversion; otherwise a new handle is returned. Unchanged when the
-   *   request is refused or a new handle is returned.
+   * @param reuse - a settled handle of this tracker the caller is done with. When the request
+   *   owns at most one range of pages — always for a range over one run (the 1–2 page flip), and
+   *   for a mixed range of which one run needed converting — it is reset and returned instead of
+   *   a new object, so an exit handler that keeps its last handle allocates nothing per
+   *   conversion. When the request owns two ranges or more, a new handle is returned. `reuse` is
+   *   unchanged when the request is refused or a new handle is returned.
    * @returns the pending handle; commit it after `KVM_SET_MEMORY_ATTRIBUTES` succeeds, abort otherwise.
    * @throws MemattrTypeError / MemattrRangeError for malformed numbers or `to`.
    * @throws OutsideGuestMemoryError (EOUTSIDE) when the range is not inside one region.
@@ -187,11 +188,14 @@ export class Tracker extends TrackerView implements ConversionOwner {
    * number or bigint), with the kernel's checks and memattr's stricter attribute checks.
    * Never preserves contents.
    * @param args - `{gpa, npages, attrs}`: a0..a2 of the hypercall.
+   * @param reuse - a settled handle to reset and return, under the rule of {@link Tracker.requestConversion}
+   *   (reused when the request owns at most one range of pages).
    * @returns the pending handle.
    * @throws MemattrTypeError / MemattrRangeError for malformed values.
    * @throws HypercallError (EINVAL) for unaligned gpa, npages 0, wrap-around, unknown attrs, unaligned 2M/1G.
    * @throws OutsideGuestMemoryError (EOUTSIDE) when the range is not inside one region.
    * @throws ConversionConflictError (ECONFLICT) when a page is pending the other way.
+   * @throws ConversionError (EREUSE) when `reuse` is still pending or comes from another tracker.
    * @example
    * ```ts
    * import { createTracker, KVM_MAP_GPA_RANGE_ENCRYPTED } from "memattr";

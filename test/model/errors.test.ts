@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { MemattrError } from "../../src/core/errors.js";
 import {
@@ -37,5 +38,20 @@ describe("model errors", () => {
   it("describe a whole-guest range and a single page", () => {
     expect(describeRange(0, 0)).toBe("the whole guest");
     expect(describeRange(7, 1)).toBe("gfn 0x7..0x7 (1 page)");
+  });
+});
+
+describe("the error table at the top of src/model/errors.ts", () => {
+  const dir = new URL("../../src/model/", import.meta.url);
+  const table = readFileSync(new URL("errors.ts", dir), "utf8").split("*/")[0]!;
+  const listed = new Set([...table.matchAll(/^ \* \| [^|]+\| (E[A-Z]+) +\|/gm)].map((m) => m[1]!));
+
+  it('lists every code the model throws (each string literal "E…" in src/model)', () => {
+    const thrown = new Set<string>();
+    for (const f of readdirSync(dir).filter((n) => n.endsWith(".ts"))) {
+      for (const m of readFileSync(new URL(f, dir), "utf8").matchAll(/"(E[A-Z]{3,})"/g)) thrown.add(m[1]!);
+    }
+    expect([...thrown].filter((c) => !listed.has(c))).toEqual([]);
+    for (const code of ["EREUSE", "ENOSPC", "EINVALTYPE", "ERANGE", "ENOMEM", "EDISPOSED"]) expect(listed).toContain(code);
   });
 });

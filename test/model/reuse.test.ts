@@ -86,6 +86,63 @@ describe("requestConversion(…, reuse)", () => {
     t.dispose();
   });
 
+  // The rule (tracker.ts openFromCore): reused when the request owns at most one range of pages.
+  for (const listening of [false, true]) {
+    const path = listening ? "general path (a `requested` listener)" : "flip path (no listener)";
+
+    it(`reuses the handle for a mixed request that owns one range — ${path}`, async () => {
+      const t = await tracker();
+      if (listening) t.on("requested", () => {});
+      t.requestConversion({ gfn: 0, npages: 4, to: "private" }).commit(); // 0–3 private already
+      const a = t.requestConversion({ gfn: 40, npages: 1, to: "private" });
+      a.commit();
+      const b = t.requestConversion({ gfn: 0, npages: 8, to: "private" }, a); // owns 4–7 only
+      expect(b).toBe(a);
+      expect({ gfn: b.gfn, npages: b.npages, owned: [...b.ownedFlat], n: b.npagesOwned, status: b.status }).toEqual({
+        gfn: 0,
+        npages: 8,
+        owned: [4, 8],
+        n: 4,
+        status: "pending",
+      });
+      b.commit();
+      expect(t.isUniform(0, 8, "private")).toBe(true);
+      t.dispose();
+    });
+
+    it(`returns a new handle for a request that owns two ranges and leaves \`reuse\` alone — ${path}`, async () => {
+      const t = await tracker();
+      if (listening) t.on("requested", () => {});
+      t.requestConversion({ gfn: 4, npages: 1, to: "private" }).commit(); // page 4 private already
+      const a = t.requestConversion({ gfn: 40, npages: 1, to: "private" });
+      a.commit();
+      const b = t.requestConversion({ gfn: 0, npages: 8, to: "private" }, a); // owns 0–3 and 5–7
+      expect(b).not.toBe(a);
+      expect([...b.ownedFlat]).toEqual([0, 4, 5, 8]);
+      expect({ id: a.id, gfn: a.gfn, status: a.status, owned: [...a.ownedFlat] }).toEqual({ id: 2, gfn: 40, status: "committed", owned: [40, 41] });
+      b.commit();
+      t.dispose();
+    });
+  }
+
+  it("fromHypercall follows the same rule: one owned range reused, two a new handle", async () => {
+    const t = await tracker();
+    t.requestConversion({ gfn: 2, npages: 1, to: "private" }).commit();
+    const a = t.fromHypercall({ gpa: 40 * 4096, npages: 1, attrs: KVM_MAP_GPA_RANGE_ENCRYPTED });
+    a.commit();
+    const one = t.fromHypercall({ gpa: 0, npages: 3, attrs: KVM_MAP_GPA_RANGE_ENCRYPTED }, a); // page 2 private: owns 0–1
+    expect(one).toBe(a);
+    expect([...one.ownedFlat]).toEqual([0, 2]);
+    one.commit();
+    t.requestConversion({ gfn: 4, npages: 1, to: "private" }).commit(); // private now: 0–2 and 4
+    const two = t.fromHypercall({ gpa: 0, npages: 8, attrs: 0 }, one); // to shared: owns 0–2 and 4
+    expect(two).not.toBe(one);
+    expect([...two.ownedFlat]).toEqual([0, 3, 4, 5]);
+    expect({ status: one.status, owned: [...one.ownedFlat] }).toEqual({ status: "committed", owned: [0, 2] });
+    two.commit();
+    t.dispose();
+  });
+
   it("fromHypercall takes a handle to reuse too", async () => {
     const t = await tracker();
     const a = t.fromHypercall({ gpa: 0x4000, npages: 1, attrs: KVM_MAP_GPA_RANGE_ENCRYPTED });
