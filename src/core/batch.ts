@@ -7,8 +7,7 @@
  * Command layout: see assembly/index.ts.
  * A map has one batch (`map.batch()` returns it): commands added anywhere run together.
  */
-import { badGfn, badRange, badValue, isRange } from "./_validate.js";
-import { MAX_GFN } from "./types.js";
+import { badGfn, badRange, badValue, isByte, isGfn, isRange } from "./_validate.js";
 import { OP_COUNT, OP_GET, OP_IS_UNIFORM, OP_SET, OP_UNIFORM_VALUE, OP_UPDATE } from "./_abi.js";
 import { codeToError, MemattrMemoryError } from "./errors.js";
 import type { RangeMap } from "./range-map.js";
@@ -63,28 +62,28 @@ export class RangeMapBatch {
   /** Stages `map.set(start, end, value)`; its result is 0. */
   set(start: number, end: number, value: number): number {
     if (!isRange(start, end)) badRange(start, end);
-    if ((value & 255) !== value) badValue("value", value);
+    if (!isByte(value)) badValue("value", value);
     return this.push(OP_SET, start, end, value);
   }
 
   /** Stages `map.update(start, end, clearMask, setMask)`; its result is 0. */
   update(start: number, end: number, clearMask: number, setMask: number): number {
     if (!isRange(start, end)) badRange(start, end);
-    if ((clearMask & 255) !== clearMask) badValue("clearMask", clearMask);
-    if ((setMask & 255) !== setMask) badValue("setMask", setMask);
+    if (!isByte(clearMask)) badValue("clearMask", clearMask);
+    if (!isByte(setMask)) badValue("setMask", setMask);
     return this.push(OP_UPDATE, start, end, clearMask + 256 * setMask);
   }
 
   /** Stages `map.get(gfn)`; its result is the value. */
   get(gfn: number): number {
-    if (!(gfn >= 0 && gfn < MAX_GFN && Number.isInteger(gfn))) badGfn("gfn", gfn);
+    if (!isGfn(gfn)) badGfn("gfn", gfn);
     return this.push(OP_GET, gfn, 0, 0);
   }
 
   /** Stages `map.isUniform(start, end, value)`; its result is 1 or 0. */
   isUniform(start: number, end: number, value: number): number {
     if (!isRange(start, end)) badRange(start, end);
-    if ((value & 255) !== value) badValue("value", value);
+    if (!isByte(value)) badValue("value", value);
     return this.push(OP_IS_UNIFORM, start, end, value);
   }
 
@@ -97,7 +96,7 @@ export class RangeMapBatch {
   /** Stages `map.countInRange(start, end, value)`; its result is a page count. */
   countInRange(start: number, end: number, value: number): number {
     if (!isRange(start, end)) badRange(start, end);
-    if ((value & 255) !== value) badValue("value", value);
+    if (!isByte(value)) badValue("value", value);
     return this.push(OP_COUNT, start, end, value);
   }
 

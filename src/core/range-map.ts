@@ -5,11 +5,11 @@
  * Conventions: `gfn` = 4 KiB guest page number in [0, 2^40); ranges are half-open `[start, end)`
  * in gfns; `value` = 0–255 per page.
  */
-import { codeToError, MemattrDisposedError, MemattrError, MemattrRangeError } from "./errors.js";
+import { codeToError, MemattrDisposedError, MemattrError, MemattrMemoryError, MemattrRangeError, MemattrTypeError } from "./errors.js";
 import { ModelCore } from "./model-core.js";
 import { instantiateCore, type CoreExports, type WasmSource } from "./load.js";
 import { MAX_GFN, type RangeMapLike, type Run } from "./types.js";
-import { badGfn, badRange, badValue, isRange } from "./_validate.js";
+import { badGfn, badRange, badValue, isRange, listLength, type NumberList, stageNumbers } from "./_validate.js";
 import { RangeMapBatch } from "./batch.js";
 
 export { codeToError };
@@ -23,6 +23,21 @@ export interface RangeMapOptions {
 }
 
 const WASM_PAGE_BYTES = 65536;
+
+/** A result array of `n` entries for a bulk method, or MemattrMemoryError when the engine cannot make one. */
+function results<T>(make: (n: number) => T, n: number, what: string): T {
+  try {
+    return make(n);
+  } catch {
+    throw new MemattrMemoryError(`${what}: cannot allocate ${n} results`);
+  }
+}
+
+/** Checks a bulk method's `out`: the typed array it promises to fill, long enough. */
+function checkOut(out: unknown, type: typeof Uint8Array | typeof Int16Array, n: number): void {
+  if (!(out instanceof type)) throw new MemattrTypeError(`out must be a ${type.name}`);
+  if (out.length < n) badValue("out.length", out.length);
+}
 
 function disposedExports(real: CoreExports): CoreExports {
   const dead: Record<string, unknown> = {};
@@ -88,6 +103,7 @@ export class RangeMap implements RangeMapLike {
    * ```
    */
   static async create(opts: RangeMapOptions = {}): Promise<RangeMap> {
+    if (typeof opts !== "object" || opts === null) throw new MemattrTypeError("RangeMap.create options must be an object");
     const map = new RangeMap(await instantiateCore(opts.wasm));
     if (opts.maxMemoryBytes !== undefined) map.setMemoryLimit(opts.maxMemoryBytes);
     return map;
@@ -134,7 +150,7 @@ export class RangeMap implements RangeMapLike {
 
   /** Value of page `gfn`. O(tree height). */
   get(gfn: number): number {
-    if (!(gfn >= 0 && gfn < MAX_GFN && Number.isInteger(gfn))) badGfn("gfn", gfn);
+    if (!(typeof gfn === "number" && gfn >= 0 && gfn < MAX_GFN && Number.isInteger(gfn))) badGfn("gfn", gfn);
     return this.x.get(gfn);
   }
 
@@ -228,6 +244,7 @@ export class RangeMap implements RangeMapLike {
   /** Calls `fn` per clipped maximal run of `[start, end)`; return false to stop. */
   forEachRun(start: number, end: number, fn: (start: number, end: number, value: number) => void | boolean): void {
     if (!isRange(start, end)) badRange(start, end);
+    if (typeof fn !== "function") throw new MemattrTypeError("forEachRun needs a callback function");
     const capacity = this.x.runsCapacity();
     // copy out before calling fn: fn may touch the map and reuse the buffer. The outermost call
     // copies into one scratch array (no allocation per call); a nested one gets its own.
@@ -275,6 +292,7 @@ export class RangeMap implements RangeMapLike {
    */
   pagesOfValues(values: Int32Array): number {
     if (this.x !== this.real) throw new MemattrDisposedError("RangeMap");
+    if (!(values instanceof Int32Array)) throw new MemattrTypeError("values must be an Int32Array");
     let u32 = this.u32View;
     if (u32[0] === undefined) {
       this.refreshViews();
@@ -328,7 +346,7 @@ export class RangeMap implements RangeMapLike {
 
   /** Caps linear memory at `bytes` (rounded down to 64 KiB); later growth beyond it throws MemattrMemoryError. */
   setMemoryLimit(bytes: number): void {
-    if (!(bytes >= 0 && Number.isInteger(bytes))) badValue("bytes", bytes);
+    if (!(typeof bytes === "number" && bytes >= 0 && Number.isInteger(bytes))) badValue("bytes", bytes);
     this.x.setMemoryLimitPages(Math.min(65536, Math.floor(bytes / WASM_PAGE_BYTES)));
   }
 
@@ -348,20 +366,24 @@ export class RangeMap implements RangeMapLike {
 
   /**
    * Values of many pages in one Wasm call per 4096 gfns.
-   * @param gfns page numbers (each validated in Wasm; a bad one throws, naming its index)
+   * @param gfns page numbers: an array (each entry must be a number) or a typed array of numbers;
+   *   the core checks every value (a bad one throws, naming its index)
    * @param out where to write the values (default: a new array)
+   * @throws MemattrTypeError for a list that is not an array or a typed array of numbers, an
+   *   entry that is not a number or not an integer, or an `out` that is not a Uint8Array;
+   *   MemattrRangeError for a page number outside [0, 2^40) or an `out` too short
    */
-  getMany(gfns: ArrayLike<number>, out: Uint8Array = new Uint8Array(gfns.length)): Uint8Array {
-    if (out.length < gfns.length) badValue("out.length", out.length);
+  getMany(gfns: NumberList, out?: Uint8Array): Uint8Array {
+    const total = listLength("gfns", gfns);
+    if (out === undefined) out = results((n) => new Uint8Array(n), total, "getMany");
+    else checkOut(out, Uint8Array, total);
     if (gfns instanceof Uint32Array) return this.getManyU32(gfns, out);
     const capacity = this.x.getManyCapacity();
     const inBase = this.x.batchIn() / 8;
     const outBase = this.x.batchOut();
-    for (let done = 0; done < gfns.length; done += capacity) {
-      const n = Math.min(capacity, gfns.length - done);
-      const f64 = this.f64();
-      if (gfns instanceof Float64Array) f64.set(gfns.subarray(done, done + n), inBase);
-      else for (let i = 0; i < n; i++) f64[inBase + i] = gfns[done + i]!;
+    for (let done = 0; done < total; done += capacity) {
+      const n = Math.min(capacity, total - done);
+      stageNumbers("gfns", gfns, done, n, this.f64(), inBase);
       const rc = this.x.getMany(n);
       if (rc !== 0) {
         const at = done + this.x.batchErrorIndex();
@@ -395,10 +417,11 @@ export class RangeMap implements RangeMapLike {
    * `isUniform` of many ranges in one Wasm call per 1365 queries, with no staging per query: the
    * queries are copied into the core as they are (one memcpy) and checked there.
    * @param queries f64 triples `(start, end, value)`, one per query (the layout of a batch's
-   * isUniform arguments)
+   * isUniform arguments); an array of numbers is taken too (each entry checked)
    * @param out one byte per query, 1 when every page of `[start, end)` holds `value`, else 0
    * (default: a new array)
-   * @throws MemattrTypeError / MemattrRangeError naming the first bad query (answers before it are written)
+   * @throws MemattrTypeError / MemattrRangeError naming the first bad query (answers before it are
+   *   written), or for a list that is not an array or a typed array of numbers, or a bad `out`
    * @example
    * ```ts
    * import { RangeMap } from "memattr";
@@ -407,17 +430,18 @@ export class RangeMap implements RangeMapLike {
    * console.log(map.isUniformMany(Float64Array.of(0, 512, 1, 0, 1024, 1))); // Uint8Array [1, 0]
    * ```
    */
-  isUniformMany(queries: Float64Array, out: Uint8Array = new Uint8Array(Math.floor(queries.length / 3))): Uint8Array {
-    const total = Math.floor(queries.length / 3);
-    if (queries.length !== 3 * total) throw new MemattrRangeError(`queries.length must be a multiple of 3, got ${queries.length}`);
-    if (out.length < total) badValue("out.length", out.length);
+  isUniformMany(queries: Float64Array | readonly number[], out?: Uint8Array): Uint8Array {
+    const length = listLength("queries", queries);
+    const total = Math.floor(length / 3);
+    if (length !== 3 * total) throw new MemattrRangeError(`queries.length must be a multiple of 3, got ${length}`);
+    if (out === undefined) out = results((n) => new Uint8Array(n), total, "isUniformMany");
+    else checkOut(out, Uint8Array, total);
     const capacity = this.x.isUniformManyCapacity();
     const inBase = this.x.batchIn() / 8;
     const outBase = this.x.batchOut();
     for (let done = 0; done < total; done += capacity) {
       const n = Math.min(capacity, total - done);
-      const f64 = this.f64();
-      f64.set(n === total ? queries : queries.subarray(3 * done, 3 * (done + n)), inBase);
+      stageNumbers("queries", queries, 3 * done, 3 * n, this.f64(), inBase);
       if (this.x.isUniformMany(n) !== 0) {
         const bad = this.x.batchErrorIndex();
         out.set(this.u8View.subarray(outBase, outBase + bad), done); // the answers before the bad query
@@ -433,21 +457,23 @@ export class RangeMap implements RangeMapLike {
 
   /**
    * `uniformValue` of many ranges in one Wasm call per 2048 ranges.
-   * @param ranges f64 pairs `(start, end)`
+   * @param ranges f64 pairs `(start, end)`; an array of numbers is taken too (each entry checked)
    * @param out per range the value all its pages hold, or -1 when mixed (default: a new array)
-   * @throws MemattrTypeError / MemattrRangeError naming the first bad range
+   * @throws MemattrTypeError / MemattrRangeError naming the first bad range, or for a list that is
+   *   not an array or a typed array of numbers, or a bad `out`
    */
-  uniformValueMany(ranges: Float64Array, out: Int16Array = new Int16Array(Math.floor(ranges.length / 2))): Int16Array {
-    const total = Math.floor(ranges.length / 2);
-    if (ranges.length !== 2 * total) throw new MemattrRangeError(`ranges.length must be even, got ${ranges.length}`);
-    if (out.length < total) badValue("out.length", out.length);
+  uniformValueMany(ranges: Float64Array | readonly number[], out?: Int16Array): Int16Array {
+    const length = listLength("ranges", ranges);
+    const total = Math.floor(length / 2);
+    if (length !== 2 * total) throw new MemattrRangeError(`ranges.length must be even, got ${length}`);
+    if (out === undefined) out = results((n) => new Int16Array(n), total, "uniformValueMany");
+    else checkOut(out, Int16Array, total);
     const capacity = this.x.getManyCapacity() / 2;
     const inBase = this.x.batchIn() / 8;
     const outBase = this.x.batchOut() / 2;
     for (let done = 0; done < total; done += capacity) {
       const n = Math.min(capacity, total - done);
-      const f64 = this.f64();
-      f64.set(ranges.subarray(2 * done, 2 * (done + n)), inBase);
+      stageNumbers("ranges", ranges, 2 * done, 2 * n, this.f64(), inBase);
       if (this.x.uniformValueMany(n) !== 0) {
         const at = done + this.x.batchErrorIndex();
         badRange(ranges[2 * at], ranges[2 * at + 1]);
