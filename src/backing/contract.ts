@@ -45,7 +45,12 @@ export interface Backing extends Disposable {
    * Ascending, coalesced.
    */
   populatedRanges(): GfnRange[];
-  /** Hole-punches each range (one syscall per range); ranges must be ascending and disjoint. */
+  /**
+   * Hole-punches each range (one syscall per range), in order; ranges must be ascending and
+   * disjoint. A syscall that fails stops the batch: the error carries `discardedRanges` (see
+   * {@link PartialDiscard}), the ranges before it are discarded and the rest untouched, so the
+   * caller records exactly those ({@link discardedRangesOf}) and may retry the others.
+   */
   discard(ranges: readonly GfnRange[]): void;
   /**
    * A guest access: writes `fill` (or a per-page pattern when omitted) into every page of the
@@ -58,4 +63,31 @@ export interface Backing extends Disposable {
   readPage(gfn: number): Uint8Array | null;
   /** Releases the fd and mapping; idempotent. */
   close(): void;
+}
+
+/**
+ * What the error of a discard that stopped part-way says: its first `discardedRanges` ranges
+ * were discarded, the others were not touched. The real backings' `DiscardError` carries it;
+ * an error without it (a refused argument, a closed backing) discarded nothing.
+ */
+export interface PartialDiscard {
+  readonly discardedRanges: number;
+}
+
+/**
+ * How many leading ranges of a failed `discard(ranges)` were discarded: the error's
+ * `discardedRanges` (see {@link PartialDiscard}), clamped to the batch, or 0 when it says nothing.
+ * @param err - what `discard` threw
+ * @param nranges - the batch's length
+ * @returns ranges discarded, 0 … nranges
+ * @example
+ * ```ts
+ * import { discardedRangesOf } from "memattr";
+ * const err = Object.assign(new Error("fallocate failed: EIO (5)"), { discardedRanges: 2 });
+ * console.log(discardedRangesOf(err, 5), discardedRangesOf(new Error("closed"), 5)); // 2 0
+ * ```
+ */
+export function discardedRangesOf(err: unknown, nranges: number): number {
+  const n = (err as Partial<PartialDiscard> | null | undefined)?.discardedRanges;
+  return typeof n === "number" && Number.isInteger(n) && n > 0 ? Math.min(n, nranges) : 0;
 }

@@ -119,19 +119,24 @@ export class Mapping {
     return out;
   }
 
-  /** Releases the file's pages from this process (see the file comment). Idempotent. */
+  /**
+   * Releases the file's pages from this process (see the file comment). Idempotent. When the
+   * munmap or the placeholder's mmap fails, the mapping stays as it was (views stay valid) and
+   * a later unmap() tries again.
+   * @throws KvmError from munmap / mmap
+   */
   unmap(): void {
     if (this.#unmapped) return;
-    this.#unmapped = true;
     const buffer = this.#buffer;
-    this.#buffer = undefined;
     if (buffer === undefined) {
       sysMunmap(this.address, this.lengthBytes);
-      return;
+    } else {
+      // SAFETY: [address, +length) is ours; MAP_FIXED swaps the file pages for anonymous zero
+      // pages atomically, so views created over it stay backed until `buffer` is collected.
+      sysMmap(this.address, this.lengthBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+      placeholders.register(buffer, { address: this.address, lengthBytes: this.lengthBytes });
     }
-    // SAFETY: [address, +length) is ours; MAP_FIXED swaps the file pages for anonymous zero
-    // pages atomically, so views created over it stay backed until `buffer` is collected.
-    sysMmap(this.address, this.lengthBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-    placeholders.register(buffer, { address: this.address, lengthBytes: this.lengthBytes });
+    this.#unmapped = true;
+    this.#buffer = undefined;
   }
 }

@@ -4,7 +4,7 @@
  * whose populated ranges can be found again with SEEK_DATA / SEEK_HOLE.
  */
 import { fstatSync } from "node:fs";
-import { FdOwner } from "./_fd.js";
+import { closeAfterFailure, FdOwner } from "./_fd.js";
 import { fallocateChecked } from "./_fallocate.js";
 import { Mapping } from "./_mapping.js";
 import {
@@ -13,7 +13,6 @@ import {
   MFD_CLOEXEC,
   SEEK_DATA,
   SEEK_HOLE,
-  sysClose,
   sysFtruncate,
   sysLseek,
   sysMemfdCreate,
@@ -69,7 +68,7 @@ export class SharedMemfd extends FdOwner {
       sysFtruncate(fd, size);
       return new SharedMemfd(fd, size);
     } catch (err) {
-      sysClose(fd);
+      closeAfterFailure(fd);
       throw err;
     }
   }

@@ -2,9 +2,9 @@
  * `Vcpu`: a vCPU descriptor and its kvm_run mapping (Node only), made by Vm.createVcpu.
  * One method per vCPU ioctl; run() decodes the exit (see run.ts).
  */
-import { FdOwner } from "./_fd.js";
+import { closeAfterFailure, FdOwner } from "./_fd.js";
 import { Mapping } from "./_mapping.js";
-import { errorFromErrno, ioctlRaw, ioctlStruct, sysClose } from "./_syscall.js";
+import { errorFromErrno, ioctlRaw, ioctlStruct } from "./_syscall.js";
 import { toU64, type U64 } from "./_validate.js";
 import { KVM_EXIT, KVM_GET_REGS, KVM_GET_SREGS, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS } from "../uapi/constants.js";
 import { KvmArgumentError } from "./errors.js";
@@ -53,7 +53,7 @@ export class Vcpu extends FdOwner {
     try {
       return new Vcpu(fd, id, runSizeBytes);
     } catch (err) {
-      sysClose(fd);
+      closeAfterFailure(fd);
       throw err;
     }
   }

@@ -12,7 +12,8 @@ import type { GfnRange } from "../../model/errors.js";
 import type { Side } from "../../model/states.js";
 import type { Backing, BackingStats } from "../contract.js";
 import { type GuestLayout, PAGE_BYTES } from "./_layout.js";
-import { BackingError } from "./errors.js";
+import { KvmError } from "../../kvm/errors.js";
+import { BackingError, DiscardError } from "./errors.js";
 
 /**
  * The byte `touch` writes into page `gfn` when no fill is given: never 0 (so a read-back tells a
@@ -27,6 +28,17 @@ function newStats(): BackingStats {
   return { discardCalls: 0, discardedPages: 0, touchCalls: 0, touchedPages: 0, copiedPages: 0, discardNs: 0 };
 }
 
+/**
+ * The DiscardError of a batch whose fallocate failed after `pagesDone` pages: a piece joins
+ * whole neighbouring ranges, so the pieces done are exactly the leading ranges whose pages
+ * add up to at most `pagesDone`.
+ */
+function partialDiscard(err: KvmError, ranges: readonly GfnRange[], pagesDone: number): DiscardError {
+  let done = 0;
+  for (let pages = 0; done < ranges.length && pages + ranges[done]!.npages <= pagesDone; done++) pages += ranges[done]!.npages;
+  return new DiscardError(err, done, ranges[done]!, ranges.length);
+}
+
 /** Base of SharedMemfdBacking and GuestMemfdBacking; not exported from the package. */
 export abstract class MappedBacking implements Backing {
   abstract readonly side: Side;
@@ -38,6 +50,8 @@ export abstract class MappedBacking implements Backing {
   #bytes: Uint8Array;
   #stats: BackingStats = newStats();
   #closed = false;
+  /** close() began but releaseResources() has not yet run to its end. */
+  #releasePending = false;
   /** Sum of bytes read by `touch(…, false)`, so the reads are not optimised away. */
   #sink = 0;
 
@@ -78,7 +92,7 @@ export abstract class MappedBacking implements Backing {
   protected abstract noteFilled(gfn: number, npages: number): void;
   /** File pages `filePage + npages` were hole-punched (they may span a hole in gfn space). */
   protected abstract noteDiscarded(filePage: number, npages: number): void;
-  /** Releases the file, mapping and record (runs once). */
+  /** Releases the file, mapping and record; runs again on the next close() if it threw, so it must be safe to repeat. */
   protected abstract releaseResources(): void;
 
   abstract populatedRanges(): GfnRange[];
@@ -86,26 +100,35 @@ export abstract class MappedBacking implements Backing {
   /**
    * Hole-punches every range: one fallocate(PUNCH_HOLE | KEEP_SIZE) per file-contiguous piece
    * (ranges that touch in the file are joined first). The whole batch is checked before the
-   * first syscall; if a syscall fails, the pieces already punched stay punched and recorded.
+   * first syscall; if a syscall fails, the pieces already punched stay punched and recorded,
+   * and the error says how many leading ranges that was (EINTR is restarted, never reported
+   * unless it persists).
    * @param ranges - `{gfn, npages}` each, ascending and disjoint, wholly in guest memory
    * @throws MemattrTypeError / MemattrRangeError for malformed, unsorted or overlapping ranges
    * @throws OutsideGuestMemoryError (EOUTSIDE) for a range not in guest memory
-   * @throws KvmError from fallocate
+   * @throws DiscardError (a KvmError, `code` the errno name) when a fallocate failed: its
+   *   `discardedRanges` leading ranges were discarded, the rest were not
    * @throws MemattrDisposedError (EDISPOSED) after close()
    */
   discard(ranges: readonly GfnRange[]): void {
     this.live();
     const pieces = this.layout.coalesceFilePieces(ranges, "discard");
     const stats = this.#stats;
-    for (let i = 0; i < pieces.length; i += 2) {
-      const filePage = pieces[i]!;
-      const npages = pieces[i + 1]!;
-      const t0 = process.hrtime.bigint();
-      this.punchHole(filePage * PAGE_BYTES, npages * PAGE_BYTES);
-      stats.discardNs += Number(process.hrtime.bigint() - t0);
-      stats.discardCalls++;
-      stats.discardedPages += npages;
-      this.noteDiscarded(filePage, npages);
+    let pagesDone = 0;
+    try {
+      for (let i = 0; i < pieces.length; i += 2) {
+        const filePage = pieces[i]!;
+        const npages = pieces[i + 1]!;
+        const t0 = process.hrtime.bigint();
+        this.punchHole(filePage * PAGE_BYTES, npages * PAGE_BYTES);
+        stats.discardNs += Number(process.hrtime.bigint() - t0);
+        stats.discardCalls++;
+        stats.discardedPages += npages;
+        this.noteDiscarded(filePage, npages);
+        pagesDone += npages;
+      }
+    } catch (err) {
+      throw err instanceof KvmError ? partialDiscard(err, ranges, pagesDone) : err;
     }
   }
 
@@ -204,12 +227,19 @@ export abstract class MappedBacking implements Backing {
     this.noteFilled(gfn, 1);
   }
 
-  /** Releases the mapping and (when owned) the file. Idempotent. */
+  /**
+   * Releases the mapping and (when owned) the file. Idempotent; when a syscall of the release
+   * fails (the descriptor is gone all the same), calling close() again retries what is left.
+   */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#bytes = new Uint8Array(0);
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#bytes = new Uint8Array(0);
+      this.#releasePending = true;
+    }
+    if (!this.#releasePending) return;
     this.releaseResources();
+    this.#releasePending = false;
   }
 
   [Symbol.dispose](): void {

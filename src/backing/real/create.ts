@@ -12,6 +12,7 @@ import { syscallsAvailable } from "../../kvm/_syscall.js";
 import { KVM_CAP } from "../../uapi/constants.js";
 import { SharedMemfd } from "../../kvm/memfd.js";
 import { Kvm } from "../../kvm/system.js";
+import { closeAfterFailure } from "../../kvm/_fd.js";
 import type { Vm } from "../../kvm/vm.js";
 import type { GfnRange } from "../../model/errors.js";
 import { GuestLayout, PAGE_BYTES } from "./_layout.js";
@@ -88,8 +89,7 @@ export function probeRealBackings(path = "/dev/kvm"): RealBackingsProbe {
   } catch (err) {
     return unavailable("kvm-open", `KVM probe failed: ${(err as Error).message}`);
   } finally {
-    vm?.close();
-    kvm?.close();
+    closeAfterFailure(vm, kvm); // a probe never throws; either close released its descriptor anyway
   }
 }
 
@@ -176,20 +176,18 @@ export async function createRealBackings(options: RealBackingsOptions): Promise<
     }
     return realBackings(shared, priv, vm, layout, memslotCount);
   } catch (err) {
-    shared?.close();
-    priv?.close();
-    vm?.close();
+    closeAfterFailure(shared, priv, vm); // each one, whatever the others say; the first error stays the one thrown
     throw err;
   } finally {
-    if (options.kvm === undefined) kvm.close(); // the VM keeps its own reference to KVM
+    // The VM keeps its own reference to KVM. A failing close has released the descriptor all
+    // the same, and must neither hide the error above nor lose the backings made.
+    if (options.kvm === undefined) closeAfterFailure(kvm);
   }
 }
 
 function realBackings(shared: SharedMemfdBacking, priv: GuestMemfdBacking, vm: Vm, layout: GuestLayout, memslotCount: number): RealBackings {
-  let closed = false;
+  // Idempotent, and a retry after a failure releases what was left: each close() is.
   const close = (): void => {
-    if (closed) return;
-    closed = true;
     const errors: unknown[] = [];
     for (const c of [shared, priv, vm]) {
       try {

@@ -26,6 +26,7 @@
  * behind this backing's back stays reported only if the record or the seed still claims it.
  */
 import { RangeMap } from "../../core/range-map.js";
+import { closeAfterFailure } from "../../kvm/_fd.js";
 import type { GuestMemfd } from "../../kvm/gmem.js";
 import type { Vm } from "../../kvm/vm.js";
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, sysFallocate } from "../../kvm/_syscall.js";
@@ -132,7 +133,7 @@ export class GuestMemfdBacking extends MappedBacking {
     try {
       return await GuestMemfdBacking.attach(gmem, regions, { owned: true });
     } catch (err) {
-      gmem.close();
+      closeAfterFailure(gmem);
       throw err;
     }
   }

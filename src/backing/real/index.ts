@@ -5,7 +5,7 @@
  */
 export { GuestLayout, PAGE_BYTES as BACKING_PAGE_BYTES } from "./_layout.js";
 export { pagePattern } from "./_mapped.js";
-export { BackingError } from "./errors.js";
+export { BackingError, DiscardError } from "./errors.js";
 export { SharedMemfdBacking, type SharedMemfdAttachOptions } from "./memfd.js";
 export { GuestMemfdBacking, GUEST_MEMFD_BACKING_FLAGS, type GuestMemfdAttachOptions } from "./gmem.js";
 export {

@@ -5,6 +5,7 @@
  * What is populated is read back from the kernel with lseek(SEEK_DATA / SEEK_HOLE), so pages
  * written before bind are found without replaying notifications.
  */
+import { closeAfterFailure } from "../../kvm/_fd.js";
 import { SharedMemfd } from "../../kvm/memfd.js";
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, sysFallocate } from "../../kvm/_syscall.js";
 import type { GfnRange } from "../../model/errors.js";
@@ -60,7 +61,7 @@ export class SharedMemfdBacking extends MappedBacking {
     try {
       return new SharedMemfdBacking(memfd, layout, true);
     } catch (err) {
-      memfd.close();
+      closeAfterFailure(memfd);
       throw err;
     }
   }
