@@ -19,6 +19,15 @@
  * | `refused`   | none: counted in `refused` and `refusedRecorded` (the call never reached the model) |
  * Discards: `backing.discard(ranges)`, then `tracker.markDiscarded` per range.
  *
+ * ## When a discard fails
+ * A backing's discard can fail part-way (a syscall error: EIO, ENOMEM …). The ranges it did
+ * discard are marked discarded — no more, no less, so the tracker keeps saying what the kernel
+ * holds — and the rest are kept in `undoneDiscards`; the event's remaining work goes on (a
+ * failed discard leaves memory allocated, it loses nothing), and once the event is done (it
+ * counts as applied) the first such error is thrown. In-place encryption marks a chunk whose
+ * shared copy could not be dropped populated on the shared side: the copy read every page of
+ * it. `retryDiscards()` carries the undone ranges out again, limited to pages still stale.
+ *
  * A request, hypercall, fault or touch the model refuses (a `MemattrError`: a hostile guest's
  * bad range, a conflict) is counted in `refused` and the replay goes on; a later commit/abort
  * of a refused id does nothing. Other errors propagate. A `refused` event — a call the trace
@@ -57,10 +66,11 @@ import { MemattrError } from "../core/errors.js";
 import { OpenTable } from "../model/_open.js";
 import type { PendingConversion } from "../model/conversion.js";
 import { PAGE_BYTES, type Side } from "../model/states.js";
-import type { PopulateCounts, Tracker } from "../model/tracker.js";
+import type { FaultDecision, PopulateCounts, Tracker } from "../model/tracker.js";
 import type { DiscardBatch, DiscardPolicy } from "../policy/types.js";
 import type { TraceEvent } from "../trace/format.js";
-import type { Backing } from "../backing/contract.js";
+import { type Backing, discardedRangesOf } from "../backing/contract.js";
+import type { GfnRange } from "../model/errors.js";
 import type { ReplayResult } from "./metrics.js";
 
 /** What one replay runs on: a fresh tracker, a policy instance and the two backings. */
@@ -174,6 +184,10 @@ export class Replayer {
   // call that is not inlined, is boxed (a heap number per event); an element of a typed array is not.
   private readonly ms = new Float64Array(MS_SLOTS);
   private finished = false;
+  // Discards a failed syscall left undone, per side (see "When a discard fails"), and the first
+  // error of the event being applied, thrown once the event is done.
+  private undone: DiscardBatch = { shared: [], private: [] };
+  private failure: { error: unknown } | null = null;
 
   /**
    * @param target - tracker, policy and backings (the backings' `side` must match their slot).
@@ -243,6 +257,8 @@ export class Replayer {
   /**
    * Applies one event, reading the clock before and after it (two reads per timed event).
    * @throws MemattrDisposedError after `finish()`; errors other than the model's refusals propagate.
+   * @throws the backing's error (a KvmError from `memattr/node`) when a discard failed: the
+   *   event was applied but for the discards now in `undoneDiscards`.
    */
   apply(ev: TraceEvent): void {
     if (this.finished) throw new MemattrError("EDISPOSED", "Replayer.apply after finish()");
@@ -254,6 +270,7 @@ export class Replayer {
       this.charge(category, this.clock() - ms[MS_NOW]!);
     }
     if (++this.r.events === this.nextDueAt) this.sampleOrProgress();
+    if (this.failure !== null) this.throwFailure();
   }
 
   /**
@@ -264,6 +281,8 @@ export class Replayer {
    * @param start - first index. Default 0.
    * @param end - index after the last. Default `events.length`.
    * @throws MemattrDisposedError after `finish()`; errors other than the model's refusals propagate.
+   * @throws the backing's error when a discard failed, after the event it failed in (counted in
+   *   `events`, so `applyAll(events, start + replayer.events - eventsBefore)` goes on after it).
    */
   applyAll(events: readonly TraceEvent[], start = 0, end = events.length): void {
     if (this.finished) throw new MemattrError("EDISPOSED", "Replayer.applyAll after finish()");
@@ -275,7 +294,7 @@ export class Replayer {
       const category = this.run(ev);
       const due = ++r.events === this.nextDueAt;
       // A run of conversion events shares one interval: no read until it ends.
-      if (category === CONVERSION && !due && i + 1 < end && isConversionEvent(events[i + 1]!)) continue;
+      if (category === CONVERSION && !due && this.failure === null && i + 1 < end && isConversionEvent(events[i + 1]!)) continue;
       const now = this.clock();
       this.charge(category, now - ms[MS_NOW]!);
       ms[MS_NOW] = now;
@@ -283,7 +302,15 @@ export class Replayer {
         this.sampleOrProgress();
         ms[MS_NOW] = this.clock();
       }
+      if (this.failure !== null) this.throwFailure();
     }
+  }
+
+  /** Throws the first error a discard of the event just applied met. */
+  private throwFailure(): never {
+    const { error } = this.failure!;
+    this.failure = null;
+    throw error;
   }
 
   /** Adds an interval to its category, less the in-place copy time it held. */
@@ -335,17 +362,19 @@ export class Replayer {
         return CONVERSION;
       }
       case "fault": {
+        let d: FaultDecision;
         try {
-          const d = this.tracker.onMemoryFault(ev); // {gpa, size, private}, as the event holds it
-          if (d.kind === "convert") {
-            this.r.faults.convert++;
-            this.commit(d.conversion);
-          } else if (d.kind === "in-flight") this.r.faults.inFlight++;
-          else if (d.kind === "spurious") this.r.faults.spurious++;
-          else this.r.faults.violation++;
+          d = this.tracker.onMemoryFault(ev); // {gpa, size, private}, as the event holds it
         } catch (err) {
           this.refuse(err);
+          return CONVERSION;
         }
+        if (d.kind === "convert") {
+          this.r.faults.convert++;
+          this.commit(d.conversion);
+        } else if (d.kind === "in-flight") this.r.faults.inFlight++;
+        else if (d.kind === "spurious") this.r.faults.spurious++;
+        else this.r.faults.violation++;
         return CONVERSION;
       }
       case "refused":
@@ -394,7 +423,9 @@ export class Replayer {
         const npages = Math.min(this.preserveChunkPages, end - gfn);
         this.priv.copyFrom(this.shared, gfn, npages);
         this.populated("private", gfn, npages);
-        this.discard("shared", this.shared, [{ gfn, npages }]);
+        // The copy read (so populated) every shared page of the chunk: if they could not be
+        // dropped, the tracker must know they are there.
+        if (!this.discard("shared", this.shared, [{ gfn, npages }])) this.populated("shared", gfn, npages);
       }
     }
     const copyMs = this.clock() - t0;
@@ -418,12 +449,14 @@ export class Replayer {
   /** @returns TOUCH, or REFAULT_TOUCH when the touch refaulted pages. */
   private touch(side: Side, gfn: number, npages: number, write: boolean, fill: number | undefined): number {
     const refaultsBefore = this.r.refaultPages;
+    let changed = false;
     try {
       (side === "shared" ? this.shared : this.priv).touch(gfn, npages, write, fill);
-      if (this.populated(side, gfn, npages)) this.carryOut(this.policy.onPopulate(this.tracker, side, gfn, npages, this.ms[MS_NOW]!));
+      changed = this.populated(side, gfn, npages);
     } catch (err) {
-      this.refuse(err);
+      this.refuse(err); // a touch the backing or the model refuses (a bad range)
     }
+    if (changed) this.carryOut(this.policy.onPopulate(this.tracker, side, gfn, npages, this.ms[MS_NOW]!));
     return this.r.refaultPages !== refaultsBefore ? REFAULT_TOUCH : TOUCH;
   }
 
@@ -433,9 +466,52 @@ export class Replayer {
     if (batch.private.length > 0) this.discard("private", this.priv, batch.private);
   }
 
-  private discard(side: Side, backing: Backing, ranges: DiscardBatch["shared"]): void {
-    backing.discard(ranges);
-    for (let i = 0; i < ranges.length; i++) this.tracker.markDiscarded(side, ranges[i]!.gfn, ranges[i]!.npages);
+  /**
+   * Discards `ranges` on one side and marks what was discarded (see "When a discard fails").
+   * @returns false when the backing failed: the rest of `ranges` is in `undone`, the error kept.
+   */
+  private discard(side: Side, backing: Backing, ranges: readonly GfnRange[]): boolean {
+    let done = ranges.length;
+    try {
+      backing.discard(ranges);
+    } catch (err) {
+      done = discardedRangesOf(err, ranges.length);
+      for (let i = done; i < ranges.length; i++) this.undone[side].push({ gfn: ranges[i]!.gfn, npages: ranges[i]!.npages });
+      this.failure ??= { error: err };
+    }
+    for (let i = 0; i < done; i++) this.tracker.markDiscarded(side, ranges[i]!.gfn, ranges[i]!.npages);
+    return done === ranges.length;
+  }
+
+  /** Ranges failed discards left undone, per side (copies). Empty after a successful `retryDiscards()`. */
+  get undoneDiscards(): DiscardBatch {
+    return { shared: this.undone.shared.map((r) => ({ ...r })), private: this.undone.private.map((r) => ({ ...r })) };
+  }
+
+  /**
+   * Carries out again the discards failed syscalls left undone, limited to the pages still stale
+   * on their side (a page in use again since then keeps its contents). Callable after `finish()`.
+   * @throws the backing's error when a discard fails again; what it left undone stays listed
+   */
+  retryDiscards(): void {
+    for (const side of ["shared", "private"] as const) {
+      const pending = this.undone[side].sort((a, b) => a.gfn - b.gfn);
+      if (pending.length === 0) continue;
+      this.undone[side] = [];
+      const stale: GfnRange[] = [];
+      let start = pending[0]!.gfn;
+      let end = start;
+      for (const r of pending) {
+        if (r.gfn > end) {
+          stale.push(...this.tracker.staleRuns(side, start, end - start));
+          start = r.gfn;
+        }
+        end = Math.max(end, r.gfn + r.npages);
+      }
+      stale.push(...this.tracker.staleRuns(side, start, end - start));
+      if (stale.length > 0) this.discard(side, side === "shared" ? this.shared : this.priv, stale);
+    }
+    if (this.failure !== null) this.throwFailure();
   }
 
   /** Takes the sample and/or makes the progress call due at this event count. */
@@ -494,6 +570,8 @@ export class Replayer {
   /**
    * Ends the replay: flushes the policy (unless `flush` is false or `flushAtEnd` was off),
    * takes the last sample and returns the metrics. Later `apply` calls throw.
+   * @throws the backing's error when a discard of the flush failed (the replay is finished all
+   *   the same; `snapshot()` gives the metrics, `retryDiscards()` the undone discards)
    */
   finish(flush = this.options.flushAtEnd !== false): ReplayResult {
     if (!this.finished) {
@@ -511,6 +589,7 @@ export class Replayer {
       }
       this.sample();
       this.progress();
+      if (this.failure !== null) this.throwFailure(); // the flush's discard failed; snapshot() still answers
     }
     return this.snapshot();
   }
