@@ -24,6 +24,7 @@ import { BOOT_PAGES, type GuestLayout, guestLayout, MB, OP, PAGE_BYTES, payloadW
 import { Machine } from "./machine.js";
 import { createPolicy } from "../policy/create.js";
 import type { DiscardBatch, DiscardPolicy, PolicyName } from "../policy/types.js";
+import { discardedRangesOf } from "../backing/contract.js";
 import type { Tracker } from "../model/tracker.js";
 import type { PendingConversion } from "../model/conversion.js";
 import { PRIVATE_POPULATED, SHARED_POPULATED, type Side } from "../model/states.js";
@@ -390,20 +391,25 @@ class VmmRun {
     this.notePeak();
   }
 
-  /** Carries out a policy's batch on the real backings, then records it in the tracker. */
+  /**
+   * Carries out a policy's batch on the real backings, then records in the tracker what was
+   * discarded: all of it, or, when a fallocate failed part-way, the ranges before the failure
+   * (the rest stays populated, and stale, in the tracker as in the kernel).
+   */
   apply(batch: DiscardBatch | null): void {
     if (!batch) return;
     for (const side of SIDES) {
       const ranges = batch[side];
       if (ranges.length === 0) continue;
       const backing = side === "shared" ? this.m.sharedSide : this.m.privateSide;
+      let done = ranges.length;
       try {
         backing.discard(ranges);
       } catch (err) {
         this.noteVmmError(err);
-        continue;
+        done = discardedRangesOf(err, ranges.length);
       }
-      for (const r of ranges) this.tracker.markDiscarded(side, r.gfn, r.npages);
+      for (let i = 0; i < done; i++) this.tracker.markDiscarded(side, ranges[i]!.gfn, ranges[i]!.npages);
     }
   }
 
