@@ -80,7 +80,11 @@ export function errnoName(errno: number): string {
 type Koffi = typeof import("koffi");
 type Fn = (...args: unknown[]) => unknown;
 /** The syscall table: koffi's libc functions, or wrappers of them that inject faults. */
-type Libc = { koffi: Koffi /** errno of the last call through this table */; errno: () => number } & Record<SyscallName, Fn>;
+interface Libc extends Record<SyscallName, Fn> {
+  koffi: Koffi;
+  /** errno of the last call made through this table */
+  errno: () => number;
+}
 /** koffi's own functions, loaded once. */
 let real: Libc | undefined;
 /** What every call goes through: `real`, or a faulting wrapper of it while a plan is set. */
