@@ -430,7 +430,7 @@ export class RangeMap implements RangeMapLike {
    * console.log(map.isUniformMany(Float64Array.of(0, 512, 1, 0, 1024, 1))); // Uint8Array [1, 0]
    * ```
    */
-  isUniformMany(queries: Float64Array | readonly number[], out?: Uint8Array): Uint8Array {
+  isUniformMany(queries: NumberList, out?: Uint8Array): Uint8Array {
     const length = listLength("queries", queries);
     const total = Math.floor(length / 3);
     if (length !== 3 * total) throw new MemattrRangeError(`queries.length must be a multiple of 3, got ${length}`);
@@ -462,7 +462,7 @@ export class RangeMap implements RangeMapLike {
    * @throws MemattrTypeError / MemattrRangeError naming the first bad range, or for a list that is
    *   not an array or a typed array of numbers, or a bad `out`
    */
-  uniformValueMany(ranges: Float64Array | readonly number[], out?: Int16Array): Int16Array {
+  uniformValueMany(ranges: NumberList, out?: Int16Array): Int16Array {
     const length = listLength("ranges", ranges);
     const total = Math.floor(length / 2);
     if (length !== 2 * total) throw new MemattrRangeError(`ranges.length must be even, got ${length}`);
