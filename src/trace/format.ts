@@ -235,18 +235,28 @@ function isRecord(v: unknown): v is Rec {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** A value quoted for a message: JSON where it has one, else its type (a bigint, a symbol, a cycle). */
+function show(v: unknown): string {
+  if (typeof v === "bigint") return `${v}n`;
+  try {
+    return JSON.stringify(v) ?? String(typeof v);
+  } catch {
+    return typeof v;
+  }
+}
+
 function int(r: Rec, key: string, min: number, max: number): number {
   const v = r[key];
   if (v === undefined) throw new FieldError("type", `missing field '${key}'`);
-  if (typeof v !== "number" || !Number.isInteger(v)) throw new FieldError("type", `'${key}' must be an integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new FieldError("type", `'${key}' must be an integer, got ${show(v)}`);
   if (v < min || v > max) throw new FieldError("range", `'${key}' = ${v} is outside [${min}, ${max}]`);
-  return v;
+  return v === 0 ? 0 : v; // -0 (JSON "-0") reads as 0, as it is written back
 }
 
 function oneOf<T extends string>(r: Rec, key: string, allowed: readonly T[]): T {
   const v = r[key];
   if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {
-    throw new FieldError("type", `'${key}' must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${JSON.stringify(v)}`);
+    throw new FieldError("type", `'${key}' must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${show(v)}`);
   }
   return v as T;
 }
@@ -256,7 +266,7 @@ function u64Field(r: Rec, key: string): bigint {
   const v = r[key];
   if (v === undefined) throw new FieldError("type", `missing field '${key}'`);
   if (typeof v !== "string" || !/^0x[0-9a-fA-F]{1,16}$/.test(v)) {
-    throw new FieldError("type", `'${key}' must be a u64 written "0x" and 1–16 hex digits, got ${JSON.stringify(v)}`);
+    throw new FieldError("type", `'${key}' must be a u64 written "0x" and 1–16 hex digits, got ${show(v)}`);
   }
   const n = BigInt(v);
   if (n >= U64_END) throw new FieldError("range", `'${key}' = ${v} is not below 2^64`);
@@ -266,7 +276,7 @@ function u64Field(r: Rec, key: string): bigint {
 function optBool(r: Rec, key: string): boolean | undefined {
   const v = r[key];
   if (v === undefined) return undefined;
-  if (typeof v !== "boolean") throw new FieldError("type", `'${key}' must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== "boolean") throw new FieldError("type", `'${key}' must be true or false, got ${show(v)}`);
   return v;
 }
 
@@ -287,8 +297,8 @@ function allowOnly(r: Rec, keys: readonly string[]): void {
 function withTime<T extends TraceEvent>(r: Rec, ev: T): T {
   const t = r.timeUs;
   if (t !== undefined) {
-    if (typeof t !== "number" || !Number.isFinite(t) || t < 0) throw new FieldError("type", `'timeUs' must be a finite number >= 0, got ${JSON.stringify(t)}`);
-    ev.timeUs = t;
+    if (typeof t !== "number" || !Number.isFinite(t) || t < 0) throw new FieldError("type", `'timeUs' must be a finite number >= 0, got ${show(t)}`);
+    ev.timeUs = t === 0 ? 0 : t; // -0 reads as 0, as it is written back
   }
   return ev;
 }
@@ -301,7 +311,7 @@ const MAX_ATTRS = 2 ** 53 - 1;
  * @throws FieldError naming the first bad field.
  */
 export function validateEvent(value: unknown): TraceEvent {
-  if (!isRecord(value)) throw new FieldError("type", `an event must be a JSON object, got ${JSON.stringify(value)}`);
+  if (!isRecord(value)) throw new FieldError("type", `an event must be a JSON object, got ${show(value)}`);
   const r = value;
   const type = oneOf(r, "type", TRACE_EVENT_TYPES);
   switch (type) {
@@ -374,10 +384,9 @@ export function validateEvent(value: unknown): TraceEvent {
 export function validateHeader(value: unknown): TraceHeader | { incompatible: string } {
   if (!isRecord(value)) throw new FieldError("type", "line 1 must be a header object");
   const r = value;
-  if (r.format !== TRACE_FORMAT) return { incompatible: `format ${JSON.stringify(r.format)}` };
-  if (typeof r.version !== "number" || !TRACE_VERSIONS_READ.includes(r.version))
-    return { incompatible: `${TRACE_FORMAT} version ${JSON.stringify(r.version)}` };
-  if (r.pageBytes !== PAGE_BYTES) throw new FieldError("range", `'pageBytes' must be ${PAGE_BYTES}, got ${JSON.stringify(r.pageBytes)}`);
+  if (r.format !== TRACE_FORMAT) return { incompatible: `format ${show(r.format)}` };
+  if (typeof r.version !== "number" || !TRACE_VERSIONS_READ.includes(r.version)) return { incompatible: `${TRACE_FORMAT} version ${show(r.version)}` };
+  if (r.pageBytes !== PAGE_BYTES) throw new FieldError("range", `'pageBytes' must be ${PAGE_BYTES}, got ${show(r.pageBytes)}`);
   if (!Array.isArray(r.regions)) throw new FieldError("type", "'regions' must be an array");
   const regions = r.regions.map((reg: unknown) => {
     if (!isRecord(reg)) throw new FieldError("type", "each region must be an object {gfn, npages}");
@@ -391,7 +400,15 @@ export function validateHeader(value: unknown): TraceHeader | { incompatible: st
   if (r.generator !== undefined) {
     const g = r.generator;
     if (!isRecord(g) || typeof g.name !== "string" || !isRecord(g.params)) throw new FieldError("type", "'generator' must be {name, seed, params}");
-    header.generator = { name: g.name, seed: int(g, "seed", 0, 2 ** 32 - 1), params: g.params as TraceGenerator["params"] };
+    const params: TraceGenerator["params"] = {};
+    for (const [k, v] of Object.entries(g.params)) {
+      // what JSON writes back as it was read: a finite number, a string, a boolean
+      if (!((typeof v === "number" && Number.isFinite(v)) || typeof v === "string" || typeof v === "boolean")) {
+        throw new FieldError("type", `generator param '${k}' must be a finite number, a string or a boolean, got ${show(v)}`);
+      }
+      params[k] = v === 0 ? 0 : v;
+    }
+    header.generator = { name: g.name, seed: int(g, "seed", 0, 2 ** 32 - 1), params };
   }
   if (r.source !== undefined) {
     const s = r.source;

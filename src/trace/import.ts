@@ -130,13 +130,14 @@ export class TraceImporter {
       format: format === "auto" ? null : format,
       lines: 0,
       events: 0,
-      recognized: {},
-      folded: {},
-      ignored: {},
-      unknown: {},
+      // Keyed by names read from the input ("valueOf", "__proto__" are a line's first token too): no prototype.
+      recognized: Object.create(null),
+      folded: Object.create(null),
+      ignored: Object.create(null),
+      unknown: Object.create(null),
       unknownLines: 0,
       rawTimestampLines: 0,
-      refused: {},
+      refused: Object.create(null),
       notes: [],
     };
     this.lenient = options.lenient ?? false;

@@ -46,7 +46,8 @@ export function serializeEvent(event: TraceEvent): string {
   try {
     return JSON.stringify(validateEvent(event));
   } catch (e) {
-    rethrow(e, `trace event ${JSON.stringify((event as { type?: unknown })?.type)}`);
+    const type = (event as { type?: unknown } | null)?.type;
+    rethrow(e, `trace event ${typeof type === "string" ? JSON.stringify(type) : typeof type}`);
   }
 }
 

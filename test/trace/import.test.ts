@@ -130,3 +130,17 @@ describe("importer behaviour", () => {
     expect(r.summary.notes[0]).toMatch(/RAMBlock offset was used as the gpa/);
   });
 });
+
+describe("fuzz findings (test/fuzz/trace-import.test.ts), kept as regression cases", () => {
+  it("counts a line whose first token is an Object.prototype name like any other", () => {
+    // before: summary.unknown.valueOf became "function valueOf() { [native code] }1", and __proto__ was lost
+    const r = importTrace("valueOf\n__proto__ x\nconstructor\nvalueOf\n");
+    expect(Object.entries(r.summary.unknown).sort()).toEqual([
+      ["__proto__", 1],
+      ["constructor", 1],
+      ["valueOf", 2],
+    ]);
+    expect(r.summary.unknownLines).toBe(4);
+    expect(formatImportSummary(r.summary)).toMatch(/valueOf 2/);
+  });
+});

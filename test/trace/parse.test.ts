@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseTrace, parseTraceSync, TraceLineParser } from "../../src/trace/index.js";
+import { parseTrace, parseTraceSync, serializeEvent, TraceLineParser } from "../../src/trace/index.js";
 import type { TraceEvent } from "../../src/trace/index.js";
 
 const sample = readFileSync(new URL("../fixtures/sample-trace.jsonl", import.meta.url), "utf8");
@@ -126,5 +126,31 @@ describe("parseTrace (async sources)", () => {
 
   it("refuses an incompatible version before any event", async () => {
     await expect(parseTrace(HEADER.replace('"version":1', '"version":0'))).rejects.toMatchObject({ code: "ETRACEVERSION" });
+  });
+});
+
+describe("fuzz findings (test/fuzz/trace-jsonl.test.ts), kept as regression cases", () => {
+  it('reads "-0" as 0, so what it reads is what it writes back', () => {
+    // before: timeUs and gfn -0, written back as 0: a different event after the round trip
+    const text = `${HEADER}\n{"type":"touch","gfn":-0,"npages":1,"side":"shared","timeUs":-0}\n`;
+    const [ev] = [...parseTraceSync(text).events];
+    expect(Object.is(ev!.timeUs, 0) && Object.is((ev as { gfn: number }).gfn, 0)).toBe(true);
+  });
+
+  it("refuses generator params JSON cannot write back (1e400 reads as Infinity, written as null)", () => {
+    // before: accepted; the header written back said "guestBytes":null
+    const header = '{"format":"memattr-trace","version":2,"pageBytes":4096,"regions":[],"generator":{"name":"x","seed":1,"params":{"guestBytes":1e400}}}';
+    expect(() => parseTraceSync(header)).toThrow(
+      expect.objectContaining({ code: "ETRACEPARSE", message: expect.stringMatching(/generator param 'guestBytes'/) }),
+    );
+    expect(() => parseTraceSync(header.replace("1e400", '{"a":1}'))).toThrow(/generator param/);
+    expect(parseTraceSync(header.replace("1e400", "1073741824")).header.generator?.params).toEqual({ guestBytes: 1073741824 });
+  });
+
+  it("quotes a bigint or a symbol in a writer's error instead of failing to (the engine's TypeError before)", () => {
+    expect(() => serializeEvent({ type: "commit", id: 5n } as never)).toThrow(
+      expect.objectContaining({ code: "EINVALTYPE", message: expect.stringMatching(/5n/) }),
+    );
+    expect(() => serializeEvent({ type: 5n } as never)).toThrow(expect.objectContaining({ code: "EINVALTYPE" }));
   });
 });
