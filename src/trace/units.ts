@@ -37,12 +37,25 @@ const UNIT_SHIFT: Record<string, number> = {
  * ```
  */
 export function parseBytes(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const shift = m ? UNIT_SHIFT[m[2]!.toLowerCase()] : undefined;
-  if (!m || shift === undefined) throw new MemattrTypeError(`not a byte size: ${JSON.stringify(text)} (try "1GiB", "64MiB", "4096")`);
-  const bytes = Number(m[1]) * 2 ** shift;
-  if (!Number.isSafeInteger(bytes)) throw new MemattrRangeError(`byte size ${JSON.stringify(text)} is not a whole number of bytes below 2^53`);
-  return bytes;
+  const m = typeof text === "string" ? /^\s*(\d+)(?:\.(\d+))?\s*([a-zA-Z]*)\s*$/.exec(text) : null;
+  const shift = m ? UNIT_SHIFT[m[3]!.toLowerCase()] : undefined;
+  if (!m || shift === undefined || !Object.hasOwn(UNIT_SHIFT, m[3]!.toLowerCase())) {
+    throw new MemattrTypeError(`not a byte size: ${typeof text === "string" ? JSON.stringify(text) : typeof text} (try "1GiB", "64MiB", "4096")`);
+  }
+  // Exact in integers: digits · 2^shift / 10^decimals must be a whole number (a double would round
+  // "4096.0000000000000001" to 4096). Past 16 integer digits the value is beyond 2^53, and a
+  // fraction of more digits than `shift` (trailing zeros dropped) is never whole: no big numbers.
+  const whole = m[1]!.replace(/^0+(?=\d)/, "");
+  const frac = (m[2] ?? "").replace(/0+$/, "");
+  if (whole.length > 16 || frac.length > shift) {
+    throw new MemattrRangeError(`byte size ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} is not a whole number of bytes below 2^53`);
+  }
+  const scaled = BigInt(whole + frac) << BigInt(shift);
+  const denominator = 10n ** BigInt(frac.length);
+  if (scaled % denominator !== 0n || scaled / denominator > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new MemattrRangeError(`byte size ${JSON.stringify(text)} is not a whole number of bytes below 2^53`);
+  }
+  return Number(scaled / denominator);
 }
 
 /**
