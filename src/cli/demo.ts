@@ -5,37 +5,55 @@
  *
  *   memattr demo [--guest 1GiB] [--budget 2MiB] [--seed N] [--simulated]
  */
-import { parseArgs } from "node:util";
 import { POLICY_NAMES } from "../policy/create.js";
 import { formatPolicyTable } from "../replay/index.js";
-import { formatBytes, parseBytes } from "../trace/index.js";
+import { formatBytes } from "../trace/index.js";
+import { bytesOption, intOption, parseOptions, UsageError } from "./_args.js";
 import { chooseBackings, openWorkload, replayWorkload } from "./replay.js";
+
+const USAGE = "usage: memattr demo [--guest 1GiB] [--budget 2MiB] [--seed N] [--simulated]\n";
+
+/** A checked `memattr demo` command line. */
+export interface DemoCommand {
+  guestBytes: number;
+  budgetBytes: number;
+  seed: number;
+  simulated: boolean;
+}
+
+/**
+ * Reads a `memattr demo` command line.
+ * @throws UsageError for anything the command cannot run.
+ */
+export function parseDemoArgs(args: string[]): DemoCommand {
+  const { values } = parseOptions({
+    args,
+    options: {
+      guest: { type: "string", default: "1GiB" },
+      budget: { type: "string", default: "2MiB" },
+      seed: { type: "string", default: "1" },
+      simulated: { type: "boolean", default: false },
+    },
+  });
+  return {
+    guestBytes: bytesOption("guest", values.guest)!,
+    budgetBytes: bytesOption("budget", values.budget)!,
+    seed: intOption("seed", values.seed, 0, 2 ** 32 - 1)!,
+    simulated: values.simulated!,
+  };
+}
 
 /** Entry of `memattr demo`. @returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  let guestBytes: number;
-  let budgetBytes: number;
-  let seed: number;
-  let simulated: boolean;
+  let cmd: DemoCommand;
   try {
-    const { values } = parseArgs({
-      args,
-      options: {
-        guest: { type: "string", default: "1GiB" },
-        budget: { type: "string", default: "2MiB" },
-        seed: { type: "string", default: "1" },
-        simulated: { type: "boolean", default: false },
-      },
-    });
-    guestBytes = parseBytes(values.guest!);
-    budgetBytes = parseBytes(values.budget!);
-    seed = Number(values.seed);
-    if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer`);
-    simulated = values.simulated!;
+    cmd = parseDemoArgs(args);
   } catch (err) {
-    process.stderr.write(`memattr demo: ${(err as Error).message}\nusage: memattr demo [--guest 1GiB] [--budget 2MiB] [--seed N] [--simulated]\n`);
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`memattr demo: ${err.message}\n${USAGE}`);
     return 2;
   }
+  const { guestBytes, budgetBytes, seed, simulated } = cmd;
   const backings = await chooseBackings(simulated);
   process.stdout.write(
     `memattr demo — discard policies on a ${formatBytes(guestBytes)} guest, adaptive budget ${formatBytes(budgetBytes)}\n${backings.label}\n\n`,

@@ -12,7 +12,9 @@ import {
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
   KVM_X86_VM_TYPE_NAMES,
 } from "../uapi/constants.js";
+import { KvmError } from "../kvm/errors.js";
 import { Kvm, type KvmCapabilityReport } from "../kvm/system.js";
+import { UsageError } from "./_args.js";
 
 interface VmTypeRow {
   type: number;
@@ -21,22 +23,41 @@ interface VmTypeRow {
   memoryAttributes: number;
 }
 
-/** Entry of `memattr probe`. @returns the process exit code */
-export async function run(args: string[]): Promise<number> {
+const USAGE = "usage: memattr probe [--json] [--device PATH]\n";
+
+/**
+ * Reads a `memattr probe` command line.
+ * @returns the device and output form, or `"help"` for -h/--help.
+ * @throws UsageError for an unknown argument or --device without a path.
+ */
+export function parseProbeArgs(args: string[]): { device: string; json: boolean } | "help" {
   let device = "/dev/kvm";
   let json = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--json") json = true;
     else if (a === "--device" && args[i + 1] !== undefined) device = args[++i]!;
-    else if (a === "-h" || a === "--help") {
-      process.stdout.write("usage: memattr probe [--json] [--device PATH]\n");
-      return 0;
-    } else {
-      process.stderr.write(`memattr probe: unknown argument '${a}'\nusage: memattr probe [--json] [--device PATH]\n`);
-      return 2;
-    }
+    else if (a === "-h" || a === "--help") return "help";
+    else throw new UsageError(`unknown argument '${a}'`);
   }
+  return { device, json };
+}
+
+/** Entry of `memattr probe`. @returns the process exit code */
+export async function run(args: string[]): Promise<number> {
+  let cmd: ReturnType<typeof parseProbeArgs>;
+  try {
+    cmd = parseProbeArgs(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`memattr probe: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  if (cmd === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { device, json } = cmd;
   if (!existsSync(device)) {
     process.stderr.write(`memattr probe: ${device} does not exist: KVM is not available on this host (no private-memory support to probe)\n`);
     return 1;
@@ -49,7 +70,15 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   try {
-    const report = kvm.capabilities();
+    let report: KvmCapabilityReport;
+    try {
+      report = kvm.capabilities();
+    } catch (err) {
+      // opened, but it answers no KVM ioctl (ENOTTY): a file or another device
+      if (!(err instanceof KvmError)) throw err;
+      process.stderr.write(`memattr probe: ${device} is not a KVM device: ${err.message}\n`);
+      return 1;
+    }
     const vmTypes = probeVmTypes(kvm, report);
     if (json) process.stdout.write(`${JSON.stringify({ device, ...report, perVmType: vmTypes }, null, 2)}\n`);
     else process.stdout.write(formatReport(device, report, vmTypes));

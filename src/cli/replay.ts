@@ -9,12 +9,12 @@
  * Backings: real memfd + guest_memfd when /dev/kvm and koffi work here (through the Node-only
  * `../backing/real/index.js`, imported lazily); otherwise, or with `--simulated`, SimulatedBacking,
  * and every output says "simulated backing". A progress bar goes to stderr on a TTY. Exit
- * codes: 0 done, 1 an error (a bad trace line names its line; the partial table is printed),
- * 2 usage.
+ * codes: 0 done, 1 an error (a file that cannot be read; a bad trace line names its line and
+ * the partial table is printed), 2 usage (also a generator option the generator refuses).
  */
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { MemattrError } from "../core/errors.js";
 import { RangeMap } from "../core/range-map.js";
 import type { GfnRange } from "../model/errors.js";
 import { Tracker } from "../model/tracker.js";
@@ -22,18 +22,23 @@ import { POLICY_NAMES } from "../policy/create.js";
 import type { DiscardPolicy, PolicyName } from "../policy/types.js";
 import type { ReplayEvents, ReplayProgress, ReplayResult, ReplayTarget, TargetFactory } from "../replay/index.js";
 import { formatPolicyTable, materializeEvents, regionsForTrace, replayAll, ReplayStoppedError, simulatedTargets } from "../replay/index.js";
-import { detectTraceFormat, formatBytes, formatImportSummary, GENERATORS, generateTrace, importTraceAsync, parseBytes, parseTrace } from "../trace/index.js";
+import { detectTraceFormat, formatBytes, formatImportSummary, GENERATORS, generateTrace, importTraceAsync, parseTrace } from "../trace/index.js";
 import type { GeneratorName, TraceHeader } from "../trace/index.js";
+import { bytesOption, fileErrorMessage, intOption, parseOptions, UsageError } from "./_args.js";
+
+/** Most warm-up events `--warmup` takes: the warm-up trace is held in memory. */
+export const MAX_WARMUP_EVENTS = 10_000_000;
+/** Most timed replays `--repeat` takes. */
+export const MAX_REPETITIONS = 1000;
 
 const USAGE = `usage: memattr replay <trace.jsonl|ftrace.txt|qemu.log|${Object.keys(GENERATORS).join("|")}> [--guest 1GiB] [--seed N]
                       [--transactions N] [--policy ${POLICY_NAMES.join("|")}|all] [--budget 2MiB]
                       [--warmup 30000] [--repeat 3] [--simulated] [--json]
-  --warmup N   events each policy replays on throwaway backings before it is timed (JIT warm-up)
+  --warmup N   events each policy replays on throwaway backings before it is timed (JIT warm-up;
+               at most ${MAX_WARMUP_EVENTS})
   --repeat N   timed replays per policy, each on fresh backings; the table shows the median
-               (traces over 500 000 events, or streamed from a file, are timed once)
+               (1 to ${MAX_REPETITIONS}; traces over 500 000 events, or streamed from a file, are timed once)
 `;
-
-class UsageError extends Error {}
 
 /** A trace to replay, opened afresh for each policy. */
 export interface Workload {
@@ -110,7 +115,7 @@ async function readHead(path: string, bytes: number): Promise<string> {
  * policy; or a kernel ftrace / QEMU trace log, imported once.
  */
 export async function openWorkload(spec: string, o: { guestBytes: number; seed: number; transactions?: number; countEvents: boolean }): Promise<Workload> {
-  if (spec in GENERATORS) {
+  if (Object.hasOwn(GENERATORS, spec)) {
     const name = spec as GeneratorName;
     const main = name === "ovmf-dma" ? "transactions" : name === "linux-boot" ? "conversions" : "floodRequests";
     const options: Record<string, number> = { guestBytes: o.guestBytes, seed: o.seed };
@@ -204,66 +209,92 @@ export async function replayWorkload(
   });
 }
 
+/** A checked `memattr replay` command line. */
+export interface ReplayCommand {
+  /** The trace file or generator name. */
+  spec: string;
+  guestBytes: number;
+  seed: number;
+  transactions?: number;
+  policies: PolicyName[];
+  budgetBytes: number;
+  simulated: boolean;
+  json: boolean;
+  warmupEvents: number;
+  repetitions: number;
+}
+
+/**
+ * Reads a `memattr replay` command line.
+ * @returns the command, or `"help"` for -h/--help.
+ * @throws UsageError for anything the command cannot run.
+ */
+export function parseReplayArgs(args: string[]): ReplayCommand | "help" {
+  const { values, positionals } = parseOptions({
+    args,
+    allowPositionals: true,
+    options: {
+      guest: { type: "string", default: "1GiB" },
+      policy: { type: "string", default: "all" },
+      budget: { type: "string", default: "2MiB" },
+      seed: { type: "string", default: "1" },
+      transactions: { type: "string" },
+      warmup: { type: "string", default: String(DEFAULT_WARMUP_EVENTS) },
+      repeat: { type: "string", default: String(DEFAULT_REPETITIONS) },
+      simulated: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return "help";
+  if (positionals.length !== 1) throw new UsageError("give one trace file or generator name");
+  const policy = values.policy!;
+  if (policy !== "all" && !(POLICY_NAMES as readonly string[]).includes(policy)) throw new UsageError(`unknown policy '${policy}'`);
+  return {
+    spec: positionals[0]!,
+    guestBytes: bytesOption("guest", values.guest)!,
+    budgetBytes: bytesOption("budget", values.budget)!,
+    seed: intOption("seed", values.seed, 0, 2 ** 32 - 1)!,
+    transactions: intOption("transactions", values.transactions),
+    policies: policy === "all" ? [...POLICY_NAMES] : [policy as PolicyName],
+    simulated: values.simulated!,
+    json: values.json!,
+    warmupEvents: intOption("warmup", values.warmup, 0, MAX_WARMUP_EVENTS)!,
+    repetitions: intOption("repeat", values.repeat, 1, MAX_REPETITIONS)!,
+  };
+}
+
 /** Entry of `memattr replay`. @returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  let spec: string;
-  let o: {
-    guestBytes: number;
-    seed: number;
-    transactions?: number;
-    policies: PolicyName[];
-    budgetBytes: number;
-    simulated: boolean;
-    json: boolean;
-    warmupEvents: number;
-    repetitions: number;
-  };
+  let o: ReplayCommand | "help";
   try {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        guest: { type: "string", default: "1GiB" },
-        policy: { type: "string", default: "all" },
-        budget: { type: "string", default: "2MiB" },
-        seed: { type: "string", default: "1" },
-        transactions: { type: "string" },
-        warmup: { type: "string", default: String(DEFAULT_WARMUP_EVENTS) },
-        repeat: { type: "string", default: String(DEFAULT_REPETITIONS) },
-        simulated: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-    if (values.help) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new UsageError("give one trace file or generator name");
-    spec = positionals[0]!;
-    const policy = values.policy!;
-    if (policy !== "all" && !(POLICY_NAMES as readonly string[]).includes(policy)) throw new UsageError(`unknown policy '${policy}'`);
-    if (!/^\d+$/.test(values.seed!)) throw new UsageError(`--seed must be a non-negative integer, got '${values.seed}'`);
-    if (values.transactions !== undefined && !/^\d+$/.test(values.transactions)) throw new UsageError(`--transactions must be a non-negative integer`);
-    if (!/^\d+$/.test(values.warmup!)) throw new UsageError(`--warmup must be a non-negative integer (events), got '${values.warmup}'`);
-    if (!/^[1-9]\d*$/.test(values.repeat!)) throw new UsageError(`--repeat must be a positive integer, got '${values.repeat}'`);
-    o = {
-      guestBytes: parseBytes(values.guest!),
-      budgetBytes: parseBytes(values.budget!),
-      seed: Number(values.seed),
-      transactions: values.transactions === undefined ? undefined : Number(values.transactions),
-      policies: policy === "all" ? [...POLICY_NAMES] : [policy as PolicyName],
-      simulated: values.simulated!,
-      json: values.json!,
-      warmupEvents: Number(values.warmup),
-      repetitions: Number(values.repeat),
-    };
+    o = parseReplayArgs(args);
   } catch (err) {
-    process.stderr.write(`memattr replay: ${(err as Error).message}\n\n${USAGE}`);
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`memattr replay: ${err.message}\n\n${USAGE}`);
     return 2;
   }
+  if (o === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const backings = await chooseBackings(o.simulated);
-  const workload = await openWorkload(spec, { ...o, countEvents: process.stderr.isTTY === true });
+  let workload: Workload;
+  try {
+    workload = await openWorkload(o.spec, { ...o, countEvents: process.stderr.isTTY === true });
+  } catch (err) {
+    const message = fileErrorMessage(err);
+    if (message !== undefined) {
+      process.stderr.write(`memattr replay: ${message}\n`);
+      return 1;
+    }
+    if (err instanceof MemattrError && Object.hasOwn(GENERATORS, o.spec)) {
+      // the generator refused an option (a guest too small for it, …)
+      process.stderr.write(`memattr replay: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
   process.stderr.write(`${backings.label}\n`);
   try {
     const results = await replayWorkload(workload, o.policies, o.budgetBytes, backings, o.guestBytes, o);
@@ -277,6 +308,9 @@ export async function run(args: string[]): Promise<number> {
       process.stdout.write(`${formatPolicyTable([err.partial], `${workload.name} — STOPPED at line ${err.line}, partial`)}\n${backings.label}\n`);
       return 1;
     }
-    throw err;
+    const message = fileErrorMessage(err);
+    if (message === undefined) throw err;
+    process.stderr.write(`\nmemattr replay: ${message}\n`);
+    return 1;
   }
 }

@@ -8,7 +8,8 @@
  *   memattr trace stats <FILE> [--json]
  *
  * Traces go to stdout unless `-o` is given; summaries and errors go to stderr. Exit codes:
- * 0 done, 1 an error while reading or writing (a TraceParseError names the line), 2 usage.
+ * 0 done, 1 an error while reading or writing (a file that cannot be opened is printed; a
+ * TraceParseError, naming the line, is thrown to the caller), 2 usage.
  * `--transactions` sizes each generator's main loop: ovmf-dma transactions, linux-boot
  * allocate-and-convert calls, adversarial flood requests.
  */
@@ -16,7 +17,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
-import { parseArgs } from "node:util";
+import { MemattrError } from "../core/errors.js";
 import {
   detectTraceFormat,
   formatBytes,
@@ -24,14 +25,14 @@ import {
   formatTrace,
   GENERATORS,
   generateTrace,
-  parseBytes,
   parseTrace,
   serializeEvent,
   serializeHeader,
   TraceImporter,
   TraceStatsCounter,
 } from "../trace/index.js";
-import type { AdversarialPhase, GeneratorName, ImportFormat, ImportSummary, TraceEvent, TraceHeader, TraceStats } from "../trace/index.js";
+import type { AdversarialPhase, GeneratedTrace, GeneratorName, ImportFormat, ImportSummary, TraceEvent, TraceHeader, TraceStats } from "../trace/index.js";
+import { bytesOption, fileErrorMessage, intOption, parseOptions, UsageError } from "./_args.js";
 
 const USAGE = `usage:
   memattr trace generate <${Object.keys(GENERATORS).join("|")}> [--guest 1GiB] [--seed N] [--transactions N]
@@ -45,8 +46,6 @@ ${Object.entries(GENERATORS)
   .join("\n")}
 --transactions sets ovmf-dma transactions, linux-boot conversions, adversarial flood requests.
 `;
-
-class UsageError extends Error {}
 
 /** Writes lines to `out` in 64 KiB batches, waiting when the stream asks to. */
 async function writeLines(lines: Iterable<string> | AsyncIterable<string>, out: Writable): Promise<void> {
@@ -73,14 +72,52 @@ async function withOutput(file: string | undefined, body: (out: Writable) => Pro
   await once(out, "finish");
 }
 
-function intOption(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a non-negative integer, got '${text}'`);
-  return Number(text);
+/** A `memattr trace` command line, checked. */
+export type TraceCommand =
+  | { sub: "help" }
+  | { sub: "generate"; name: GeneratorName; trace: GeneratedTrace; output: string | undefined }
+  | { sub: "import"; file: string; output: string | undefined; format: ImportFormat | "auto"; lenient: boolean }
+  | { sub: "stats"; file: string; json: boolean };
+
+/**
+ * Reads a `memattr trace` command line. A generator's options are checked by building the
+ * (lazy) trace, so every option error is found here.
+ * @throws UsageError for anything the command cannot run.
+ */
+export function parseTraceArgs(args: string[]): TraceCommand {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "generate":
+      return parseGenerate(rest);
+    case "import": {
+      const { values, positionals } = parseOptions({
+        args: rest,
+        allowPositionals: true,
+        options: { output: { type: "string", short: "o" }, format: { type: "string" }, lenient: { type: "boolean" } },
+      });
+      if (positionals.length !== 1) throw new UsageError("trace import needs one input file");
+      const format = values.format ?? "auto";
+      if (format !== "auto" && format !== "ftrace" && format !== "qemu") throw new UsageError(`--format must be auto, ftrace or qemu, got '${format}'`);
+      return { sub, file: positionals[0]!, output: values.output, format, lenient: values.lenient ?? false };
+    }
+    case "stats": {
+      const { values, positionals } = parseOptions({ args: rest, allowPositionals: true, options: { json: { type: "boolean" } } });
+      if (positionals.length !== 1) throw new UsageError("trace stats needs one trace file");
+      return { sub, file: positionals[0]!, json: values.json ?? false };
+    }
+    case "-h":
+    case "--help":
+    case "help":
+      return { sub: "help" };
+    default:
+      throw new UsageError(sub === undefined ? "missing subcommand" : `unknown subcommand '${sub}'`);
+  }
 }
 
-async function generate(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+const PHASES: readonly string[] = ["alternate", "random", "flood"];
+
+function parseGenerate(args: string[]): TraceCommand {
+  const { values, positionals } = parseOptions({
     args,
     allowPositionals: true,
     options: {
@@ -93,28 +130,47 @@ async function generate(args: string[]): Promise<number> {
     },
   });
   const name = positionals[0] as GeneratorName | undefined;
-  if (name === undefined || !(name in GENERATORS) || positionals.length > 1)
+  if (name === undefined || !Object.hasOwn(GENERATORS, name) || positionals.length > 1)
     throw new UsageError(`trace generate needs one generator name: ${Object.keys(GENERATORS).join(", ")}`);
   const common: { guestBytes?: number; seed?: number; abortRate?: number } = {};
-  if (values.guest !== undefined) common.guestBytes = parseBytes(values.guest);
-  const seed = intOption("seed", values.seed);
+  const guestBytes = bytesOption("guest", values.guest);
+  if (guestBytes !== undefined) common.guestBytes = guestBytes;
+  const seed = intOption("seed", values.seed, 0, 2 ** 32 - 1);
   if (seed !== undefined) common.seed = seed;
-  if (values["abort-rate"] !== undefined) common.abortRate = Number(values["abort-rate"]);
+  const rate = values["abort-rate"];
+  if (rate !== undefined) {
+    common.abortRate = /^(?:\d+\.?\d*|\.\d+)$/.test(rate) ? Number(rate) : Number.NaN;
+    if (!(common.abortRate >= 0 && common.abortRate <= 1)) throw new UsageError(`--abort-rate must be a probability from 0 to 1, got '${rate}'`);
+  }
   const count = intOption("transactions", values.transactions);
   if (values.phases !== undefined && name !== "adversarial") throw new UsageError("--phases applies to the adversarial generator only");
-  const trace =
-    name === "ovmf-dma"
-      ? generateTrace(name, { ...common, ...(count !== undefined && { transactions: count }) })
-      : name === "linux-boot"
-        ? generateTrace(name, { ...common, ...(count !== undefined && { conversions: count }) })
-        : generateTrace(name, {
-            ...common,
-            ...(count !== undefined && { floodRequests: count }),
-            ...(values.phases !== undefined && { phases: values.phases.split(",") as AdversarialPhase[] }),
-          });
-  await withOutput(values.output, (out) => writeLines(formatTrace(trace.header, trace.events), out));
-  if (values.output !== undefined) {
-    process.stderr.write(`memattr trace: wrote ${name} for a ${formatBytes(trace.header.regions[0]!.npages * 4096)} guest to ${values.output}\n`);
+  const phases = values.phases?.split(",");
+  if (phases?.some((p) => !PHASES.includes(p))) throw new UsageError(`--phases must list ${PHASES.join(", ")}, got '${values.phases}'`);
+  let trace: GeneratedTrace;
+  try {
+    trace =
+      name === "ovmf-dma"
+        ? generateTrace(name, { ...common, ...(count !== undefined && { transactions: count }) })
+        : name === "linux-boot"
+          ? generateTrace(name, { ...common, ...(count !== undefined && { conversions: count }) })
+          : generateTrace(name, {
+              ...common,
+              ...(count !== undefined && { floodRequests: count }),
+              ...(phases !== undefined && { phases: phases as AdversarialPhase[] }),
+            });
+  } catch (err) {
+    // the generator's own option checks (a guest too small for it, …)
+    if (err instanceof MemattrError) throw new UsageError(err.message);
+    throw err;
+  }
+  return { sub: "generate", name, trace, output: values.output };
+}
+
+async function generate(cmd: Extract<TraceCommand, { sub: "generate" }>): Promise<number> {
+  const { trace, output } = cmd;
+  await withOutput(output, (out) => writeLines(formatTrace(trace.header, trace.events), out));
+  if (output !== undefined) {
+    process.stderr.write(`memattr trace: wrote ${cmd.name} for a ${formatBytes(trace.header.regions[0]!.npages * 4096)} guest to ${output}\n`);
   }
   return 0;
 }
@@ -139,17 +195,9 @@ async function* importLines(file: string, format: ImportFormat | "auto", lenient
   if (!headerWritten) yield `${serializeHeader(importer.header())}\n`;
 }
 
-async function importCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { output: { type: "string", short: "o" }, format: { type: "string" }, lenient: { type: "boolean" } },
-  });
-  if (positionals.length !== 1) throw new UsageError("trace import needs one input file");
-  const format = (values.format ?? "auto") as ImportFormat | "auto";
-  if (!["auto", "ftrace", "qemu"].includes(format)) throw new UsageError(`--format must be auto, ftrace or qemu, got '${format}'`);
+async function importCommand(cmd: Extract<TraceCommand, { sub: "import" }>): Promise<number> {
   const summary: { value?: ImportSummary } = {};
-  await withOutput(values.output, (out) => writeLines(importLines(positionals[0]!, format, values.lenient ?? false, summary), out));
+  await withOutput(cmd.output, (out) => writeLines(importLines(cmd.file, cmd.format, cmd.lenient, summary), out));
   process.stderr.write(formatImportSummary(summary.value!));
   return summary.value!.format === null ? 1 : 0;
 }
@@ -189,10 +237,8 @@ async function readSample(file: string): Promise<string> {
   return text;
 }
 
-async function stats(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
-  if (positionals.length !== 1) throw new UsageError("trace stats needs one trace file");
-  const file = positionals[0]!;
+async function stats(cmd: Extract<TraceCommand, { sub: "stats" }>): Promise<number> {
+  const { file } = cmd;
   const kind = detectTraceFormat(await readSample(file));
   const counter = new TraceStatsCounter();
   let header: TraceHeader | undefined;
@@ -213,7 +259,7 @@ async function stats(args: string[]): Promise<number> {
     return 1;
   }
   const result = counter.result();
-  if (values.json) process.stdout.write(`${JSON.stringify({ header, stats: result, import: summary }, null, 2)}\n`);
+  if (cmd.json) process.stdout.write(`${JSON.stringify({ header, stats: result, import: summary }, null, 2)}\n`);
   else {
     process.stdout.write(formatStats(header, result));
     if (summary) process.stdout.write(formatImportSummary(summary));
@@ -223,35 +269,30 @@ async function stats(args: string[]): Promise<number> {
 
 /** Entry of `memattr trace`. @returns the process exit code */
 export async function run(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
+  let cmd: TraceCommand;
   try {
-    switch (sub) {
-      case "generate":
-        return await generate(rest);
-      case "import":
-        return await importCommand(rest);
-      case "stats":
-        return await stats(rest);
-      case "-h":
-      case "--help":
+    cmd = parseTraceArgs(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`memattr trace: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  try {
+    switch (cmd.sub) {
       case "help":
         process.stdout.write(USAGE);
         return 0;
-      default:
-        process.stderr.write(`memattr trace: ${sub === undefined ? "missing subcommand" : `unknown subcommand '${sub}'`}\n${USAGE}`);
-        return 2;
+      case "generate":
+        return await generate(cmd);
+      case "import":
+        return await importCommand(cmd);
+      case "stats":
+        return await stats(cmd);
     }
-  } catch (e) {
-    const err = e as { code?: string; message?: string };
-    if (
-      e instanceof UsageError ||
-      err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
-      err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ||
-      err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
-    ) {
-      process.stderr.write(`memattr trace: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw e;
+  } catch (err) {
+    const message = fileErrorMessage(err);
+    if (message === undefined) throw err;
+    process.stderr.write(`memattr trace: ${message}\n`);
+    return 1;
   }
 }

@@ -15,7 +15,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { intOption, parseOptions, UsageError } from "./_args.js";
 
 const USAGE = `usage: memattr viz [TRACE] [--port N] [--host 127.0.0.1]
 
@@ -127,31 +127,47 @@ export async function serveViz(options: ServeVizOptions = {}): Promise<VizServer
   };
 }
 
+/** A checked `memattr viz` command line. */
+export interface VizCommand {
+  tracePath: string | undefined;
+  port: number;
+  /** True when --port was given (else the default port, or any free one when it is taken). */
+  portGiven: boolean;
+  host: string;
+}
+
+/**
+ * Reads a `memattr viz` command line.
+ * @returns the command, or `"help"` for -h/--help.
+ * @throws UsageError for anything the command cannot run.
+ */
+export function parseVizArgs(args: string[]): VizCommand | "help" {
+  const { values, positionals } = parseOptions({
+    args,
+    allowPositionals: true,
+    options: { port: { type: "string" }, host: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) return "help";
+  if (positionals.length > 1) throw new UsageError(`one trace at most, got ${positionals.length}`);
+  const port = values.port === undefined ? 5178 : intOption("port", values.port, 0, 65535)!;
+  return { tracePath: positionals[0], port, portGiven: values.port !== undefined, host: values.host ?? "127.0.0.1" };
+}
+
 /** `memattr viz [TRACE] [--port N] [--host H]`. */
 export async function run(args: string[]): Promise<number> {
-  const options = { port: { type: "string" }, host: { type: "string" }, help: { type: "boolean", short: "h" } } as const;
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof options }>>;
+  let cmd: VizCommand | "help";
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options });
+    cmd = parseVizArgs(args);
   } catch (err) {
-    process.stderr.write(`memattr viz: ${(err as Error).message}\n\n${USAGE}`);
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`memattr viz: ${err.message}\n\n${USAGE}`);
     return 2;
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
+  if (cmd === "help") {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length > 1) {
-    process.stderr.write(`memattr viz: one trace at most, got ${positionals.length}\n\n${USAGE}`);
-    return 2;
-  }
-  const port = values.port === undefined ? 5178 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`memattr viz: --port must be 0–65535, got '${values.port}'\n`);
-    return 2;
-  }
-  const tracePath = positionals[0];
+  const { tracePath, port, host } = cmd;
   if (tracePath !== undefined && !existsSync(tracePath)) {
     process.stderr.write(`memattr viz: no such trace file: ${tracePath}\n`);
     return 2;
@@ -163,12 +179,11 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`memattr viz: ${(err as Error).message}\n`);
     return 1;
   }
-  const host = values.host ?? "127.0.0.1";
   let viz: VizServer;
   try {
     viz = await serveViz({ root, port, host, ...(tracePath === undefined ? {} : { tracePath }) });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" || values.port !== undefined) throw err;
+    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" || cmd.portGiven) throw err;
     viz = await serveViz({ root, port: 0, host, ...(tracePath === undefined ? {} : { tracePath }) }); // default port taken
   }
   process.stdout.write(`memattr viz: serving ${root}\n  ${viz.url}\n(Ctrl-C to stop)\n`);

@@ -17,7 +17,8 @@ const USAGE =
   "usage: memattr vmm --policy eager|never|batched|adaptive|all --transactions N [--doorbell|--hypercall]\n" +
   "                   [--ram-mib M] [--budget-kib K] [--no-verify] [--json] [--timeout-s S]\n";
 
-interface Args {
+/** A checked `memattr vmm` command line. */
+export interface Args {
   policies: PolicyName[];
   transactions: number;
   hypercall: boolean;
@@ -28,10 +29,15 @@ interface Args {
   timeoutS: number;
 }
 
-function parse(args: string[]): Args | string {
+/**
+ * Reads a `memattr vmm` command line (help is handled before).
+ * @returns the options, or the message of a usage error.
+ */
+export function parseVmmArgs(args: string[]): Args | string {
   const o: Args = { policies: ["eager"], transactions: 1000, hypercall: false, ramMib: 64, budgetKib: undefined, verify: true, json: false, timeoutS: 600 };
+  // decimal digits only: Number() takes "", "1e3", "0x10" and " 5 " too
   const int = (v: string | undefined, name: string, min: number): number | string => {
-    const n = Number(v);
+    const n = v !== undefined && /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN;
     return Number.isSafeInteger(n) && n >= min ? n : `${name} needs an integer ≥ ${min}, got '${v ?? ""}'`;
   };
   for (let i = 0; i < args.length; i++) {
@@ -122,7 +128,7 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const o = parse(args);
+  const o = parseVmmArgs(args);
   if (typeof o === "string") {
     process.stderr.write(`memattr vmm: ${o}\n${USAGE}`);
     return 2;

@@ -88,3 +88,42 @@ describe("memattr demo", () => {
     expect(r.out).toMatch(/median of 3 timed replays/);
   });
 });
+
+// Found by test/fuzz/cli.test.ts.
+describe("memattr replay: command lines that used to throw or run without end", () => {
+  it("a missing file, a folder, or a file named like an Object.prototype member is exit 1 with the system's message", async () => {
+    // before: a thrown Node ENOENT/EISDIR error; "constructor" was taken for a generator name
+    for (const spec of ["/nonexistent/trace.jsonl", "/tmp", "constructor"]) {
+      const r = await captureCommand(replay, [spec, "--simulated"]);
+      expect(r.code, spec).toBe(1);
+      expect(r.err).toMatch(/ENOENT|EISDIR/);
+    }
+  });
+
+  it("--repeat and --warmup have an upper bound, and counts are decimal digits", async () => {
+    // before: --repeat 99999999999 was taken (a replay 10^11 times over)
+    for (const args of [
+      ["--repeat", "99999999999"],
+      ["--warmup", "99999999999999"],
+      ["--seed", "0x10"],
+      ["--transactions", ""],
+      ["--guest", "1e400"],
+    ]) {
+      const r = await captureCommand(replay, ["ovmf-dma", ...SMALL, "--simulated", ...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err).toMatch(/usage: memattr replay/);
+    }
+  });
+
+  it("a guest the generator refuses is a usage error", async () => {
+    // before: a MemattrRangeError thrown out of run()
+    const r = await captureCommand(replay, ["ovmf-dma", "--guest", "4096", "--simulated"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/guestBytes 4096/);
+  });
+
+  it("demo refuses a seed that is not decimal digits", async () => {
+    // before: "" read as 0 and "1e3" as 1000
+    for (const seed of ["", "1e3", "0x10"]) expect((await captureCommand(demo, ["--seed", seed])).code, seed).toBe(2);
+  });
+});

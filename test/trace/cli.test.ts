@@ -63,4 +63,33 @@ describe("memattr trace", () => {
     expect((await capture(["frobnicate"])).code).toBe(2);
     expect((await capture(["--help"])).code).toBe(0);
   });
+
+  // Found by test/fuzz/cli.test.ts; before, each threw (a Node ENOENT/EISDIR error, or a MemattrError
+  // that main.ts turned into exit 1 for what is a usage error).
+  it("a file that cannot be opened is exit 1 with the system's message, not a thrown error", async () => {
+    for (const args of [
+      ["import", join(dir, "missing.log")],
+      ["stats", join(dir, "missing.jsonl")],
+      ["stats", dir],
+      ["generate", "ovmf-dma", "--transactions", "1", "-o", join(dir, "no", "such", "dir.jsonl")],
+    ]) {
+      const r = await capture(args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.err).toMatch(/ENOENT|EISDIR/);
+    }
+  });
+
+  it("an option the generator refuses, or one not in decimal digits, is a usage error (exit 2)", async () => {
+    for (const args of [
+      ["generate", "ovmf-dma", "--guest", "4096"], // below the generator's minimum
+      ["generate", "ovmf-dma", "--abort-rate", "x"],
+      ["generate", "ovmf-dma", "--seed", "4294967296"],
+      ["generate", "adversarial", "--phases", "alternate,bogus"],
+      ["generate", "constructor"], // an Object.prototype name is no generator
+    ]) {
+      const r = await capture(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err).toMatch(/usage:/);
+    }
+  });
 });
