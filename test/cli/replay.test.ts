@@ -127,3 +127,38 @@ describe("memattr replay: command lines that used to throw or run without end", 
     for (const seed of ["", "1e3", "0x10"]) expect((await captureCommand(demo, ["--seed", seed])).code, seed).toBe(2);
   });
 });
+
+describe("memattr replay of real kernel traces", () => {
+  const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+
+  it("replays a raw-clock (x86-tsc) ftrace file: every conversion line read, the summary says its times have no unit", async () => {
+    const r = await captureCommand(replay, [fixture("ftrace-x86-tsc.txt"), "--simulated", "--json", "--guest", "64MiB", "--repeat", "1", "--warmup", "0"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/raw-clock timestamps: 5 line\(s\)/);
+    const out = JSON.parse(r.out) as { results: ReplayResult[] };
+    for (const x of out.results) expect({ conversions: x.conversions, refused: x.refused }).toEqual({ conversions: 3, refused: 0 });
+  });
+
+  it("replays a hostile guest's ftrace file: 6 refused calls recorded and counted, the 2 conversions made", async () => {
+    const r = await captureCommand(replay, [
+      fixture("ftrace-hostile-guest.txt"),
+      "--simulated",
+      "--json",
+      "--guest",
+      "64MiB",
+      "--repeat",
+      "1",
+      "--warmup",
+      "0",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/refused hypercalls: .*zero-npages 1/);
+    const out = JSON.parse(r.out) as { results: ReplayResult[] };
+    for (const x of out.results)
+      expect({ conversions: x.conversions, refused: x.refused, refusedRecorded: x.refusedRecorded }).toEqual({
+        conversions: 2,
+        refused: 6,
+        refusedRecorded: 6,
+      });
+  });
+});
