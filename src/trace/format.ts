@@ -181,7 +181,9 @@ const U64_END = 1n << 64n;
  * Whether memattr (or KVM before it) refuses these `KVM_HC_MAP_GPA_RANGE` arguments, and why.
  * Decided by the model's `decodeMapGpaRange` — the one definition of the checks — plus the
  * 2^40-page limit of every guest memory map.
- * @param gpa - a0, bytes. @param npages - a1, 4 KiB pages. @param attrs - a2. All u64 (`[0, 2^64)`).
+ * @param gpa - a0: the guest physical address in bytes, a u64 (`[0, 2^64)`)
+ * @param npages - a1: 4 KiB pages, a u64
+ * @param attrs - a2: page size and ENCRYPTED bits, a u64
  * @returns the reason, or undefined when the call would become a conversion request.
  * @throws MemattrRangeError when an argument is not a u64.
  * @example
