@@ -388,7 +388,7 @@ function requestGeneral(s: u64, e: u64, flags: i32, u: i32): i32 {
     // the whole range, one value or several: no page is pending or in the target attribute
     let one = uniformValueOf(s, e);
     if (one >= 0) {
-      rc = setValid(s, e, one | setBits);
+      rc = setValid(s, e, one | setBits, one);
       outValues(one, one | setBits);
     } else {
       rc = updateValid(s, e, 0, setBits);

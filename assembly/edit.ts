@@ -40,15 +40,18 @@ import { getValue, inOneChunk, setPageInLeaf, setRange, setRangeInLeaf, uniformV
  */
 @inline export const UPDATE_PAGEWISE_MAX: u64 = 4;
 
-/** Sets [s, e) to `value`. 0 or -ENOMEM (map unchanged). */
-@inline export function setValid(s: u64, e: u64, value: i32): i32 {
+/**
+ * Sets [s, e) to `value`. `old` ≥ 0: every page of it holds `old` (the caller checked), so the
+ * set scans nothing (setRange). 0 or -ENOMEM (map unchanged).
+ */
+@inline export function setValid(s: u64, e: u64, value: i32, old: i32 = -1): i32 {
   if (e - s <= UPDATE_PAGEWISE_MAX) {
     if (inOneChunk(s, e)) return shortSet(s, e, value);
     return updatePagewise(s, e, 255, value);
   }
   if (setRangeInLeaf(s, e, value)) return 0;
   if (!reserveBytes(RESERVE_BYTES)) return E_NOMEM;
-  setRange(s, e, value);
+  setRange(s, e, value, old);
   return 0;
 }
 
@@ -76,7 +79,7 @@ import { getValue, inOneChunk, setPageInLeaf, setRange, setRangeInLeaf, uniformV
   if (u < 0 || (u & testMask) != testValue) return u;
   let nv = applyMask(u, clearMask, setMask);
   if (nv == u) return u;
-  let rc = setValid(s, e, nv);
+  let rc = setValid(s, e, nv, u);
   return rc != 0 ? rc : u;
 }
 

@@ -446,7 +446,7 @@ function setTree(slot: u32, level: i32, base: u64, s: u64, e: u64, x: i32): u32 
     let chunk = <u32>(base >> 12);
     if (isUniformSlot(slot)) return leafFromUniform(slotValue(slot), <u32>lo, <u32>hi, x, chunk);
     if (hi - lo == 1) return leafSetPage(slot, <u32>lo, x, chunk);
-    return leafSetRange(slot, <u32>lo, <u32>hi, x, chunk);
+    return leafSetRange(slot, <u32>lo, <u32>hi, x, chunk, true, setOld);
   }
   let node: usize = isUniformSlot(slot) ? nodeFromUniform(slotValue(slot)) : <usize>slot;
   let childShift = shiftOf(level - 1);
@@ -662,12 +662,28 @@ function cheaperOutside(s: u64, e: u64): bool {
   return inside > 2 * outside + 2;
 }
 
-/** Sets [s, e) to x. The caller has validated the range and reserved memory. */
-export function setRange(s: u64, e: u64, x: i32): void {
+/**
+ * setRange's known-old mode for setTree's leaf edits: the value every page of the range being
+ * set holds, or -1 (unknown: a leaf counts what the range held per palette entry).
+ */
+let setOld: i32 = -1;
+
+/**
+ * Sets [s, e) to x. The caller has validated the range and reserved memory. `old` ≥ 0 says every
+ * page of [s, e) holds `old` (the caller checked: a conversion's flip): then the totals change
+ * by the range, the boundaries only at its two ends, and no page of it is scanned or counted —
+ * the cost follows the leaves at the ends, not the pages.
+ */
+export function setRange(s: u64, e: u64, x: i32, old: i32 = -1): void {
   lastLeafChunk = NO_CHUNK;
   let before = s > 0 ? getValue(s - 1) : -1;
   let after = e < MAX_GFN ? getValue(e) : -1;
-  if (e - s == 1) {
+  if (old >= 0 && e - s > 1) {
+    if (old == x) return;
+    addPages(old, -<i64>(e - s));
+    boundaryCount += differs(before, x) + differs(x, after) - differs(before, old) - differs(old, after);
+    setOld = old;
+  } else if (e - s == 1) {
     // one page: no scan, the three values around it say everything
     let old = getValue(s);
     if (old == x) return;
@@ -696,6 +712,7 @@ export function setRange(s: u64, e: u64, x: i32): void {
   let span = spanOf(height);
   if (s < span) root = setTree(root, height, 0, s, min(e, span), x);
   if (e > span) tailValue = x;
+  setOld = -1;
   shrink();
 }
 
