@@ -18,7 +18,15 @@ export function leafSetRange(slot: u32, lo: u32, hi: u32, x: i32, chunk: u32, al
   let leaf = addrOf(slot);
   let width = widthOf(slot);
   let idx = findOrAddIdx(leaf, width, x);
-  if (idx < 0 && (idx = idxInside(leaf, width, lo, hi)) >= 0) {
+  if (idx < 0 && oldValue >= 0) {
+    // no room for x, and the range holds only oldValue: when those are all of its pages, its
+    // entry becomes x — the pages, counts and distinct count stay as they are
+    let oldIdx = findIdx(leaf, width, oldValue);
+    if (countOf(leaf, width, oldIdx) == hi - lo) {
+      store<u8>(leaf + oldIdx, <u8>x);
+      return slot;
+    }
+  } else if (idx < 0 && (idx = idxInside(leaf, width, lo, hi)) >= 0) {
     // relabelled: its pages are all overwritten below, so the counts come out right
     store<u8>(leaf + idx, <u8>x);
     oldValue = -1;
