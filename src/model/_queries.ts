@@ -271,6 +271,25 @@ export abstract class TrackerView {
   }
 
   /**
+   * True when some page of the range is stale on either side (populated on the side its
+   * attribute does not use; see {@link stalePages}). One call into the core when the range holds
+   * one value — a conversion's owned range just after it settled — else O(runs in the range).
+   * @throws MemattrTypeError / MemattrRangeError / OutsideGuestMemoryError for a bad range.
+   */
+  hasStalePages(gfn: number, npages: number): boolean {
+    const [g, n] = this.checkRange(gfn, npages, "hasStalePages");
+    const stale = (v: number): boolean => isStale(v, "shared") || isStale(v, "private");
+    const u = this.map.uniformValue(g, g + n);
+    if (u >= 0) return stale(u);
+    let found = false;
+    this.map.forEachRun(g, g + n, (_s, _e, v) => {
+      found = stale(v);
+      return !found;
+    });
+    return found;
+  }
+
+  /**
    * Calls `fn(gfn, npages, value)` for each maximal run of raw values in the range (or all
    * guest memory, region by region). For hot paths; `runs()` decodes for display.
    */

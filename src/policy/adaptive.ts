@@ -9,8 +9,8 @@
  *
  * ## How the budget is enforced
  * Recency is kept by CLOCK, the second-chance approximation of LRU, over the ranges that
- * became stale: every committed or aborted conversion's owned ranges, and any populate that
- * made pages stale (a touch on the side a page does not use). Ranges sit in a ring in arrival
+ * became stale: every committed or aborted conversion's owned ranges that hold stale pages, and
+ * any populate that made pages stale (a touch on the side a page does not use). Ranges sit in a ring in arrival
  * order; remembering a range already held only sets its reference bit (one Map lookup, no
  * reordering, no garbage — the common case of a bounce page flipped out and back). Eviction
  * takes the oldest entry, except that a referenced one loses its bit and goes to the back
@@ -180,17 +180,26 @@ class AdaptivePolicy implements DiscardPolicy {
     }
   }
 
-  private rememberFlat(flat: readonly number[]): void {
-    for (let i = 0; i < flat.length; i += 2) this.remember(flat[i]!, flat[i + 1]! - flat[i]!);
+  // A settled conversion's owned ranges that hold stale pages. One that left none (memory
+  // accepted before anything populated it: most of a big guest's boot) is not remembered: it
+  // has nothing to discard, and as an entry it would only push hot ones out of a full ring.
+  // Pages that turn stale later do so by a populate (onPopulate remembers it) or by another
+  // conversion (remembered then).
+  private rememberFlat(tracker: Tracker, flat: readonly number[]): void {
+    for (let i = 0; i < flat.length; i += 2) {
+      const gfn = flat[i]!;
+      const npages = flat[i + 1]! - gfn;
+      if (tracker.hasStalePages(gfn, npages)) this.remember(gfn, npages);
+    }
   }
 
   onCommit(tracker: Tracker, c: SettledConversion): DiscardBatch | null {
-    this.rememberFlat(c.ownedFlat);
+    this.rememberFlat(tracker, c.ownedFlat);
     return this.enforce(tracker);
   }
 
   onAbort(tracker: Tracker, c: SettledConversion): DiscardBatch | null {
-    this.rememberFlat(c.ownedFlat);
+    this.rememberFlat(tracker, c.ownedFlat);
     return this.enforce(tracker);
   }
 

@@ -376,6 +376,18 @@ describe.each(factories)("Tracker over $name", (factory) => {
       expect(t.staleRuns("shared")).toEqual([{ gfn: 0, npages: 4 }]);
       expect(t.populatedRuns("shared", 0, 64)).toEqual([{ gfn: 0, npages: 16 }]);
       expect(t.rangesIn("pending-shared")).toEqual([{ gfn: 4, npages: 4 }]);
+      // hasStalePages: one value (one core call) or several runs, either side
+      expect(t.hasStalePages(0, 4)).toBe(true);
+      expect(t.hasStalePages(2, 1)).toBe(true);
+      expect(t.hasStalePages(4, 4)).toBe(false); // pending: not stale
+      expect(t.hasStalePages(8, 8)).toBe(false); // shared, populated shared: in use
+      expect(t.hasStalePages(8, 56)).toBe(false);
+      expect(t.hasStalePages(3, 20)).toBe(true); // mixed runs, the first stale
+      expect(t.hasStalePages(4, 60)).toBe(false);
+      t.markPopulated("private", 40, 1); // shared page populated private: stale on that side
+      expect(t.hasStalePages(16, 48)).toBe(true);
+      expect(t.hasStalePages(40, 1)).toBe(true);
+      expectRefused(t, () => t.hasStalePages(60, 8), OutsideGuestMemoryError, "EOUTSIDE");
     });
 
     it("keeps backing changes made while a conversion is pending when it aborts", async () => {

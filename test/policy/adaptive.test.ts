@@ -72,6 +72,25 @@ describe("adaptive", () => {
     t.dispose();
   });
 
+  it("remembers only conversions that left stale pages: accepting unpopulated memory evicts nothing", async () => {
+    const t = await createTracker({ regions: [{ gfn: 0, npages: 4096 }] });
+    t.markPopulated("shared", 0, 32);
+    const p = adaptivePolicy({ budgetBytes: 64 * 4096, maxEntries: 2 });
+    const flip = (gfn: number, npages: number) => {
+      const c = t.requestConversion({ gfn, npages, to: "private" });
+      c.commit();
+      return p.onCommit(t, c, 0);
+    };
+    expect(flip(10, 1)).toBeNull(); // stale on the shared side: remembered
+    expect(flip(20, 1)).toBeNull();
+    // 200 accepts of never-populated memory: nothing stale, no entry — the ring of 2 keeps 10 and 20
+    for (let k = 0; k < 200; k++) expect(flip(64 + 16 * k, 16)).toBeNull();
+    expect(t.stalePages("shared")).toBe(2);
+    // a third stale range overflows the ring: the oldest (10) is evicted and discarded
+    expect(flip(30, 1)).toEqual({ shared: [{ gfn: 10, npages: 1 }], private: [] });
+    t.dispose();
+  });
+
   it("rejects a budget under one page", () => {
     expect(() => adaptivePolicy({ budgetBytes: 100 })).toThrow(/budgetBytes/);
   });
