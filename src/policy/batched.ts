@@ -78,20 +78,34 @@ class BatchedPolicy implements DiscardPolicy {
     this.queuedPages += npages;
   }
 
+  // A settled conversion's owned ranges that hold stale pages; one that left none (memory
+  // accepted before anything populated it) has nothing to discard and is not queued, so it
+  // neither grows the queue nor forces a flush.
+  private enqueueStale(tracker: Tracker, side: Side, flat: readonly number[]): void {
+    const q = this.queued[side];
+    for (let i = 0; i < flat.length; i += 2) {
+      const gfn = flat[i]!;
+      const end = flat[i + 1]!;
+      if (!tracker.hasStalePages(gfn, end - gfn)) continue;
+      q.push(gfn, end);
+      this.queuedPages += end - gfn;
+    }
+  }
+
   private due(nowMs: number): boolean {
     if (Number.isNaN(this.lastFlushMs)) this.lastFlushMs = nowMs;
     return this.queuedPages >= this.maxQueuedPages || this.conversions >= this.maxConversions || nowMs - this.lastFlushMs >= this.intervalMs;
   }
 
   onCommit(tracker: Tracker, c: SettledConversion, nowMs: number): DiscardBatch | null {
-    this.enqueue(sideLeft(c.to), c.ownedFlat, c.npagesOwned);
+    this.enqueueStale(tracker, sideLeft(c.to), c.ownedFlat);
     this.conversions++;
     return this.due(nowMs) ? this.flush(tracker, nowMs) : null;
   }
 
   onAbort(tracker: Tracker, c: SettledConversion, nowMs: number): DiscardBatch | null {
     // The side the conversion was heading to is not used after all.
-    this.enqueue(c.to, c.ownedFlat, c.npagesOwned);
+    this.enqueueStale(tracker, c.to, c.ownedFlat);
     this.conversions++;
     return this.due(nowMs) ? this.flush(tracker, nowMs) : null;
   }

@@ -37,6 +37,21 @@ describe("batched", () => {
     t.dispose();
   });
 
+  it("queues only conversions that left stale pages: accepting unpopulated memory fills nothing", async () => {
+    const t = await createTracker({ regions: [{ gfn: 0, npages: 4096 }] });
+    t.markPopulated("shared", 0, 4);
+    const p = batchedPolicy({ maxQueuedBytes: 16 * 4096, maxConversions: 1e9, intervalMs: 1e9 });
+    expect(p.onCommit(t, await flipped(t, 1, "private"), 0)).toBeNull(); // 1 stale page queued
+    // accepts of 64 never-populated pages each, far past the 16-page budget: none is queued
+    for (let k = 0; k < 20; k++) {
+      const c = t.requestConversion({ gfn: 64 + 64 * k, npages: 64, to: "private" });
+      c.commit();
+      expect(p.onCommit(t, c, 0)).toBeNull();
+    }
+    expect(p.flush(t, 0)).toEqual({ shared: [{ gfn: 1, npages: 1 }], private: [] });
+    t.dispose();
+  });
+
   it("flushes at the byte budget", async () => {
     const t = await createTracker({ regions: [{ gfn: 0, npages: 64 }] });
     t.markPopulated("shared", 0, 64);
