@@ -21,6 +21,7 @@ import {
   conversionBitsOf,
   decodePageValue,
   isStale,
+  isStaleEitherSide,
   PAGE_BYTES,
   type PageState,
   PENDING,
@@ -278,12 +279,11 @@ export abstract class TrackerView {
    */
   hasStalePages(gfn: number, npages: number): boolean {
     const [g, n] = this.checkRange(gfn, npages, "hasStalePages");
-    const stale = (v: number): boolean => isStale(v, "shared") || isStale(v, "private");
     const u = this.map.uniformValue(g, g + n);
-    if (u >= 0) return stale(u);
+    if (u >= 0) return isStaleEitherSide(u);
     let found = false;
     this.map.forEachRun(g, g + n, (_s, _e, v) => {
-      found = stale(v);
+      found = isStaleEitherSide(v);
       return !found;
     });
     return found;

@@ -43,6 +43,7 @@ export class PendingConversion {
   private sourceValue: RequestSource;
   private readonly owned: number[];
   private npagesOwnedValue: number;
+  private leftStaleValue: boolean | undefined = undefined;
 
   /** @internal Use Tracker.requestConversion. */
   constructor(
@@ -128,6 +129,7 @@ export class PendingConversion {
     ownedEnd: number,
   ): this {
     this.statusValue = "pending";
+    this.leftStaleValue = undefined;
     this.idValue = id;
     this.slotValue = slot;
     this.gfnValue = gfn;
@@ -194,8 +196,19 @@ export class PendingConversion {
     this.owner.settleConversion(this, "aborted");
   }
 
+  /**
+   * After a commit or abort: whether the owned pages held a stale page just then (populated on
+   * the side their attribute does not use), when the tracker knew it without a walk — no owned
+   * pages, or all of them holding one value (the common flip); `undefined` otherwise and while
+   * pending. A policy reads it to skip `Tracker.hasStalePages`.
+   */
+  get leftStale(): boolean | undefined {
+    return this.leftStaleValue;
+  }
+
   /** @internal Called by the tracker once the state change is done. */
-  markSettled(outcome: "committed" | "aborted"): void {
+  markSettled(outcome: "committed" | "aborted", leftStale: boolean | undefined): void {
     this.statusValue = outcome;
+    this.leftStaleValue = leftStale;
   }
 }

@@ -218,6 +218,11 @@ export function isStale(value: number, side: Side): boolean {
   return (value & (PRIVATE_POPULATED | PENDING | PRIVATE)) === PRIVATE_POPULATED;
 }
 
+/** Stale on either side: populated on the side the page's attribute does not use. */
+export function isStaleEitherSide(value: number): boolean {
+  return isStale(value, "shared") || isStale(value, "private");
+}
+
 /** Populated on both sides (memory held twice). */
 export function isDoubleAllocated(value: number): boolean {
   return (value & (SHARED_POPULATED | PRIVATE_POPULATED)) === (SHARED_POPULATED | PRIVATE_POPULATED);

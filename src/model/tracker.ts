@@ -37,6 +37,8 @@ import {
   OUT_OWNED_RANGES,
   OUT_REFAULT_PAGES,
   OUT_SLOT,
+  OUT_VALUE_AFTER,
+  OUT_VALUE_BEFORE,
   SIDE_PRIVATE,
   SIDE_SHARED,
 } from "../core/_abi.js";
@@ -52,7 +54,7 @@ import { ConversionError, ConversionSettledError, type GfnRange, LaunchGateError
 import type { RequestSource } from "./events.js";
 import { decodeMapGpaRange, decodeMemoryFault, type MapGpaRangeArgs, type MemoryFaultArgs } from "./hypercall.js";
 import { GuestMemoryMap } from "./regions.js";
-import type { Attribute, Side } from "./states.js";
+import { type Attribute, isStaleEitherSide, type Side } from "./states.js";
 import type { ConversionRequest, FaultDecision, PopulateCounts, TrackerOptions } from "./tracker-types.js";
 
 export type { ConversionRequest, FaultDecision, PageTotals, PopulateCounts, StateRun, TrackerOptions } from "./tracker-types.js";
@@ -398,8 +400,14 @@ export class Tracker extends TrackerView implements ConversionOwner {
     }
     const rc = committed ? this.core.x.convCommit(c.slot, c.id) : this.core.x.convAbort(c.slot, c.id);
     if (rc !== 0) this.refuse(committed ? "commit" : "abort", codeToError(rc, committed ? "commit" : "abort"));
-    if (c.npagesOwned > 0) this.running.edited(this.core.out(), c.npagesOwned);
-    c.markSettled(outcome);
+    let leftStale: boolean | undefined = false;
+    if (c.npagesOwned > 0) {
+      const o = this.core.out();
+      this.running.edited(o, c.npagesOwned);
+      // the owned pages' one value after the edit, when the core knew it (see OUT_VALUE_AFTER)
+      leftStale = o[OUT_VALUE_BEFORE]! >= 0 ? isStaleEitherSide(o[OUT_VALUE_AFTER]! | 0) : undefined;
+    }
+    c.markSettled(outcome, leftStale);
     this.open.take(c.id);
     if (outcome === "committed" && this.hub.wants("committed")) {
       this.hub.emit({

@@ -185,21 +185,24 @@ class AdaptivePolicy implements DiscardPolicy {
   // has nothing to discard, and as an entry it would only push hot ones out of a full ring.
   // Pages that turn stale later do so by a populate (onPopulate remembers it) or by another
   // conversion (remembered then).
-  private rememberFlat(tracker: Tracker, flat: readonly number[]): void {
+  private rememberStale(tracker: Tracker, c: SettledConversion): void {
+    const known = c.leftStale;
+    if (known === false) return;
+    const flat = c.ownedFlat;
     for (let i = 0; i < flat.length; i += 2) {
       const gfn = flat[i]!;
       const npages = flat[i + 1]! - gfn;
-      if (tracker.hasStalePages(gfn, npages)) this.remember(gfn, npages);
+      if (known === true || tracker.hasStalePages(gfn, npages)) this.remember(gfn, npages);
     }
   }
 
   onCommit(tracker: Tracker, c: SettledConversion): DiscardBatch | null {
-    this.rememberFlat(tracker, c.ownedFlat);
+    this.rememberStale(tracker, c);
     return this.enforce(tracker);
   }
 
   onAbort(tracker: Tracker, c: SettledConversion): DiscardBatch | null {
-    this.rememberFlat(tracker, c.ownedFlat);
+    this.rememberStale(tracker, c);
     return this.enforce(tracker);
   }
 

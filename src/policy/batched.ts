@@ -81,12 +81,15 @@ class BatchedPolicy implements DiscardPolicy {
   // A settled conversion's owned ranges that hold stale pages; one that left none (memory
   // accepted before anything populated it) has nothing to discard and is not queued, so it
   // neither grows the queue nor forces a flush.
-  private enqueueStale(tracker: Tracker, side: Side, flat: readonly number[]): void {
+  private enqueueStale(tracker: Tracker, side: Side, c: SettledConversion): void {
+    const known = c.leftStale;
+    if (known === false) return;
     const q = this.queued[side];
+    const flat = c.ownedFlat;
     for (let i = 0; i < flat.length; i += 2) {
       const gfn = flat[i]!;
       const end = flat[i + 1]!;
-      if (!tracker.hasStalePages(gfn, end - gfn)) continue;
+      if (known !== true && !tracker.hasStalePages(gfn, end - gfn)) continue;
       q.push(gfn, end);
       this.queuedPages += end - gfn;
     }
@@ -98,14 +101,14 @@ class BatchedPolicy implements DiscardPolicy {
   }
 
   onCommit(tracker: Tracker, c: SettledConversion, nowMs: number): DiscardBatch | null {
-    this.enqueueStale(tracker, sideLeft(c.to), c.ownedFlat);
+    this.enqueueStale(tracker, sideLeft(c.to), c);
     this.conversions++;
     return this.due(nowMs) ? this.flush(tracker, nowMs) : null;
   }
 
   onAbort(tracker: Tracker, c: SettledConversion, nowMs: number): DiscardBatch | null {
     // The side the conversion was heading to is not used after all.
-    this.enqueueStale(tracker, c.to, c.ownedFlat);
+    this.enqueueStale(tracker, c.to, c);
     this.conversions++;
     return this.due(nowMs) ? this.flush(tracker, nowMs) : null;
   }

@@ -37,6 +37,11 @@ export interface SettledConversion {
   readonly ownedFlat: readonly number[];
   /** Pages owned (the sum of the owned ranges). */
   readonly npagesOwned: number;
+  /**
+   * Whether the owned pages held a stale page just after the settle, when known without a walk
+   * (`PendingConversion.leftStale`); `undefined`: ask `tracker.hasStalePages`.
+   */
+  readonly leftStale?: boolean | undefined;
 }
 
 /** Names of the built-in policies. */

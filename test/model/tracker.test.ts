@@ -390,6 +390,36 @@ describe.each(factories)("Tracker over $name", (factory) => {
       expectRefused(t, () => t.hasStalePages(60, 8), OutsideGuestMemoryError, "EOUTSIDE");
     });
 
+    it("says on a settled handle whether its owned pages were left stale, when it knows without a walk", async () => {
+      const t = await fresh();
+      t.markPopulated("shared", 0, 4);
+      const a = t.requestConversion({ gfn: 0, npages: 4, to: "private" });
+      expect(a.leftStale).toBeUndefined(); // pending
+      a.commit();
+      expect(a.leftStale).toBe(true); // the shared copies are stale now
+      const b = t.requestConversion({ gfn: 8, npages: 4, to: "private" });
+      b.commit();
+      expect(b.leftStale).toBe(false); // nothing populated
+      const c = t.requestConversion({ gfn: 0, npages: 4, to: "shared" });
+      c.abort();
+      expect(c.leftStale).toBe(true); // back to private, shared copies still stale
+      // owned pages of two values (one populated): not known without a walk
+      t.markPopulated("private", 20, 1);
+      const d = t.requestConversion({ gfn: 20, npages: 4, to: "private" });
+      d.commit();
+      expect(d.leftStale).toBeUndefined();
+      expect(t.hasStalePages(20, 4)).toBe(false);
+      // a request that owns nothing
+      const e = t.requestConversion({ gfn: 20, npages: 4, to: "private" });
+      e.commit();
+      expect(e.npagesOwned).toBe(0);
+      expect(e.leftStale).toBe(false);
+      // reused, the handle forgets until it settles again
+      const f = t.requestConversion({ gfn: 30, npages: 1, to: "private" }, e);
+      expect(f).toBe(e);
+      expect(f.leftStale).toBeUndefined();
+    });
+
     it("keeps backing changes made while a conversion is pending when it aborts", async () => {
       const t = await fresh();
       const c = t.requestConversion({ gfn: 0, npages: 8, to: "private" });
