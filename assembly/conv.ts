@@ -628,6 +628,51 @@ export function guestAdd(start: f64, end: f64, initialPrivate: i32): i32 {
   return setValid(s, e, PAGE_GUEST | (initialPrivate != 0 ? PAGE_PRIVATE : 0));
 }
 
+/**
+ * Makes [start, end) no longer guest memory (RAM unplugged): every page goes back to 0 —
+ * attribute, backing state and all — so adding it again starts clean. Refused with the map
+ * unchanged: E_NXIO when a page of it is not guest memory (OUT_AT_GFN: the first), else E_BUSY
+ * when a page is pending a conversion (OUT_AT_GFN, OUT_AT_VALUE: the first; settle it first);
+ * E_INVAL, E_RANGE, E_NOMEM. The caller reads what was populated there before (the backings of
+ * the removed memory are the caller's to drop).
+ */
+export function guestRemove(start: f64, end: f64): i32 {
+  let rc = checkRange(start, end);
+  if (rc != 0) return rc;
+  let s = toGfn(start);
+  let e = toGfn(end);
+  let u = uniformValueOf(s, e);
+  nxioAt = -1;
+  conflictAt = -1;
+  if (u >= 0) removeCheckRun(s, u);
+  else {
+    for (let g = s; g < e && nxioAt < 0; ) {
+      let n = walkFrom(g, e);
+      for (let i = 0; i < n && nxioAt < 0; i++) removeCheckRun(runStart(i), runValue(i));
+      g = runEnd(n - 1);
+    }
+  }
+  if (nxioAt >= 0) {
+    out(OUT_AT_GFN, nxioAt);
+    return E_NXIO;
+  }
+  if (conflictAt >= 0) {
+    out(OUT_AT_GFN, conflictAt);
+    out(OUT_AT_VALUE, conflictValue);
+    return E_BUSY;
+  }
+  return setValid(s, e, 0, u);
+}
+
+/** guestRemove's check of one run at `at` of value v: the first page outside, the first pending. */
+@inline function removeCheckRun(at: u64, v: i32): void {
+  if ((v & PAGE_GUEST) == 0) nxioAt = f64Of(at);
+  else if ((v & PAGE_PENDING) != 0 && conflictAt < 0) {
+    conflictAt = f64Of(at);
+    conflictValue = v;
+  }
+}
+
 @inline function populatedBit(side: i32): i32 {
   return side == SIDE_SHARED ? PAGE_SHARED_POPULATED : PAGE_PRIVATE_POPULATED;
 }

@@ -38,7 +38,7 @@ import { convReset } from "./conv";
 // The conversion model (conv.ts): request / commit / abort / fault / launch / backing bits.
 export {
   convAbort, convCommit, convFault, convLaunch, convLaunched, convNextId, convOpenCount, convOut, convOwnedRanges, convRequest, guestAdd,
-  pagesDiscard, pagesMatching, pagesPopulate,
+  guestRemove, pagesDiscard, pagesMatching, pagesPopulate,
 } from "./conv";
 
 resetTree();

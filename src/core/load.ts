@@ -57,6 +57,7 @@ export interface CoreExports {
   updateWhere(start: number, end: number, testMask: number, testValue: number, clearMask: number, setMask: number): number;
   // the conversion model (assembly/conv.ts)
   guestAdd(start: number, end: number, initialPrivate: number): number;
+  guestRemove(start: number, end: number): number;
   convRequest(start: number, end: number, flags: number): number;
   convCommit(slot: number, id: number): number;
   convAbort(slot: number, id: number): number;

@@ -24,6 +24,11 @@ export class RunningTotals {
   /** @param sumPages - pages of the map holding any of `values` (the map's per-value totals). */
   constructor(private readonly sumPages: (values: Int32Array) => number) {}
 
+  /** An edit the core did not report value by value: the next read recounts. */
+  invalidate(): void {
+    this.dirty = true;
+  }
+
   /** `n` pages went from value `u` to `nv`. */
   changed(u: number, nv: number, n: number): void {
     if (this.dirty) return;

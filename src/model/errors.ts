@@ -13,6 +13,8 @@
  * | LaunchGateError             | ELAUNCHED  | preserve after launch(), or launch() twice                    |
  * | LaunchGateError             | EPENDING   | launch() while a preserving conversion is pending             |
  * | OutsideGuestMemoryError     | EOUTSIDE   | a range not wholly inside one guest memory region             |
+ * | RegionError                 | EOVERLAP   | addRegion() of a range that is partly guest memory already    |
+ * | RegionError                 | EBUSY      | removeRegion() while a page of the range is pending           |
  * | HypercallError              | EINVAL     | KVM_HC_MAP_GPA_RANGE arguments the kernel or we refuse        |
  * | MemattrTypeError (core)     | EINVALTYPE | NaN, Infinity, non-integer, not a number/bigint               |
  * | MemattrRangeError (core)    | ERANGE     | negative, npages 0, beyond 2^40 pages / 2^64 bytes            |
@@ -106,6 +108,28 @@ export class OutsideGuestMemoryError extends MemattrError {
   ) {
     super("EOUTSIDE", `${what}: ${describeRange(gfn, npages)} is not inside guest memory`);
     this.name = "OutsideGuestMemoryError";
+  }
+}
+
+/**
+ * A change of the guest memory map refused, nothing changed. `EOVERLAP`: addRegion() of a range
+ * with a page that already is guest memory. `EBUSY`: removeRegion() while a page of the range is
+ * pending a conversion — commit or abort it first (`conversionId` names it).
+ */
+export class RegionError extends MemattrError {
+  constructor(
+    code: "EOVERLAP" | "EBUSY",
+    /** The range asked for. */
+    readonly gfn: number,
+    readonly npages: number,
+    /** The first page in the way. */
+    readonly atGfn: number,
+    /** EBUSY: the pending conversion that owns `atGfn`. */
+    readonly conversionId: number | undefined,
+    reason: string,
+  ) {
+    super(code, `${describeRange(gfn, npages)}: ${reason}`);
+    this.name = "RegionError";
   }
 }
 

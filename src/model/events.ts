@@ -93,8 +93,37 @@ export interface LaunchedEvent {
   type: "launched";
 }
 
+/** addRegion(): guest RAM appeared (hotplug), in attribute `initial`, both backings empty. */
+export interface RegionAddedEvent {
+  type: "region-added";
+  gfn: number;
+  npages: number;
+  initial: Attribute;
+}
+
+/**
+ * removeRegion(): guest RAM went away (unplug). `populated` lists what was populated on each
+ * side there: the backing the VMM drops with it.
+ */
+export interface RegionRemovedEvent {
+  type: "region-removed";
+  gfn: number;
+  npages: number;
+  populated: { shared: GfnRange[]; private: GfnRange[] };
+}
+
 /** Every event the tracker emits. */
-export type TrackerEvent = RequestedEvent | CommittedEvent | AbortedEvent | PopulatedEvent | DiscardedEvent | RefusedEvent | FaultedEvent | LaunchedEvent;
+export type TrackerEvent =
+  | RequestedEvent
+  | CommittedEvent
+  | AbortedEvent
+  | PopulatedEvent
+  | DiscardedEvent
+  | RefusedEvent
+  | FaultedEvent
+  | LaunchedEvent
+  | RegionAddedEvent
+  | RegionRemovedEvent;
 
 /** Event type names. */
 export type TrackerEventType = TrackerEvent["type"];
@@ -121,6 +150,8 @@ export class EventHub {
     refused: 0,
     faulted: 0,
     launched: 0,
+    "region-added": 0,
+    "region-removed": 0,
   };
 
   /** True when a listener for `type` (or for all events) exists. */

@@ -1,7 +1,8 @@
 /**
  * The guest memory map: the gfn ranges that are guest RAM. Requests outside it are refused.
  * Regions are given as `gfn + npages`; they are sorted and adjacent ones merged, so a range
- * is accepted when it lies wholly inside one merged region (it may not span a hole).
+ * is accepted when it lies wholly inside one merged region (it may not span a hole). The
+ * tracker changes it at runtime (`addRegion` / `removeRegion`: memory hotplug and unplug).
  */
 import { MemattrRangeError } from "../core/errors.js";
 import { MAX_GFN } from "../core/types.js";
@@ -45,8 +46,7 @@ export class GuestMemoryMap {
   /** Merged regions, ascending: starts[i] .. ends[i] (half-open). */
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
-  /** Total guest pages. */
-  readonly npages: number;
+  private total = 0;
 
   /**
    * @param regions - one or more `{gfn, npages}` ranges; they may not overlap.
@@ -77,7 +77,49 @@ export class GuestMemoryMap {
       }
       total += r.npages;
     }
-    this.npages = total;
+    this.total = total;
+  }
+
+  /** Total guest pages. */
+  get npages(): number {
+    return this.total;
+  }
+
+  /**
+   * @internal Adds `[gfn, gfn + npages)`, which the caller checked is no guest memory yet;
+   * merges it with the regions it touches.
+   */
+  add(gfn: number, npages: number): void {
+    const end = gfn + npages;
+    let i = 0;
+    while (i < this.starts.length && this.starts[i]! < gfn) i++;
+    this.starts.splice(i, 0, gfn);
+    this.ends.splice(i, 0, end);
+    // merge with the region before and the one after when they touch
+    if (i + 1 < this.starts.length && this.starts[i + 1] === end) {
+      this.ends[i] = this.ends[i + 1]!;
+      this.starts.splice(i + 1, 1);
+      this.ends.splice(i + 1, 1);
+    }
+    if (i > 0 && this.ends[i - 1] === gfn) {
+      this.ends[i - 1] = this.ends[i]!;
+      this.starts.splice(i, 1);
+      this.ends.splice(i, 1);
+    }
+    this.total += npages;
+  }
+
+  /** @internal Removes `[gfn, gfn + npages)`, which the caller checked lies inside one region (it may split it). */
+  remove(gfn: number, npages: number): void {
+    const i = this.regionOf(gfn);
+    const end = gfn + npages;
+    const [s, e] = [this.starts[i]!, this.ends[i]!];
+    const pieces: number[] = [];
+    if (s < gfn) pieces.push(s, gfn);
+    if (end < e) pieces.push(end, e);
+    this.starts.splice(i, 1, ...pieces.filter((_v, k) => k % 2 === 0));
+    this.ends.splice(i, 1, ...pieces.filter((_v, k) => k % 2 === 1));
+    this.total -= npages;
   }
 
   /** The merged regions, ascending. */

@@ -80,3 +80,11 @@ export interface StateRun {
   value: number;
   state: PageState;
 }
+
+/** What `Tracker.removeRegion` removed. */
+export interface RemovedRegion {
+  gfn: number;
+  npages: number;
+  /** Ranges populated on each side when it was removed: the backing the caller drops. */
+  populated: { shared: GfnRange[]; private: GfnRange[] };
+}

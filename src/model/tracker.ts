@@ -26,10 +26,12 @@ import {
   CONV_TO_PRIVATE,
   E_ALREADY,
   E_BUSY,
+  E_EXIST,
   E_INPROGRESS,
   E_NXIO,
   FAULT_CONVERT,
   FAULT_IN_FLIGHT,
+  OUT_AT_GFN,
   OUT_FIRST_END,
   OUT_FIRST_START,
   OUT_ID,
@@ -42,7 +44,7 @@ import {
   SIDE_PRIVATE,
   SIDE_SHARED,
 } from "../core/_abi.js";
-import { codeToError, MemattrError, MemattrTypeError } from "../core/errors.js";
+import { codeToError, MemattrError, MemattrRangeError, MemattrTypeError } from "../core/errors.js";
 import { RangeMap } from "../core/range-map.js";
 import { MAX_GFN } from "../core/types.js";
 import { checkBoolean, checkGfn, checkNpages, checkObject, checkOneOf } from "./_check.js";
@@ -50,14 +52,14 @@ import { faultConflictError, requestError, smallInt } from "./_core-codes.js";
 import { SIDES, TrackerView } from "./_queries.js";
 import { RunningTotals } from "./_totals.js";
 import { type ConversionOwner, PendingConversion } from "./conversion.js";
-import { ConversionError, ConversionSettledError, type GfnRange, LaunchGateError, OutsideGuestMemoryError } from "./errors.js";
+import { ConversionError, ConversionSettledError, type GfnRange, LaunchGateError, OutsideGuestMemoryError, RegionError } from "./errors.js";
 import type { RequestSource } from "./events.js";
 import { decodeMapGpaRange, decodeMemoryFault, type MapGpaRangeArgs, type MemoryFaultArgs } from "./hypercall.js";
 import { GuestMemoryMap } from "./regions.js";
 import { type Attribute, isStaleEitherSide, type Side } from "./states.js";
-import type { ConversionRequest, FaultDecision, PopulateCounts, TrackerOptions } from "./tracker-types.js";
+import type { ConversionRequest, FaultDecision, PopulateCounts, RemovedRegion, TrackerOptions } from "./tracker-types.js";
 
-export type { ConversionRequest, FaultDecision, PageTotals, PopulateCounts, StateRun, TrackerOptions } from "./tracker-types.js";
+export type { ConversionRequest, FaultDecision, PageTotals, PopulateCounts, RemovedRegion, StateRun, TrackerOptions } from "./tracker-types.js";
 
 const ATTRIBUTES: readonly Attribute[] = ["shared", "private"];
 
@@ -105,6 +107,104 @@ export class Tracker extends TrackerView implements ConversionOwner {
   private refuse(op: string, err: unknown): never {
     if (err instanceof MemattrError && this.hub.wants("refused")) this.hub.emit({ type: "refused", op, error: err });
     throw err;
+  }
+
+  // ---- the guest memory map at runtime ----------------------------------------------------
+
+  /**
+   * Adds guest RAM while the guest runs (a DIMM or a virtio-mem block plugged in): `npages`
+   * pages from `gfn`, in attribute `initial` (default `"shared"`, as KVM's memory attributes
+   * start), both backings empty — the same as memory present from the start, launch gate and
+   * preserve rules included. A region touching an existing one merges with it, so a later
+   * request may span both. Memory removed earlier and added again starts clean.
+   * @param region - `{ gfn, npages }`, not guest memory yet, ending at or below 2^40 pages.
+   * @param options - `initial`: the attribute its pages start in.
+   * @throws RegionError (EOVERLAP) when a page of it already is guest memory;
+   *   MemattrTypeError / MemattrRangeError for a malformed range; nothing changes.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 1024 }] });
+   * t.addRegion({ gfn: 4096, npages: 512 }); // a 2 MiB virtio-mem block
+   * t.requestConversion({ gfn: 4096, npages: 512, to: "private" }).commit();
+   * t.memory.regions(); // [{ gfn: 0, npages: 1024 }, { gfn: 4096, npages: 512 }]
+   * ```
+   */
+  addRegion(region: GfnRange, options: { initial?: Attribute } = {}): void {
+    const [gfn, npages] = this.checkRegion(region, "addRegion");
+    let initial: Attribute = "shared";
+    try {
+      const o = checkObject(options, "options");
+      if (o.initial !== undefined) initial = checkOneOf(o.initial, "initial", ATTRIBUTES);
+    } catch (err) {
+      this.refuse("addRegion", err);
+    }
+    const rc = this.core.x.guestAdd(gfn, gfn + npages, initial === "private" ? 1 : 0);
+    if (rc === E_EXIST) {
+      let at = gfn; // the first page that is guest memory already
+      this.map.forEachRun(gfn, gfn + npages, (start, _end, v) => {
+        at = start;
+        return v === 0;
+      });
+      this.refuse("addRegion", new RegionError("EOVERLAP", gfn, npages, at, undefined, `gfn 0x${at.toString(16)} already is guest memory`));
+    }
+    if (rc !== 0) this.refuse("addRegion", codeToError(rc, "addRegion"));
+    this.memory.add(gfn, npages);
+    if (this.hub.wants("region-added")) this.hub.emit({ type: "region-added", gfn, npages, initial });
+  }
+
+  /**
+   * Removes guest RAM while the guest runs (unplug): every page of the range leaves guest
+   * memory and forgets its state, so requests there are refused (EOUTSIDE) and adding it again
+   * starts clean. Refused while a page of it is pending a conversion: commit or abort that
+   * first (a VMM unplugs memory the guest has given up). The range may be part of a region,
+   * which it splits.
+   * @param region - `{ gfn, npages }`, wholly inside one guest memory region.
+   * @returns what was populated there on each side: the backing the caller now drops — punch
+   *   both the memfd and the guest_memfd range, so no private contents survive into memory
+   *   plugged there later. The totals already exclude it.
+   * @throws RegionError (EBUSY) while a page of it is pending; OutsideGuestMemoryError
+   *   (EOUTSIDE) when it is not wholly guest memory; MemattrTypeError / MemattrRangeError for a
+   *   malformed range; nothing changes.
+   * @example
+   * ```ts
+   * import { createTracker } from "memattr";
+   * const t = await createTracker({ regions: [{ gfn: 0, npages: 4096 }] });
+   * t.markPopulated("private", 1024, 16);
+   * const gone = t.removeRegion({ gfn: 1024, npages: 512 });
+   * gone.populated.private; // [{ gfn: 1024, npages: 16 }]: discard them
+   * t.memory.regions(); // [{ gfn: 0, npages: 1024 }, { gfn: 1536, npages: 2560 }]
+   * ```
+   */
+  removeRegion(region: GfnRange): RemovedRegion {
+    const [gfn, npages] = this.checkRegion(region, "removeRegion");
+    if (!this.memory.contains(gfn, npages)) this.refuse("removeRegion", new OutsideGuestMemoryError(gfn, npages, "removeRegion"));
+    const populated = { shared: this.populatedRuns("shared", gfn, npages), private: this.populatedRuns("private", gfn, npages) };
+    const rc = this.core.x.guestRemove(gfn, gfn + npages);
+    if (rc === E_BUSY) {
+      const at = smallInt(this.core.out()[OUT_AT_GFN]!);
+      const owner = this.open.values().find((c) => c.ownedFlat.some((_x, i, f) => i % 2 === 0 && f[i]! <= at && at < f[i + 1]!));
+      const reason = `gfn 0x${at.toString(16)} is pending${owner ? ` in conversion #${owner.id}` : ""}: commit or abort it first`;
+      this.refuse("removeRegion", new RegionError("EBUSY", gfn, npages, at, owner?.id, reason));
+    }
+    if (rc !== 0) this.refuse("removeRegion", codeToError(rc, "removeRegion"));
+    this.memory.remove(gfn, npages);
+    this.running.invalidate();
+    if (this.hub.wants("region-removed")) this.hub.emit({ type: "region-removed", gfn, npages, populated });
+    return { gfn, npages, populated };
+  }
+
+  // A well-formed region, or a refusal (with its `refused` event).
+  private checkRegion(region: GfnRange, what: string): [number, number] {
+    try {
+      const r = checkObject(region, "region");
+      const gfn = checkGfn(r.gfn, "region.gfn");
+      const npages = checkNpages(r.npages, "region.npages");
+      if (gfn + npages > MAX_GFN) throw new MemattrRangeError(`${what}: the region ends beyond 2^40 pages`);
+      return [gfn, npages];
+    } catch (err) {
+      this.refuse(what, err);
+    }
   }
 
   // ---- launch gate -----------------------------------------------------------------------

@@ -1,5 +1,5 @@
-// Property test: random guest requests, hypercalls, faults, commits, aborts, populate/discard
-// and launch, with valid and hostile arguments, against a per-page reference state machine
+// Property test: random guest requests, hypercalls, faults, commits, aborts, populate/discard,
+// launch, and guest memory added and removed at runtime, with valid and hostile arguments, against a per-page reference state machine
 // written from the rules (test/support/ref-tracker.ts; not from the tracker's or the core's code). After every step all queries
 // must agree; after every refused step the snapshot must be unchanged.
 import fc from "fast-check";
@@ -53,7 +53,27 @@ type Op =
   | { op: "fault"; gpa: unknown; size: unknown; priv: unknown }
   | { op: "commit" | "abort"; k: number }
   | { op: "pop" | "disc"; side: 0 | 1; gfn: unknown; npages: unknown }
-  | { op: "launch" };
+  | { op: "launch" }
+  | { op: "addr"; gfn: unknown; npages: unknown; initial: To }
+  | { op: "rmr"; gfn: unknown; npages: unknown };
+
+// Regions added or removed lie inside the model's pages [0, LIMIT); sometimes malformed.
+const regionArb = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 0, max: LIMIT - 1 }), fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: LIMIT })))
+      .map(([gfn, n]) => ({ gfn, npages: Math.min(n, LIMIT - gfn) })),
+  },
+  // malformed (2^40 pages from 0 would be well-formed and past the model's pages: not drawn)
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      gfn: fc.oneof(fc.integer({ min: 0, max: 48 }), badNumber),
+      npages: fc.constantFrom<unknown>(NaN, -1, 0, 1.5, Infinity, 2 ** 53, -1n, 2n ** 64n, "7", null),
+    }),
+  },
+);
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant("req" as const), gfn: gfnArb, npages: npagesArb, to: toArb, preserve: fc.boolean() }) },
@@ -70,6 +90,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ op: fc.constantFrom("commit" as const, "abort" as const), k: fc.nat() }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constantFrom("pop" as const, "disc" as const), side: sideArb, gfn: gfnArb, npages: npagesArb }) },
   { weight: 1, arbitrary: fc.constant({ op: "launch" as const }) },
+  { weight: 1, arbitrary: fc.tuple(regionArb, toArb).map(([r, initial]) => ({ op: "addr" as const, ...r, initial })) },
+  { weight: 1, arbitrary: regionArb.map((r) => ({ op: "rmr" as const, ...r })) },
 );
 
 // ---- the runner ----------------------------------------------------------------------------
@@ -224,6 +246,21 @@ function runOps(map: RangeMap, ops: Op[], listen: boolean): void {
         [code] = codeOf(() => t.launch());
         expected = m.launch();
         break;
+      case "addr":
+        [code] = codeOf(() => t.addRegion({ gfn: op.gfn, npages: op.npages } as never, { initial: op.initial }));
+        expected = m.addRegion(op.gfn, op.npages, op.initial);
+        break;
+      case "rmr": {
+        const [c, r] = codeOf(() => t.removeRegion({ gfn: op.gfn, npages: op.npages } as never));
+        const e = m.removeRegion(op.gfn, op.npages);
+        [code, expected] = [c, typeof e === "string" ? e : null];
+        if (c === null && Array.isArray(e)) {
+          const pages = (rs: { gfn: number; npages: number }[]) => rs.flatMap((x) => Array.from({ length: x.npages }, (_v, k) => x.gfn + k));
+          const got = r as ReturnType<Tracker["removeRegion"]>;
+          same([pages(got.populated.shared), pages(got.populated.private)], e, "populated at removal");
+        }
+        break;
+      }
     }
     if (code !== expected) expect.fail(`${show(op)}: tracker ${code}, model ${expected}`);
     tally(code ?? `ok:${op.op}`);
@@ -255,8 +292,8 @@ describe("Tracker against a per-page reference state machine", () => {
     // ≥ 10^5 steps per `npm test` (about 200 per run, 1 100 runs).
     expect(totalSteps).toBeGreaterThanOrEqual(100_000);
     // The generators reach every outcome (else the property proves less than it claims).
-    const outcomes = ["EINVALTYPE", "ERANGE", "EOUTSIDE", "EINVAL", "ECONFLICT", "ESETTLED", "ELAUNCHED", "EPENDING", "EPRESERVE"];
-    const ops = ["ok:req", "ok:hc", "ok:commit", "ok:abort", "ok:pop", "ok:disc", "ok:launch"];
+    const outcomes = ["EINVALTYPE", "ERANGE", "EOUTSIDE", "EINVAL", "ECONFLICT", "ESETTLED", "ELAUNCHED", "EPENDING", "EPRESERVE", "EOVERLAP", "EBUSY"];
+    const ops = ["ok:req", "ok:hc", "ok:commit", "ok:abort", "ok:pop", "ok:disc", "ok:launch", "ok:addr", "ok:rmr"];
     const faults = ["fault:convert", "fault:in-flight", "fault:spurious", "fault:violation"];
     for (const k of [...outcomes, ...ops, ...faults]) expect(seen.get(k) ?? 0, k).toBeGreaterThan(0);
   });

@@ -47,7 +47,7 @@ export class RefModel {
   nextId = 1;
 
   constructor(
-    private readonly regions: readonly { gfn: number; npages: number }[],
+    regions: readonly { gfn: number; npages: number }[],
     readonly limit: number,
   ) {
     this.attr = new Uint8Array(limit);
@@ -58,9 +58,48 @@ export class RefModel {
     for (const r of regions) this.guest.fill(1, r.gfn, r.gfn + r.npages);
   }
 
-  /** `gfn + npages` lies wholly inside one region. */
+  /** `gfn + npages` lies wholly inside guest memory (regions that touch are one). */
   inside(gfn: number, npages: number): boolean {
-    return this.regions.some((r) => gfn >= r.gfn && gfn + npages <= r.gfn + r.npages);
+    if (gfn + npages > this.limit) return false;
+    for (let g = gfn; g < gfn + npages; g++) if (this.guest[g] !== 1) return false;
+    return true;
+  }
+
+  /** addRegion: the range (inside [0, limit)) becomes guest memory, shared or private, backings empty. */
+  addRegion(gfn: unknown, npages: unknown, initial: To): Code {
+    const c = intCode(gfn, 0, MAX_GFN - 1) ?? intCode(npages, 1, MAX_GFN);
+    if (c !== null) return c;
+    const [g0, n] = [Number(gfn), Number(npages)];
+    if (g0 + n > MAX_GFN) return "ERANGE";
+    if (g0 + n > this.limit) throw new Error("RefModel.addRegion: keep added regions inside the model's pages");
+    for (let g = g0; g < g0 + n; g++) if (this.guest[g] === 1) return "EOVERLAP";
+    for (let g = g0; g < g0 + n; g++) this.reset(g, 1, initial === "private" ? 1 : 0);
+    return null;
+  }
+
+  /** removeRegion: the pages populated on each side before, or an error code. */
+  removeRegion(gfn: unknown, npages: unknown): Code | [number[], number[]] {
+    const c = intCode(gfn, 0, MAX_GFN - 1) ?? intCode(npages, 1, MAX_GFN);
+    if (c !== null) return c;
+    const [g0, n] = [Number(gfn), Number(npages)];
+    if (g0 + n > MAX_GFN) return "ERANGE";
+    if (!this.inside(g0, n)) return "EOUTSIDE";
+    for (let g = g0; g < g0 + n; g++) if (this.pend[g]) return "EBUSY";
+    const populated: [number[], number[]] = [[], []];
+    for (let g = g0; g < g0 + n; g++) {
+      for (const side of [0, 1] as const) if (this.back[side]![g] === 1) populated[side].push(g);
+      this.reset(g, 0, 0);
+    }
+    return populated;
+  }
+
+  private reset(g: number, guest: number, attr: number): void {
+    this.guest[g] = guest;
+    this.attr[g] = attr;
+    this.pend[g] = 0;
+    this.pres[g] = 0;
+    this.back[0]![g] = 0;
+    this.back[1]![g] = 0;
   }
 
   value(g: number): number {
