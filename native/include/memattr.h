@@ -144,6 +144,15 @@ struct memattr_conv {
 int memattr_guest_add(memattr_map *map, uint64_t gfn, uint64_t npages, int initial_private);
 
 /**
+ * Makes npages pages from gfn no longer guest memory (RAM unplugged): every page forgets its
+ * attribute and backing state, so a later memattr_guest_add of it starts clean. Read what was
+ * populated there first (memattr_runs): that backing is the caller's to drop. 0, or -ENXIO (a
+ * page is not guest memory), -EBUSY (a page is pending a conversion: commit or abort it first),
+ * -EINVAL / -ERANGE, -ENOMEM; the map unchanged on every error.
+ */
+int memattr_guest_remove(memattr_map *map, uint64_t gfn, uint64_t npages);
+
+/**
  * A conversion request (the guest's KVM_HC_MAP_GPA_RANGE, or the VMM's own): marks pending the
  * pages of gfn + npages that are settled in the other attribute, joins pages already pending the
  * same way, skips pages already there. flags: MEMATTR_CONV_TO_PRIVATE, MEMATTR_CONV_PRESERVE

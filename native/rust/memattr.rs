@@ -192,6 +192,7 @@ extern "C" {
     fn memattr_check_invariants(map: *mut RawMap) -> c_int;
     fn memattr_strerror(code: c_int) -> *const c_char;
     fn memattr_guest_add(map: *mut RawMap, gfn: u64, npages: u64, initial_private: c_int) -> c_int;
+    fn memattr_guest_remove(map: *mut RawMap, gfn: u64, npages: u64) -> c_int;
     fn memattr_conv_request(map: *mut RawMap, gfn: u64, npages: u64, flags: c_uint, out: *mut Conversion) -> c_int;
     fn memattr_conv_commit(map: *mut RawMap, conv: *const Conversion) -> c_int;
     fn memattr_conv_abort(map: *mut RawMap, conv: *const Conversion) -> c_int;
@@ -378,6 +379,14 @@ impl Map {
     pub fn guest_add(&mut self, gfn: u64, npages: u64, initial_private: bool) -> Result<(), Error> {
         // SAFETY: see the note above impl Map.
         check(unsafe { memattr_guest_add(self.raw, gfn, npages, initial_private as c_int) }).map(|_| ())
+    }
+
+    /// Makes `npages` pages from `gfn` no longer guest memory (unplug): they forget their state,
+    /// so adding them again starts clean; read what was populated there first (`runs`).
+    /// `E_NXIO` (a page is not guest memory), `E_BUSY` (a page is pending), `E_INVAL`, `E_RANGE`.
+    pub fn guest_remove(&mut self, gfn: u64, npages: u64) -> Result<(), Error> {
+        // SAFETY: see the note above impl Map.
+        check(unsafe { memattr_guest_remove(self.raw, gfn, npages) }).map(|_| ())
     }
 
     /// A conversion request (the guest's `KVM_HC_MAP_GPA_RANGE`, or the VMM's own) for `npages`

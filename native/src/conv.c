@@ -52,6 +52,21 @@ int memattr_guest_add(memattr_map *map, uint64_t gfn, uint64_t npages, int initi
 	return rc;
 }
 
+int memattr_guest_remove(memattr_map *map, uint64_t gfn, uint64_t npages)
+{
+	struct memattr_guard guard;
+	uint64_t end;
+	int rc;
+
+	rc = memattr_check_pages(gfn, npages, &end);
+	if (rc)
+		return rc;
+	MEMATTR_ENTER(map, &guard);
+	rc = (int32_t)Z_memattrZ_guestRemove(&map->core, memattr_gfn_f64(gfn), memattr_gfn_f64(end));
+	memattr_leave(&guard);
+	return rc;
+}
+
 int memattr_conv_request(memattr_map *map, uint64_t gfn, uint64_t npages, unsigned flags, struct memattr_conv *out)
 {
 	struct memattr_guard guard;

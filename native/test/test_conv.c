@@ -245,6 +245,7 @@ static struct memattr_conv bad_out;
 static uint64_t bad_refaults;
 
 static int64_t call_guest_add(uint64_t g, uint64_t n) { return memattr_guest_add(bad_map, g, n, 0); }
+static int64_t call_guest_remove(uint64_t g, uint64_t n) { return memattr_guest_remove(bad_map, g, n); }
 static int64_t call_request_private(uint64_t g, uint64_t n) { return memattr_conv_request(bad_map, g, n, TO_PRIV, &bad_out); }
 static int64_t call_request_shared(uint64_t g, uint64_t n) { return memattr_conv_request(bad_map, g, n, 0, &bad_out); }
 static int64_t call_fault_private(uint64_t g, uint64_t n) { return memattr_fault(bad_map, g, n, 1, &bad_out); }
@@ -259,6 +260,7 @@ static const struct {
 	int64_t (*call)(uint64_t gfn, uint64_t npages);
 } page_fns[] = {
 	{ "guest_add", call_guest_add },
+	{ "guest_remove", call_guest_remove },
 	{ "conv_request to private", call_request_private },
 	{ "conv_request to shared", call_request_shared },
 	{ "fault (private access)", call_fault_private },
@@ -384,6 +386,33 @@ static void test_guest_add(void)
 	CHECK(holds(m, 0, 600, G), "[0, 600) shared now");
 	REFUSES(m, MEMATTR_E_EXIST, memattr_guest_add(m, 512, 1, 0), "the filled hole");
 	END_CASE(m, "guest_add refuses a range touching guest memory with -EEXIST and adds exactly the rest");
+	memattr_map_free(m);
+}
+
+static void test_guest_remove(void)
+{
+	struct memattr_conv open, c;
+	memattr_map *m = new_busy_fixture(&open); /* [10, 20) pending to private, [0, 40) populated shared but [30, 35) */
+	uint64_t refaults;
+
+	tap_begin();
+	REFUSES(m, MEMATTR_E_NXIO, memattr_guest_remove(m, 500, 20), "[500, 520) runs into the hole");
+	REFUSES(m, MEMATTR_E_NXIO, memattr_guest_remove(m, 0, 640), "[0, 640) spans the hole");
+	REFUSES(m, MEMATTR_E_NXIO, memattr_guest_remove(m, 5, 600), "-ENXIO before -EBUSY");
+	REFUSES(m, MEMATTR_E_BUSY, memattr_guest_remove(m, 0, 512), "[0, 512) holds the pending [10, 20)");
+	REFUSES(m, MEMATTR_E_BUSY, memattr_guest_remove(m, 19, 1), "the last pending page");
+	OK(memattr_guest_remove(m, 20, 492)); /* the rest of [0, 512), backing bits and all */
+	CHECK(holds(m, 20, 580, 0) && holds(m, 640, 1000, 0), "[20, 600) is outside now");
+	CHECK(memattr_pages_matching(m, G, G) == 60, "guest pages: [0, 20) and [600, 640)");
+	CHECK(memattr_pages_matching(m, SPOP, SPOP) == 20, "shared-populated pages left: [0, 20)");
+	CHECK(memattr_pages_matching(m, PRIV, PRIV) == 0, "the private run [100, 120) is gone");
+	REFUSES(m, MEMATTR_E_NXIO, memattr_conv_request(m, 15, 10, TO_PRIV, &c), "a request across the new end");
+	OK(memattr_conv_commit(m, &open));
+	OK(memattr_guest_remove(m, 0, 20));
+	OK(memattr_guest_add(m, 0, 512, 0));
+	CHECK(holds(m, 0, 512, G), "added again: shared, both backings empty");
+	CHECK(memattr_populate(m, SHARED, 30, 5, &refaults) == 5 && refaults == 0, "no refault: the discarded bits were forgotten");
+	END_CASE(m, "guest_remove refuses -ENXIO then -EBUSY with the map unchanged, and forgets every page it removes");
 	memattr_map_free(m);
 }
 
@@ -1144,6 +1173,7 @@ int main(void)
 	test_bad_pages();
 	test_bad_flags_sides_pointers();
 	test_guest_add();
+	test_guest_remove();
 	test_outside_guest_memory();
 	test_conflicts();
 	test_launch_gate();
