@@ -48,6 +48,19 @@
  * | `populated`          | discard  | `discarded` | counted as freed                         |
  * | `empty`/`discarded`  | discard  | unchanged   | punching a hole in a hole frees nothing  |
  *
+ * Guest memory itself changes at runtime (memory hotplug; GUEST bit):
+ *
+ * | from                     | step           | to                        | notes                                            |
+ * |--------------------------|----------------|---------------------------|--------------------------------------------------|
+ * | not guest memory         | addRegion      | `shared` (or `private`), both sides `empty` | as memory present from the start; merges with a region it touches |
+ * | guest memory             | addRegion      | —                         | RegionError (EOVERLAP), nothing changes          |
+ * | settled (any attribute)  | removeRegion   | not guest memory (value 0)| returns what was populated; both sides forgotten: re-adding starts clean |
+ * | `pending-*`              | removeRegion   | —                         | RegionError (EBUSY): settle the conversion first |
+ * | not guest memory         | removeRegion   | —                         | OutsideGuestMemoryError (EOUTSIDE)               |
+ *
+ * Memslot changes (deleting and re-creating a slot, toggling dirty logging) are not memory-map
+ * changes: they touch no page's state.
+ *
  * ## Bit layout of a page value
  *
  * ```
