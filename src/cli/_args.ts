@@ -33,6 +33,14 @@ export function intOption(name: string, text: string | undefined, min = 0, max =
   return n;
 }
 
+/** Most worker threads `--jobs` takes (a count past the machine's cores only queues). */
+export const MAX_JOBS = 256;
+
+/** `--jobs N`: worker threads, 1 (run in this thread) to {@link MAX_JOBS}; undefined when absent. */
+export function jobsOption(text: string | undefined): number | undefined {
+  return intOption("jobs", text, 1, MAX_JOBS);
+}
+
 /** A byte size option ("1GiB", "64MiB", "4096"); undefined when absent. */
 export function bytesOption(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

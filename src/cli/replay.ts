@@ -4,11 +4,13 @@
  *
  *   memattr replay <trace.jsonl|ftrace.txt|qemu.log|ovmf-dma|linux-boot|adversarial> [--guest 1GiB] [--seed N]
  *                  [--transactions N] [--policy eager|never|batched|adaptive|all] [--budget 2MiB]
- *                  [--simulated] [--json]
+ *                  [--jobs N] [--simulated] [--json]
  *
  * Backings: real memfd + guest_memfd when /dev/kvm and koffi work here (through the Node-only
  * `../backing/real/index.js`, imported lazily); otherwise, or with `--simulated`, SimulatedBacking,
- * and every output says "simulated backing". A progress bar goes to stderr on a TTY. Exit
+ * and every output says "simulated backing". Several policies run side by side on worker threads
+ * (`--jobs`, default the cores: ./_replay-pool.ts); `--jobs 1` runs them one after another in
+ * this thread. Progress, one line per policy, goes to stderr on a TTY (./_progress.ts). Exit
  * codes: 0 done, 1 an error (a file that cannot be read; a bad trace line names its line and
  * the partial table is printed), 2 usage (also a generator option the generator refuses).
  */
@@ -24,7 +26,9 @@ import type { ReplayEvents, ReplayProgress, ReplayResult, ReplayTarget, TargetFa
 import { formatPolicyTable, materializeEvents, regionsForTrace, replayAll, ReplayStoppedError, simulatedTargets } from "../replay/index.js";
 import { detectTraceFormat, formatBytes, formatImportSummary, GENERATORS, generateTrace, importTraceAsync, parseTrace } from "../trace/index.js";
 import type { GeneratorName, TraceHeader } from "../trace/index.js";
-import { bytesOption, fileErrorMessage, intOption, parseOptions, UsageError } from "./_args.js";
+import { bytesOption, fileErrorMessage, intOption, jobsOption, MAX_JOBS, parseOptions, UsageError } from "./_args.js";
+import { createProgress, policyProgress, progressEnabled } from "./_progress.js";
+import { replayInWorkers, type WorkerWorkload, workerCount } from "./_replay-pool.js";
 
 /** Most warm-up events `--warmup` takes: the warm-up trace is held in memory. */
 export const MAX_WARMUP_EVENTS = 10_000_000;
@@ -33,11 +37,13 @@ export const MAX_REPETITIONS = 1000;
 
 const USAGE = `usage: memattr replay <trace.jsonl|ftrace.txt|qemu.log|${Object.keys(GENERATORS).join("|")}> [--guest 1GiB] [--seed N]
                       [--transactions N] [--policy ${POLICY_NAMES.join("|")}|all] [--budget 2MiB]
-                      [--warmup 30000] [--repeat 3] [--simulated] [--json]
+                      [--warmup 30000] [--repeat 3] [--jobs N] [--simulated] [--json]
   --warmup N   events each policy replays on throwaway backings before it is timed (JIT warm-up;
                at most ${MAX_WARMUP_EVENTS})
   --repeat N   timed replays per policy, each on fresh backings; the table shows the median
                (1 to ${MAX_REPETITIONS}; traces over 500 000 events, or streamed from a file, are timed once)
+  --jobs N     worker threads the policies run on (default: the cores, at most one per policy;
+               1 runs them one after another in this thread; at most ${MAX_JOBS})
 `;
 
 /** A trace to replay, opened afresh for each policy. */
@@ -159,16 +165,6 @@ export async function openWorkload(spec: string, o: { guestBytes: number; seed: 
   };
 }
 
-function progressBar(total: number | undefined): ((p: ReplayProgress) => void) | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  return (p) => {
-    const width = 30;
-    const frac = total ? Math.min(1, p.events / total) : 0;
-    const bar = total ? `[${"#".repeat(Math.round(frac * width)).padEnd(width, "-")}] ${(frac * 100).toFixed(0).padStart(3)}%` : "";
-    process.stderr.write(`\r${p.policy.padEnd(8)} ${bar} ${p.events} events${total && p.events >= total ? "\n" : ""}`);
-  };
-}
-
 /** Default events each policy replays on a throwaway target before its timed runs (see `ReplayAllOptions.warmupEvents`). */
 export const DEFAULT_WARMUP_EVENTS = 30_000;
 /** Default timed replays per policy; the table reports the median one (see `ReplayAllOptions.repetitions`). */
@@ -182,6 +178,8 @@ export interface TimingOptions {
   warmupEvents?: number;
   /** Timed replays per policy (traces over 500 000 events, or streamed, run once). Default {@link DEFAULT_REPETITIONS}. */
   repetitions?: number;
+  /** Progress of each policy's timed replays (e.g. `policyProgress(createProgress())`). Default none. */
+  onProgress?: (progress: ReplayProgress) => void;
 }
 
 /**
@@ -202,7 +200,7 @@ export async function replayWorkload(
     policies,
     policy: { budgetBytes },
     totalEvents: workload.totalEvents,
-    onProgress: progressBar(workload.totalEvents),
+    onProgress: timing.onProgress,
     progressEvery: 20_000,
     warmupEvents: timing.warmupEvents ?? DEFAULT_WARMUP_EVENTS,
     repetitions: small ? (timing.repetitions ?? DEFAULT_REPETITIONS) : 1,
@@ -222,6 +220,8 @@ export interface ReplayCommand {
   json: boolean;
   warmupEvents: number;
   repetitions: number;
+  /** `--jobs`: worker threads; undefined for the default (the cores). */
+  jobs?: number;
 }
 
 /**
@@ -241,6 +241,7 @@ export function parseReplayArgs(args: string[]): ReplayCommand | "help" {
       transactions: { type: "string" },
       warmup: { type: "string", default: String(DEFAULT_WARMUP_EVENTS) },
       repeat: { type: "string", default: String(DEFAULT_REPETITIONS) },
+      jobs: { type: "string" },
       simulated: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -261,7 +262,99 @@ export function parseReplayArgs(args: string[]): ReplayCommand | "help" {
     json: values.json!,
     warmupEvents: intOption("warmup", values.warmup, 0, MAX_WARMUP_EVENTS)!,
     repetitions: intOption("repeat", values.repeat, 1, MAX_REPETITIONS)!,
+    jobs: jobsOption(values.jobs),
   };
+}
+
+/** Prints the table, or the JSON with `--json`. */
+function printResults(o: ReplayCommand, name: string, label: string, results: readonly ReplayResult[]): void {
+  if (o.json) process.stdout.write(`${JSON.stringify({ workload: name, backings: label, budgetBytes: o.budgetBytes, results }, null, 2)}\n`);
+  else process.stdout.write(`${formatPolicyTable(results, `${name}, budget ${formatBytes(o.budgetBytes)}`)}\n${label}\n`);
+}
+
+/** A replay that stopped: the partial table at a bad line (exit 1), a file error (exit 1); anything else is thrown. */
+function replayFailed(err: unknown, name: string, label: string): number {
+  if (err instanceof ReplayStoppedError) {
+    process.stderr.write(`\nmemattr replay: ${err.message}\n`);
+    process.stdout.write(`${formatPolicyTable([err.partial], `${name} — STOPPED at line ${err.line}, partial`)}\n${label}\n`);
+    return 1;
+  }
+  const message = fileErrorMessage(err);
+  if (message === undefined) throw err;
+  process.stderr.write(`\nmemattr replay: ${message}\n`);
+  return 1;
+}
+
+/**
+ * `memattr replay` with the policies on `jobs` worker threads. Each worker generates the
+ * trace or reads the file itself; a kernel ftrace / QEMU log is imported once here (its
+ * summary printed once) and its events copied to the workers.
+ */
+async function runInWorkers(o: ReplayCommand, backings: BackingChoice, jobs: number): Promise<number> {
+  let workload: WorkerWorkload = { kind: "spec", spec: o.spec, guestBytes: o.guestBytes, seed: o.seed, transactions: o.transactions };
+  if (!Object.hasOwn(GENERATORS, o.spec)) {
+    try {
+      const format = detectTraceFormat(await readHead(o.spec, 64 * 1024));
+      if (format === "ftrace" || format === "qemu") {
+        const imported = await openWorkload(o.spec, { ...o, countEvents: false });
+        const events = imported.open();
+        if (!Array.isArray(events)) return runInThread(o, backings, imported);
+        workload = { kind: "events", name: imported.name, header: imported.header, events };
+      }
+    } catch (err) {
+      const message = fileErrorMessage(err);
+      if (message === undefined) throw err;
+      process.stderr.write(`memattr replay: ${message}\n`);
+      return 1;
+    }
+  }
+  process.stderr.write(`${backings.label}\n`);
+  const progress = createProgress({ quiet: o.json });
+  try {
+    const out = await replayInWorkers(workload, { ...o, jobs, onProgress: policyProgress(progress) });
+    progress.stop();
+    printResults(o, out.name, out.backingsLabel, out.results);
+    return 0;
+  } catch (err) {
+    progress.stop();
+    if (err instanceof MemattrError && !(err instanceof ReplayStoppedError) && Object.hasOwn(GENERATORS, o.spec)) {
+      // the generator refused an option (a guest too small for it, …), in each worker
+      process.stderr.write(`memattr replay: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    return replayFailed(err, workload.kind === "events" ? workload.name : o.spec, backings.label);
+  }
+}
+
+/** `memattr replay` in this thread, one policy after another. */
+async function runInThread(o: ReplayCommand, backings: BackingChoice, opened?: Workload): Promise<number> {
+  let workload: Workload;
+  try {
+    workload = opened ?? (await openWorkload(o.spec, { ...o, countEvents: progressEnabled({ quiet: o.json }) }));
+  } catch (err) {
+    const message = fileErrorMessage(err);
+    if (message !== undefined) {
+      process.stderr.write(`memattr replay: ${message}\n`);
+      return 1;
+    }
+    if (err instanceof MemattrError && Object.hasOwn(GENERATORS, o.spec)) {
+      // the generator refused an option (a guest too small for it, …)
+      process.stderr.write(`memattr replay: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  process.stderr.write(`${backings.label}\n`);
+  const progress = createProgress({ quiet: o.json });
+  try {
+    const results = await replayWorkload(workload, o.policies, o.budgetBytes, backings, o.guestBytes, { ...o, onProgress: policyProgress(progress) });
+    progress.stop();
+    printResults(o, workload.name, backings.label, results);
+    return 0;
+  } catch (err) {
+    progress.stop();
+    return replayFailed(err, workload.name, backings.label);
+  }
 }
 
 /** Entry of `memattr replay`. @returns the exit code. */
@@ -279,38 +372,6 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const backings = await chooseBackings(o.simulated);
-  let workload: Workload;
-  try {
-    workload = await openWorkload(o.spec, { ...o, countEvents: process.stderr.isTTY === true });
-  } catch (err) {
-    const message = fileErrorMessage(err);
-    if (message !== undefined) {
-      process.stderr.write(`memattr replay: ${message}\n`);
-      return 1;
-    }
-    if (err instanceof MemattrError && Object.hasOwn(GENERATORS, o.spec)) {
-      // the generator refused an option (a guest too small for it, …)
-      process.stderr.write(`memattr replay: ${err.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
-  process.stderr.write(`${backings.label}\n`);
-  try {
-    const results = await replayWorkload(workload, o.policies, o.budgetBytes, backings, o.guestBytes, o);
-    if (o.json)
-      process.stdout.write(`${JSON.stringify({ workload: workload.name, backings: backings.label, budgetBytes: o.budgetBytes, results }, null, 2)}\n`);
-    else process.stdout.write(`${formatPolicyTable(results, `${workload.name}, budget ${formatBytes(o.budgetBytes)}`)}\n${backings.label}\n`);
-    return 0;
-  } catch (err) {
-    if (err instanceof ReplayStoppedError) {
-      process.stderr.write(`\nmemattr replay: ${err.message}\n`);
-      process.stdout.write(`${formatPolicyTable([err.partial], `${workload.name} — STOPPED at line ${err.line}, partial`)}\n${backings.label}\n`);
-      return 1;
-    }
-    const message = fileErrorMessage(err);
-    if (message === undefined) throw err;
-    process.stderr.write(`\nmemattr replay: ${message}\n`);
-    return 1;
-  }
+  const jobs = workerCount(o.policies.length, o.jobs);
+  return jobs > 1 ? runInWorkers(o, backings, jobs) : runInThread(o, backings);
 }
