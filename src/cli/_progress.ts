@@ -81,7 +81,8 @@ export function createProgress(options: ProgressOptions = {}): Progress {
   if (!progressEnabled(options)) return OFF;
   const now = options.now ?? Date.now;
   const labelWidth = { chars: 8 };
-  const format: cliProgress.GenericFormatter = (barOptions, params, payload: { label: string; known: boolean; startMs: number }) => {
+  const format: cliProgress.GenericFormatter = (barOptions, params, payload: { label: string; known: boolean; startMs: number | undefined }) => {
+    if (payload.startMs === undefined) return `${payload.label.padEnd(labelWidth.chars)} waiting`;
     const elapsedS = Math.max(1e-3, (now() - payload.startMs) / 1000);
     const rate = params.value / elapsedS;
     const label = payload.label.padEnd(labelWidth.chars);
@@ -92,7 +93,8 @@ export function createProgress(options: ProgressOptions = {}): Progress {
     const bar = cliProgress.Format.BarFormat(frac, barOptions);
     const pct = `${Math.floor(frac * 100)}%`.padStart(4);
     const left = rate > 0 ? (params.total - params.value) / rate : Number.POSITIVE_INFINITY;
-    return `${label} ${bar} ${pct}  ${done}  ${speed}  ETA ${formatSeconds(Math.max(0, left))}`;
+    const time = params.value >= params.total ? `in ${formatSeconds(elapsedS)}` : `ETA ${formatSeconds(left)}`;
+    return `${label} ${bar} ${pct}  ${done}  ${speed}  ${time}`;
   };
   const multi = new cliProgress.MultiBar(
     {
@@ -112,12 +114,12 @@ export function createProgress(options: ProgressOptions = {}): Progress {
     enabled: true,
     task(label, totalEvents) {
       labelWidth.chars = Math.max(labelWidth.chars, label.length);
-      const payload = { label, known: totalEvents !== undefined, startMs: now() };
+      const payload = { label, known: totalEvents !== undefined, startMs: undefined as number | undefined };
       const bar = multi.create(totalEvents ?? 0, 0, payload);
       let last = 0;
       return {
         update(done, total) {
-          if (done < last) payload.startMs = now(); // a new run of the same task
+          if (payload.startMs === undefined || done < last) payload.startMs = now(); // the first update, or a new run of the same task
           last = done;
           if (total !== undefined && (!payload.known || total !== bar.getTotal())) {
             payload.known = true;
@@ -134,12 +136,13 @@ export function createProgress(options: ProgressOptions = {}): Progress {
 }
 
 /**
- * A replay's `onProgress` drawing one line per policy on `progress`, or undefined when
+ * A replay's `onProgress` drawing one line per policy on `progress` (the lines of `policies`
+ * drawn at once, in that order, "waiting" until their replay starts), or undefined when
  * progress is off.
  */
-export function policyProgress(progress: Progress): ((p: ReplayProgress) => void) | undefined {
+export function policyProgress(progress: Progress, policies: readonly string[] = []): ((p: ReplayProgress) => void) | undefined {
   if (!progress.enabled) return undefined;
-  const tasks = new Map<string, ProgressTask>();
+  const tasks = new Map<string, ProgressTask>(policies.map((p) => [p, progress.task(p)]));
   return (p) => {
     let task = tasks.get(p.policy);
     if (task === undefined) tasks.set(p.policy, (task = progress.task(p.policy, p.totalEvents)));

@@ -311,7 +311,7 @@ async function runInWorkers(o: ReplayCommand, backings: BackingChoice, jobs: num
   process.stderr.write(`${backings.label}\n`);
   const progress = createProgress({ quiet: o.json });
   try {
-    const out = await replayInWorkers(workload, { ...o, jobs, onProgress: policyProgress(progress) });
+    const out = await replayInWorkers(workload, { ...o, jobs, onProgress: policyProgress(progress, o.policies) });
     progress.stop();
     printResults(o, out.name, out.backingsLabel, out.results);
     return 0;
@@ -347,7 +347,10 @@ async function runInThread(o: ReplayCommand, backings: BackingChoice, opened?: W
   process.stderr.write(`${backings.label}\n`);
   const progress = createProgress({ quiet: o.json });
   try {
-    const results = await replayWorkload(workload, o.policies, o.budgetBytes, backings, o.guestBytes, { ...o, onProgress: policyProgress(progress) });
+    const results = await replayWorkload(workload, o.policies, o.budgetBytes, backings, o.guestBytes, {
+      ...o,
+      onProgress: policyProgress(progress, o.policies),
+    });
     progress.stop();
     printResults(o, workload.name, backings.label, results);
     return 0;

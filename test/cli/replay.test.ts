@@ -63,6 +63,31 @@ describe("memattr replay", () => {
     }
   });
 
+  it("--jobs 1 (this thread) and --jobs 2 (worker threads) give the same counters", async () => {
+    const json = async (jobs: string) =>
+      JSON.parse(
+        (await captureCommand(replay, ["linux-boot", "--guest", "64MiB", "--simulated", "--json", "--repeat", "1", "--warmup", "0", "--jobs", jobs])).out,
+      ) as {
+        workload: string;
+        results: ReplayResult[];
+      };
+    const one = await json("1");
+    const two = await json("2");
+    expect(two.workload).toBe(one.workload);
+    expect(two.results.map((x) => x.policy)).toEqual(["eager", "never", "batched", "adaptive"]);
+    // batched flushes on a timer too, so its counts may differ between runs; the others may not
+    for (const i of [0, 1, 3]) expect(counters(two.results[i]!)).toEqual(counters(one.results[i]!));
+    expect(two.results[2]!.conversions).toBe(one.results[2]!.conversions);
+  });
+
+  it("refuses a --jobs that is not a count from 1 to 256", async () => {
+    for (const jobs of ["0", "x", "257", "1.5", ""]) {
+      const r = await captureCommand(replay, ["ovmf-dma", ...SMALL, "--simulated", "--jobs", jobs]);
+      expect(r.code, jobs).toBe(2);
+      expect(r.err).toMatch(/--jobs must be an integer from 1 to 256/);
+    }
+  });
+
   const probe = probeRealBackings();
   it.skipIf(!probe.available)(`on real memfd + guest_memfd${probe.available ? "" : ` (skipped: ${probe.reason})`}`, async () => {
     const r = await captureCommand(replay, ["ovmf-dma", ...SMALL, "--json", "--repeat", "2", "--warmup", "1000"]);

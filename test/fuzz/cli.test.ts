@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UsageError } from "../../src/cli/_args.js";
+import { MAX_JOBS, UsageError } from "../../src/cli/_args.js";
 import { parseDemoArgs } from "../../src/cli/demo.js";
 import { parseProbeArgs, run as probe } from "../../src/cli/probe.js";
 import { MAX_REPETITIONS, MAX_WARMUP_EVENTS, parseReplayArgs, run as replay } from "../../src/cli/replay.js";
@@ -79,6 +79,7 @@ const REPLAY_OPTIONS = {
   "--budget": anyValue,
   "--warmup": anyValue,
   "--repeat": anyValue,
+  "--jobs": anyValue,
   "--simulated": null,
   "--json": null,
   "-h": null,
@@ -117,6 +118,7 @@ describe("fuzz: option parsers", () => {
         expect(o.repetitions >= 1 && o.repetitions <= MAX_REPETITIONS && Number.isInteger(o.repetitions)).toBe(true);
         expect(o.warmupEvents >= 0 && o.warmupEvents <= MAX_WARMUP_EVENTS && Number.isInteger(o.warmupEvents)).toBe(true);
         expect(Number.isSafeInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32).toBe(true);
+        if (o.jobs !== undefined) expect(o.jobs >= 1 && o.jobs <= MAX_JOBS && Number.isInteger(o.jobs)).toBe(true);
         if (o.transactions !== undefined) expect(Number.isSafeInteger(o.transactions) && o.transactions >= 0).toBe(true);
         for (const bytes of [o.guestBytes, o.budgetBytes]) expect(Number.isSafeInteger(bytes) && bytes >= 0).toBe(true);
       }),
@@ -287,6 +289,7 @@ describe("fuzz: entry functions in-process", () => {
             "--policy": fc.constantFrom("adaptive", "eager", "all", "lazy"),
             "--repeat": SAFE_COUNTS.filter((c) => c !== "99999999999999999999"),
             "--warmup": SAFE_COUNTS,
+            "--jobs": fc.constantFrom("1", "2", "0", "x"),
             "--json": null,
           },
           fc.constantFrom("extra"),

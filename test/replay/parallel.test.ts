@@ -35,6 +35,15 @@ async function parallel(workload: WorkerWorkload, jobs: number) {
   return replayInWorkers(workload, { policies: POLICY_NAMES, budgetBytes: 2 ** 21, guestBytes: GUEST, simulated: true, ...TIMING, jobs });
 }
 
+async function stoppedBy(p: Promise<unknown>): Promise<ReplayStoppedError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ReplayStoppedError;
+  }
+  throw new Error("the replay did not stop");
+}
+
 const spec = (s: string): WorkerWorkload => ({ kind: "spec", spec: s, guestBytes: GUEST, seed: 3 });
 
 describe("replayInWorkers", () => {
@@ -73,8 +82,8 @@ describe("replayInWorkers", () => {
     lines.splice(60, 0, '{"type":"request","id":');
     const file = join(dir, "bad.jsonl");
     writeFileSync(file, lines.join("\n"));
-    const seq = await sequential(file).catch((e: unknown) => e as ReplayStoppedError);
-    const par = await parallel(spec(file), 2).catch((e: unknown) => e as ReplayStoppedError);
+    const seq = await stoppedBy(sequential(file));
+    const par = await stoppedBy(parallel(spec(file), 2));
     expect(par).toBeInstanceOf(ReplayStoppedError);
     expect(seq).toBeInstanceOf(ReplayStoppedError);
     expect(par.code).toBe("ETRACEPARSE");
