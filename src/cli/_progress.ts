@@ -66,16 +66,7 @@ function formatSeconds(s: number): string {
 
 /**
  * A progress display on `options.stream` (stderr), or a silent one (see {@link progressEnabled}).
- * @example
- * ```ts
- * const progress = createProgress({ quiet: json });
- * try {
- *   const task = progress.task("eager", 1_000_000);
- *   task.update(20_000);
- * } finally {
- *   progress.stop();
- * }
- * ```
+ * Call `stop()` in a `finally`: the display holds a redraw timer.
  */
 export function createProgress(options: ProgressOptions = {}): Progress {
   if (!progressEnabled(options)) return OFF;
