@@ -6,9 +6,10 @@
  *   memattr demo [--guest 1GiB] [--budget 2MiB] [--seed N] [--simulated]
  */
 import { POLICY_NAMES } from "../policy/create.js";
-import { formatPolicyTable } from "../replay/index.js";
+import { formatPolicyTable, type ReplayResult } from "../replay/index.js";
 import { formatBytes } from "../trace/index.js";
 import { bytesOption, intOption, parseOptions, UsageError } from "./_args.js";
+import { createProgress, policyProgress, progressEnabled } from "./_progress.js";
 import { chooseBackings, openWorkload, replayWorkload } from "./replay.js";
 
 const USAGE = "usage: memattr demo [--guest 1GiB] [--budget 2MiB] [--seed N] [--simulated]\n";
@@ -59,8 +60,14 @@ export async function run(args: string[]): Promise<number> {
     `memattr demo — discard policies on a ${formatBytes(guestBytes)} guest, adaptive budget ${formatBytes(budgetBytes)}\n${backings.label}\n\n`,
   );
   for (const name of ["ovmf-dma", "linux-boot"]) {
-    const workload = await openWorkload(name, { guestBytes, seed, countEvents: process.stderr.isTTY === true });
-    const results = await replayWorkload(workload, POLICY_NAMES, budgetBytes, backings, guestBytes);
+    const workload = await openWorkload(name, { guestBytes, seed, countEvents: progressEnabled() });
+    const progress = createProgress();
+    let results: ReplayResult[];
+    try {
+      results = await replayWorkload(workload, POLICY_NAMES, budgetBytes, backings, guestBytes, { onProgress: policyProgress(progress, POLICY_NAMES) });
+    } finally {
+      progress.stop();
+    }
     process.stdout.write(`${formatPolicyTable(results, workload.name)}\n`);
   }
   process.stdout.write(`${backings.label}\n`);

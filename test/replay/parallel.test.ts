@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { probeRealBackings } from "../../src/backing/real/index.js";
 import { replayInWorkers, type WorkerWorkload, workerCount } from "../../src/cli/_replay-pool.js";
 import { chooseBackings, openWorkload, replayWorkload } from "../../src/cli/replay.js";
 import { POLICY_NAMES } from "../../src/policy/index.js";
@@ -95,6 +96,16 @@ describe("replayInWorkers", () => {
   it("a missing file is the system's ENOENT error, a refused generator option a MemattrError", async () => {
     await expect(parallel(spec(join(dir, "missing.jsonl")), 2)).rejects.toMatchObject({ code: "ENOENT", syscall: "open" });
     await expect(parallel({ kind: "spec", spec: "ovmf-dma", guestBytes: 4096, seed: 1 }, 2)).rejects.toMatchObject({ code: expect.any(String) });
+  });
+
+  const probe = probeRealBackings();
+  it.skipIf(!probe.available)(`real memfd + guest_memfd backings, opened in each worker${probe.available ? "" : ` (skipped: ${probe.reason})`}`, async () => {
+    const real = { policies: POLICY_NAMES, budgetBytes: 2 ** 21, guestBytes: GUEST, simulated: false, ...TIMING };
+    const got = await replayInWorkers(spec("ovmf-dma"), { ...real, jobs: 2 });
+    const workload = await openWorkload("ovmf-dma", { guestBytes: GUEST, seed: 3, countEvents: false });
+    const want = await replayWorkload(workload, POLICY_NAMES, 2 ** 21, await chooseBackings(false), GUEST, TIMING);
+    for (const r of got.results) expect(r.simulated).toBe(false);
+    expect(got.results.map(counters)).toEqual(want.map(counters));
   });
 
   it("workers: the cores by default, at most one per policy, at least one", () => {
