@@ -92,7 +92,9 @@ export function createProgress(options: ProgressOptions = {}): Progress {
       stream: options.stream ?? process.stderr,
       format,
       barsize: 24,
-      hideCursor: true,
+      // a hidden cursor would stay hidden after Ctrl-C (cli-progress's gracefulExit handler would
+      // restore it, but takes SIGINT over and the process would not end)
+      hideCursor: false,
       clearOnComplete: false,
       stopOnComplete: false,
       noTTYOutput: options.force ?? process.env.MEMATTR_PROGRESS === "1",
