@@ -47,6 +47,8 @@ export interface WorkerReplayOptions {
   jobs?: number;
   /** Progress of each policy, as a replay's `onProgress` reports it. */
   onProgress?: (progress: ReplayProgress) => void;
+  /** Events a worker has read so far of a trace file it reads once for several policies (`worker` from 0). */
+  onRead?: (worker: number, events: number) => void;
 }
 
 /** What {@link replayInWorkers} returns. */
@@ -81,6 +83,7 @@ export type SerializedError =
 /** What a worker posts. */
 export type WorkerMessage =
   | { type: "progress"; progress: ReplayProgress }
+  | { type: "read"; events: number }
   | { type: "done"; name: string; backingsLabel: string; results: ReplayResult[] }
   | { type: "error"; error: SerializedError };
 
@@ -132,12 +135,17 @@ export function workerCount(policies: number, jobs?: number): number {
   return Math.max(1, Math.min(policies, jobs ?? availableParallelism()));
 }
 
-function runWorker(task: WorkerTask, onProgress: ((p: ReplayProgress) => void) | undefined): { done: Promise<WorkerReplayOutcome>; stop(): void } {
+function runWorker(
+  task: WorkerTask,
+  onProgress: ((p: ReplayProgress) => void) | undefined,
+  onRead: ((events: number) => void) | undefined,
+): { done: Promise<WorkerReplayOutcome>; stop(): void } {
   const worker = startWorker(task);
   const done = new Promise<WorkerReplayOutcome>((resolve, reject) => {
     let settled = false;
     worker.on("message", (m: WorkerMessage) => {
       if (m.type === "progress") onProgress?.(m.progress);
+      else if (m.type === "read") onRead?.(m.events);
       else if (m.type === "done") {
         settled = true;
         resolve({ name: m.name, backingsLabel: m.backingsLabel, results: m.results });
@@ -172,7 +180,7 @@ export async function replayInWorkers(workload: WorkerWorkload, options: WorkerR
   const jobs = workerCount(options.policies.length, options.jobs);
   const groups: PolicyName[][] = Array.from({ length: jobs }, () => []);
   options.policies.forEach((p, i) => groups[i % jobs]!.push(p));
-  const runs = groups.map((policies) =>
+  const runs = groups.map((policies, w) =>
     runWorker(
       {
         workload,
@@ -182,9 +190,10 @@ export async function replayInWorkers(workload: WorkerWorkload, options: WorkerR
         simulated: options.simulated,
         warmupEvents: options.warmupEvents,
         repetitions: options.repetitions,
-        progress: options.onProgress !== undefined,
+        progress: options.onProgress !== undefined || options.onRead !== undefined,
       },
       options.onProgress,
+      options.onRead && ((events) => options.onRead!(w, events)),
     ),
   );
   const settled = await Promise.allSettled(runs.map((r) => r.done));

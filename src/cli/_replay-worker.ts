@@ -12,21 +12,29 @@ import { chooseBackings, DEFAULT_REPETITIONS, openWorkload, replayWorkload, type
 
 /** Most events a worker holds in memory to replay a streamed file more than once without reading it again. */
 const MAX_HELD_EVENTS = 2_000_000;
+/** Events read between two progress messages while a file is read into memory. */
+const READ_PROGRESS_EVERY = 50_000;
 
 // A streamed trace file read into memory once, when it holds at most MAX_HELD_EVENTS events
 // and reads without error; else null (the replays stream it, and meet any bad line themselves).
-async function holdEvents(events: ReplayEvents): Promise<TraceEvent[] | null> {
+async function holdEvents(events: ReplayEvents, onRead: ((events: number) => void) | undefined): Promise<TraceEvent[] | null> {
   const out: TraceEvent[] = [];
+  const push = (ev: TraceEvent): boolean => {
+    const n = out.push(ev);
+    if (n % READ_PROGRESS_EVERY === 0) onRead?.(n);
+    return n <= MAX_HELD_EVENTS;
+  };
   try {
     if (Symbol.iterator in events) {
-      for (const ev of events as Iterable<TraceEvent>) if (out.push(ev) > MAX_HELD_EVENTS) return null;
+      for (const ev of events as Iterable<TraceEvent>) if (!push(ev)) return null;
     } else {
-      for await (const ev of events) if (out.push(ev) > MAX_HELD_EVENTS) return null;
+      for await (const ev of events) if (!push(ev)) return null;
     }
   } catch (err) {
     if (err instanceof TraceParseError) return null;
     throw err;
   }
+  onRead?.(out.length);
   return out;
 }
 
@@ -41,7 +49,7 @@ async function main(task: WorkerTask): Promise<WorkerMessage> {
   if (workload.totalEvents === undefined && task.policies.length > 1) {
     // A streamed file replayed for several policies here: parse it once, not once per policy.
     // It stays timed once, as a streamed file is in the sequential run.
-    const held = await holdEvents(workload.open());
+    const held = await holdEvents(workload.open(), task.progress ? (events) => post({ type: "read", events }) : undefined);
     if (held !== null) {
       workload = { ...workload, open: () => held, totalEvents: held.length };
       repetitions = 1;

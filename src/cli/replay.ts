@@ -27,7 +27,7 @@ import { formatPolicyTable, materializeEvents, regionsForTrace, replayAll, Repla
 import { detectTraceFormat, formatBytes, formatImportSummary, GENERATORS, generateTrace, importTraceAsync, parseTrace } from "../trace/index.js";
 import type { GeneratorName, TraceHeader } from "../trace/index.js";
 import { bytesOption, fileErrorMessage, intOption, jobsOption, MAX_JOBS, parseOptions, UsageError } from "./_args.js";
-import { createProgress, policyProgress, progressEnabled } from "./_progress.js";
+import { createProgress, type ProgressTask, policyProgress, progressEnabled } from "./_progress.js";
 import { replayInWorkers, type WorkerWorkload, workerCount } from "./_replay-pool.js";
 
 /** Most warm-up events `--warmup` takes: the warm-up trace is held in memory. */
@@ -311,7 +311,14 @@ async function runInWorkers(o: ReplayCommand, backings: BackingChoice, jobs: num
   process.stderr.write(`${backings.label}\n`);
   const progress = createProgress({ quiet: o.json });
   try {
-    const out = await replayInWorkers(workload, { ...o, jobs, onProgress: policyProgress(progress, o.policies) });
+    const onProgress = policyProgress(progress, o.policies);
+    const reading = new Map<number, ProgressTask>();
+    const onRead = (w: number, events: number) => {
+      let task = reading.get(w);
+      if (task === undefined) reading.set(w, (task = progress.task(`read w${w + 1}`)));
+      task.update(events);
+    };
+    const out = await replayInWorkers(workload, { ...o, jobs, onProgress, onRead: progress.enabled ? onRead : undefined });
     progress.stop();
     printResults(o, out.name, out.backingsLabel, out.results);
     return 0;
