@@ -45,17 +45,18 @@ async function main(task: WorkerTask): Promise<WorkerMessage> {
     w.kind === "events"
       ? { name: w.name, header: w.header, open: () => w.events, totalEvents: w.events.length }
       : await openWorkload(w.spec, { guestBytes: w.guestBytes, seed: w.seed, transactions: w.transactions, countEvents: false });
+  const backings = await chooseBackings(task.simulated);
   let repetitions = task.repetitions ?? DEFAULT_REPETITIONS;
-  if (workload.totalEvents === undefined && task.policies.length > 1) {
-    // A streamed file replayed for several policies here: parse it once, not once per policy.
-    // It stays timed once, as a streamed file is in the sequential run.
+  if (workload.totalEvents === undefined && task.policies.length > 1 && !backings.simulated) {
+    // A streamed file replayed for several policies on real backings (which replay one policy
+    // at a time: no ReplayAllOptions.onePass): parse it once, not once per policy. It stays
+    // timed once, as a streamed file is in the sequential run.
     const held = await holdEvents(workload.open(), task.progress ? (events) => post({ type: "read", events }) : undefined);
     if (held !== null) {
       workload = { ...workload, open: () => held, totalEvents: held.length };
       repetitions = 1;
     }
   }
-  const backings = await chooseBackings(task.simulated);
   const results = await replayWorkload(workload, task.policies, task.budgetBytes, backings, task.guestBytes, {
     warmupEvents: task.warmupEvents,
     repetitions,

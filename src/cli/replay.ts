@@ -204,6 +204,9 @@ export async function replayWorkload(
     progressEvery: 20_000,
     warmupEvents: timing.warmupEvents ?? DEFAULT_WARMUP_EVENTS,
     repetitions: small ? (timing.repetitions ?? DEFAULT_REPETITIONS) : 1,
+    // A trace timed once is read once for all policies (a file parsed once). The real backings'
+    // factory shares one Wasm map between its trackers, one replay at a time: not for them.
+    onePass: !small && backings.simulated,
   });
 }
 

@@ -70,7 +70,7 @@ export function replayTraceSync(events: Iterable<TraceEvent>, target: ReplayTarg
   const replayer = new Replayer(target, options);
   try {
     if (Array.isArray(events)) replayer.applyAll(events as readonly TraceEvent[]);
-    else applyInChunks(replayer, events[Symbol.iterator](), SYNC_CHUNK_EVENTS);
+    else applyInChunks((chunk) => replayer.applyAll(chunk), events[Symbol.iterator](), SYNC_CHUNK_EVENTS);
   } catch (err) {
     stopped(replayer, err);
   }
@@ -89,7 +89,7 @@ const ASYNC_CHUNK_EVENTS = 1024;
 
 // Pulls chunks of events and applies each; events read before a failing pull (a bad trace
 // line) are applied first, then the error propagates — the same outcome as one at a time.
-function applyInChunks(replayer: Replayer, it: Iterator<TraceEvent>, chunkEvents: number): void {
+function applyInChunks(apply: (chunk: readonly TraceEvent[]) => void, it: Iterator<TraceEvent>, chunkEvents: number): void {
   const chunk: TraceEvent[] = [];
   let done = false;
   try {
@@ -105,10 +105,10 @@ function applyInChunks(replayer: Replayer, it: Iterator<TraceEvent>, chunkEvents
         }
       } catch (err) {
         done = true; // a throwing iterator is finished
-        replayer.applyAll(chunk);
+        apply(chunk);
         throw err;
       }
-      replayer.applyAll(chunk);
+      apply(chunk);
       chunk.length = 0;
     }
   } finally {
@@ -116,7 +116,7 @@ function applyInChunks(replayer: Replayer, it: Iterator<TraceEvent>, chunkEvents
   }
 }
 
-async function applyInChunksAsync(replayer: Replayer, it: AsyncIterator<TraceEvent>, chunkEvents: number): Promise<void> {
+async function applyInChunksAsync(apply: (chunk: readonly TraceEvent[]) => void, it: AsyncIterator<TraceEvent>, chunkEvents: number): Promise<void> {
   const chunk: TraceEvent[] = [];
   let done = false;
   try {
@@ -132,10 +132,10 @@ async function applyInChunksAsync(replayer: Replayer, it: AsyncIterator<TraceEve
         }
       } catch (err) {
         done = true;
-        replayer.applyAll(chunk);
+        apply(chunk);
         throw err;
       }
-      replayer.applyAll(chunk);
+      apply(chunk);
       chunk.length = 0;
     }
   } finally {
@@ -188,7 +188,7 @@ export async function replayTrace(events: ReplayEvents, target: ReplayTarget, op
   if (Symbol.iterator in events) return replayTraceSync(events as Iterable<TraceEvent>, target, options);
   const replayer = new Replayer(target, options);
   try {
-    await applyInChunksAsync(replayer, events[Symbol.asyncIterator](), ASYNC_CHUNK_EVENTS);
+    await applyInChunksAsync((chunk) => replayer.applyAll(chunk), events[Symbol.asyncIterator](), ASYNC_CHUNK_EVENTS);
   } catch (err) {
     stopped(replayer, err);
   }
@@ -252,6 +252,14 @@ export interface ReplayAllOptions extends ReplayOptions {
    * Default 1. The CLI (`memattr replay`, `npm start`) uses 3.
    */
   repetitions?: number;
+  /**
+   * With `repetitions` 1: replay every policy in one pass over the trace — each chunk of
+   * events is applied to every policy's replayer in turn — so `openEvents` is read once, not
+   * once per policy (a trace file is parsed once). The results are the same as one policy
+   * after another; each policy's time is still its own replayer's. Needs a `makeTarget` whose
+   * targets can live at the same time ({@link simulatedTargets}' can). Default false.
+   */
+  onePass?: boolean;
 }
 
 // The first `n` events of a sync or async source, the source closed after. A bad line among
@@ -297,6 +305,50 @@ function releaseTarget(target: ReplayTarget): void {
   }
 }
 
+// Warms `name` up on a throwaway target (see ReplayAllOptions.warmupEvents).
+async function warmUp(name: PolicyName, warmupTrace: readonly TraceEvent[], makeTarget: TargetFactory, options: ReplayAllOptions): Promise<void> {
+  const scratch = await makeTarget(createPolicy(name, options.policy));
+  try {
+    replayTraceSync(warmupTrace, scratch, { sampleEvery: options.sampleEvery, preserveChunkPages: options.preserveChunkPages, fillOf: options.fillOf });
+  } finally {
+    releaseTarget(scratch);
+  }
+}
+
+// ReplayAllOptions.onePass: one replayer per policy, every chunk applied to each in turn. A bad
+// line stops them all after the same events; the error reports the first policy's partial
+// result, as the sequential run (which meets it in the first policy) does.
+async function replayInOnePass(
+  events: ReplayEvents,
+  makeTarget: TargetFactory,
+  names: readonly PolicyName[],
+  warmupTrace: readonly TraceEvent[],
+  options: ReplayAllOptions,
+): Promise<ReplayResult[]> {
+  if (names.length === 0) return [];
+  const targets: ReplayTarget[] = [];
+  try {
+    for (const name of names) {
+      if (warmupTrace.length > 0) await warmUp(name, warmupTrace, makeTarget, options);
+      targets.push(await makeTarget(createPolicy(name, options.policy)));
+    }
+    const replayers = targets.map((t) => new Replayer(t, options));
+    const apply = (chunk: readonly TraceEvent[]) => {
+      for (const r of replayers) r.applyAll(chunk);
+    };
+    try {
+      if (Array.isArray(events)) apply(events as readonly TraceEvent[]);
+      else if (Symbol.iterator in events) applyInChunks(apply, (events as Iterable<TraceEvent>)[Symbol.iterator](), SYNC_CHUNK_EVENTS);
+      else await applyInChunksAsync(apply, events[Symbol.asyncIterator](), ASYNC_CHUNK_EVENTS);
+    } catch (err) {
+      stopped(replayers[0]!, err);
+    }
+    return replayers.map((r) => r.finish());
+  } finally {
+    if (options.release !== false) for (const t of targets) releaseTarget(t);
+  }
+}
+
 /**
  * Replays the same trace through every policy, each on a fresh target from `makeTarget`.
  * @param openEvents - returns the trace's events afresh for each policy (re-open the file, or a generator's re-iterable events).
@@ -317,20 +369,14 @@ export async function replayAll(openEvents: () => ReplayEvents, makeTarget: Targ
   const repetitions = Math.max(1, Math.floor(options.repetitions ?? 1));
   const warmupTrace = warmup > 0 ? await firstEvents(openEvents(), warmup) : [];
   const names = options.policies ?? POLICY_NAMES;
+  if (options.onePass === true && repetitions === 1) return replayInOnePass(openEvents(), makeTarget, names, warmupTrace, options);
   const runs: ReplayResult[][] = names.map(() => []);
   // Round-robin: every round times each policy once, so a slow stretch of a shared machine
   // falls on all of them alike rather than on whichever policy ran then.
   for (let k = 0; k < repetitions; k++) {
     for (let p = 0; p < names.length; p++) {
       const name = names[p]!;
-      if (k === 0 && warmupTrace.length > 0) {
-        const scratch = await makeTarget(createPolicy(name, options.policy));
-        try {
-          replayTraceSync(warmupTrace, scratch, { sampleEvery: options.sampleEvery, preserveChunkPages: options.preserveChunkPages, fillOf: options.fillOf });
-        } finally {
-          releaseTarget(scratch);
-        }
-      }
+      if (k === 0 && warmupTrace.length > 0) await warmUp(name, warmupTrace, makeTarget, options);
       const target = await makeTarget(createPolicy(name, options.policy));
       try {
         runs[p]!.push(await replayTrace(openEvents(), target, options));

@@ -10,8 +10,8 @@ import { probeRealBackings } from "../../src/backing/real/index.js";
 import { replayInWorkers, type WorkerWorkload, workerCount } from "../../src/cli/_replay-pool.js";
 import { chooseBackings, openWorkload, replayWorkload } from "../../src/cli/replay.js";
 import { POLICY_NAMES } from "../../src/policy/index.js";
-import { type ReplayResult, ReplayStoppedError } from "../../src/replay/index.js";
-import { generateTrace, traceToString } from "../../src/trace/index.js";
+import { type ReplayResult, ReplayStoppedError, replayAll, simulatedTargets } from "../../src/replay/index.js";
+import { generateTrace, parseTrace, parseTraceSync, traceToString } from "../../src/trace/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "memattr-parallel-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,6 +46,37 @@ async function stoppedBy(p: Promise<unknown>): Promise<ReplayStoppedError> {
 }
 
 const spec = (s: string): WorkerWorkload => ({ kind: "spec", spec: s, guestBytes: GUEST, seed: 3 });
+
+describe("replayAll onePass", () => {
+  it("reads the trace once and gives each policy the results of one policy after another", async () => {
+    const g = generateTrace("linux-boot", { guestBytes: GUEST, seed: 6 });
+    const text = traceToString(g.header, g.events);
+    let opened = 0;
+    const open = () => {
+      opened++;
+      return (async function* () {
+        yield* (await parseTrace(text)).events;
+      })();
+    };
+    const options = { warmupEvents: 300, policy: { budgetBytes: 2 ** 21 } };
+    const want = await replayAll(open, simulatedTargets(g.header.regions), options);
+    opened = 0;
+    const got = await replayAll(open, simulatedTargets(g.header.regions), { ...options, onePass: true });
+    expect(opened).toBe(2); // the warm-up's first events, then the one pass
+    expect(got.map(counters)).toEqual(want.map(counters));
+  });
+
+  it("a bad line stops every policy; the error carries the first policy's partial result", async () => {
+    const g = generateTrace("ovmf-dma", { guestBytes: GUEST, transactions: 50, seed: 5 });
+    const lines = traceToString(g.header, g.events).split("\n");
+    lines.splice(80, 0, "{");
+    const open = () => parseTraceSync(lines.join("\n")).events;
+    const one = await stoppedBy(replayAll(open, simulatedTargets(g.header.regions)));
+    const err = await stoppedBy(replayAll(open, simulatedTargets(g.header.regions), { onePass: true }));
+    expect(err.line).toBe(81);
+    expect(counters(err.partial)).toEqual(counters(one.partial));
+  });
+});
 
 describe("replayInWorkers", () => {
   it("a generator: the sequential run's counters and series, policy by policy, on 2 and 4 workers", async () => {
