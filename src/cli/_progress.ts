@@ -77,8 +77,9 @@ export function createProgress(options: ProgressOptions = {}): Progress {
     const elapsedS = Math.max(1e-3, (now() - payload.startMs) / 1000);
     const rate = params.value / elapsedS;
     const label = payload.label.padEnd(labelWidth.chars);
-    const done = `${params.value.toLocaleString("en-US")}${payload.known ? ` / ${params.total.toLocaleString("en-US")}` : ""} events`;
-    const speed = `${formatCount(rate)}events/s`;
+    // 80 columns hold a line: cli-progress cuts what is wider than the terminal
+    const done = `${params.value.toLocaleString("en-US")}${payload.known ? `/${params.total.toLocaleString("en-US")}` : " events"}`;
+    const speed = `${formatCount(rate)}ev/s`;
     if (!payload.known) return `${label} ${done}  ${speed}  ${formatSeconds(elapsedS)}`;
     const frac = params.total > 0 ? Math.min(1, params.value / params.total) : 1;
     const bar = cliProgress.Format.BarFormat(frac, barOptions);
@@ -91,7 +92,7 @@ export function createProgress(options: ProgressOptions = {}): Progress {
     {
       stream: options.stream ?? process.stderr,
       format,
-      barsize: 24,
+      barsize: 16,
       // a hidden cursor would stay hidden after Ctrl-C (cli-progress's gracefulExit handler would
       // restore it, but takes SIGINT over and the process would not end)
       hideCursor: false,

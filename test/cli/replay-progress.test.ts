@@ -1,5 +1,5 @@
 // Terminal progress of `memattr replay` (src/cli/_progress.ts): drawn on a terminal — one line
-// per policy with events done / total, events/s and the time left — and silent off a terminal,
+// per policy with events done / total, events/s and the time left, within 80 columns — and silent off a terminal,
 // with --json, or with MEMATTR_PROGRESS=0.
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -36,8 +36,25 @@ describe("replay progress", () => {
     onProgress({ policy: "eager", events: 500_000, totalEvents: 1_000_000 });
     progress.stop();
     const lines = plain(stream.text());
-    expect(lines).toMatch(/eager +\S+ +50% +500,000 \/ 1,000,000 events +1\.00 Mevents\/s +ETA 0\.5s/);
+    expect(lines).toMatch(/eager +\S+ +50% +500,000\/1,000,000 +1\.00 Mev\/s +ETA 0\.5s/);
     expect(lines).toMatch(/never +waiting/);
+  });
+
+  it("a line of a million-event policy fits in 80 columns", () => {
+    vi.stubEnv("MEMATTR_PROGRESS", "");
+    let ms = 0;
+    const stream = fakeTty();
+    const progress = createProgress({ stream, now: () => ms });
+    const task = progress.task("adaptive", 1_062_682);
+    task.update(0);
+    ms = 700;
+    task.update(1_040_000);
+    progress.stop();
+    const lines = plain(stream.text())
+      .split(/[\r\n]/)
+      .filter((l) => l.includes("adaptive"));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line.trimEnd().length, line).toBeLessThanOrEqual(80);
   });
 
   it("a total not known: the count and the rate, no bar", () => {
@@ -50,7 +67,7 @@ describe("replay progress", () => {
     ms = 2000;
     task.update(60_000);
     progress.stop();
-    expect(plain(stream.text())).toMatch(/parse +60,000 events +30 kevents\/s +2\.0s/);
+    expect(plain(stream.text())).toMatch(/parse +60,000 events +30 kev\/s +2\.0s/);
   });
 
   it("silent off a terminal, with quiet (--json) and with MEMATTR_PROGRESS=0; MEMATTR_PROGRESS=1 forces it", () => {
