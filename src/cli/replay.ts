@@ -9,8 +9,9 @@
  * Backings: real memfd + guest_memfd when /dev/kvm and koffi work here (through the Node-only
  * `../backing/real/index.js`, imported lazily); otherwise, or with `--simulated`, SimulatedBacking,
  * and every output says "simulated backing". Several policies run side by side on worker threads
- * (`--jobs`, default the cores: ./_replay-pool.ts); `--jobs 1` runs them one after another in
- * this thread. Progress, one line per policy, goes to stderr on a TTY (./_progress.ts). Exit
+ * (`--jobs`, default the cores: ./_replay-pool.ts); `--jobs 1` runs them all in this thread. A
+ * trace timed once (big, or streamed from a file) is read once per thread: every policy's
+ * replayer takes each chunk in turn (`ReplayAllOptions.onePass`, simulated backings). Progress, one line per policy, goes to stderr on a TTY (./_progress.ts). Exit
  * codes: 0 done, 1 an error (a file that cannot be read; a bad trace line names its line and
  * the partial table is printed), 2 usage (also a generator option the generator refuses).
  */
@@ -43,7 +44,8 @@ const USAGE = `usage: memattr replay <trace.jsonl|ftrace.txt|qemu.log|${Object.k
   --repeat N   timed replays per policy, each on fresh backings; the table shows the median
                (1 to ${MAX_REPETITIONS}; traces over 500 000 events, or streamed from a file, are timed once)
   --jobs N     worker threads the policies run on (default: the cores, at most one per policy;
-               1 runs them one after another in this thread; at most ${MAX_JOBS})
+               1 runs them all in this thread; at most ${MAX_JOBS}). A trace timed once
+               is read once per thread, whatever the policies it runs
 `;
 
 /** A trace to replay, opened afresh for each policy. */
