@@ -16,7 +16,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   uapi: ["core"],
   model: ["core", "uapi"],
   policy: ["core", "model"],
-  trace: ["core", "model"],
+  trace: ["core", "uapi", "model"],
   backing: ["core", "model"],
   replay: ["core", "model", "policy", "trace", "backing"],
   viz: ["core", "model", "policy", "trace", "backing", "replay"],

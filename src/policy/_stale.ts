@@ -13,18 +13,38 @@ import type { Tracker } from "../model/tracker.js";
 export function collectStale(tracker: Tracker, side: Side, gfn: number, npages: number, flat: number[]): [number, number] {
   let stale = 0;
   let dbl = 0;
-  tracker.forEachRawRun(
-    (g, n, v) => {
-      if (!isStale(v, side)) return;
-      stale += n;
-      if (isDoubleAllocated(v)) dbl += n;
-      if (flat.length > 0 && flat[flat.length - 1] === g) flat[flat.length - 1] = g + n;
-      else flat.push(g, g + n);
-    },
-    gfn,
-    npages,
+  inGuestMemory(tracker, gfn, npages, (g0, n0) =>
+    tracker.forEachRawRun(
+      (g, n, v) => {
+        if (!isStale(v, side)) return;
+        stale += n;
+        if (isDoubleAllocated(v)) dbl += n;
+        if (flat.length > 0 && flat[flat.length - 1] === g) flat[flat.length - 1] = g + n;
+        else flat.push(g, g + n);
+      },
+      g0,
+      n0,
+    ),
   );
   return [stale, dbl];
+}
+
+/**
+ * Calls `fn` on `gfn + npages` when it lies inside guest memory (the usual case, one lookup),
+ * else on each part of it that still does: a range a policy remembered may have been unplugged
+ * since (`Tracker.removeRegion`), and its pages are nobody's to discard any more.
+ */
+function inGuestMemory(tracker: Tracker, gfn: number, npages: number, fn: (gfn: number, npages: number) => void): void {
+  if (tracker.memory.contains(gfn, npages)) {
+    fn(gfn, npages);
+    return;
+  }
+  const end = gfn + npages;
+  tracker.memory.forEach((s, e) => {
+    const a = Math.max(s, gfn);
+    const b = Math.min(e, end);
+    if (a < b) fn(a, b - a);
+  });
 }
 
 /** Stale pages of `side` and double-allocated pages inside `ranges` (disjoint). */
@@ -32,14 +52,16 @@ export function countStale(tracker: Tracker, side: Side, ranges: readonly GfnRan
   let stale = 0;
   let dbl = 0;
   for (const r of ranges) {
-    tracker.forEachRawRun(
-      (_g, n, v) => {
-        if (!isStale(v, side)) return;
-        stale += n;
-        if (isDoubleAllocated(v)) dbl += n;
-      },
-      r.gfn,
-      r.npages,
+    inGuestMemory(tracker, r.gfn, r.npages, (g0, n0) =>
+      tracker.forEachRawRun(
+        (_g, n, v) => {
+          if (!isStale(v, side)) return;
+          stale += n;
+          if (isDoubleAllocated(v)) dbl += n;
+        },
+        g0,
+        n0,
+      ),
     );
   }
   return [stale, dbl];

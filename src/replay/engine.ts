@@ -17,6 +17,9 @@
  * | `touch`     | `backing.touch`; `tracker.markPopulated`; if anything changed, `policy.onPopulate` → discards |
  * | `fault`     | `tracker.onMemoryFault`; a `convert` decision is committed at once, then `policy.onCommit` |
  * | `refused`   | none: counted in `refused` and `refusedRecorded` (the call never reached the model) |
+ * | `region-add` | `tracker.addRegion`; pages either backing already holds there (pre-populated before the bind) → `tracker.markPopulated` |
+ * | `region-remove` | `tracker.removeRegion` → what it held on each side: `backing.discard` (counted in `memory.unpluggedPages`) |
+ * | `memslot`   | none: counted in `memory.memslotUpdates` (a memslot changes no page state) |
  * Discards: `backing.discard(ranges)`, then `tracker.markDiscarded` per range.
  *
  * ## When a discard fails
@@ -228,6 +231,7 @@ export class Replayer {
       refused: 0,
       refusedRecorded: 0,
       faults: { convert: 0, inFlight: 0, spurious: 0, violation: 0 },
+      memory: { regionsAdded: 0, regionsRemoved: 0, unpluggedPages: 0, memslotUpdates: 0 },
       copiedPages: 0,
       discardCalls: 0,
       discardedPages: 0,
@@ -381,6 +385,15 @@ export class Replayer {
         this.r.refused++;
         this.r.refusedRecorded++;
         return OTHER;
+      case "region-add":
+        this.addRegion(ev.gfn, ev.npages, ev.initial ?? "shared");
+        return OTHER;
+      case "region-remove":
+        this.removeRegion(ev.gfn, ev.npages);
+        return OTHER;
+      case "memslot":
+        this.r.memory.memslotUpdates++;
+        return OTHER;
       case "launch":
         try {
           this.tracker.launch();
@@ -393,6 +406,59 @@ export class Replayer {
         return OTHER;
     }
     return OTHER;
+  }
+
+  /**
+   * Hot-added memory: the tracker takes the range, then learns what either backing already holds
+   * there — pages populated before the bind (pre-allocation), found as at creation time
+   * (the backing's `populatedRanges()`: its own record ∪ what the kernel reports resident).
+   */
+  private addRegion(gfn: number, npages: number, initial: "shared" | "private"): void {
+    try {
+      this.tracker.addRegion({ gfn, npages }, { initial });
+    } catch (err) {
+      this.refuse(err);
+      return;
+    }
+    this.r.memory.regionsAdded++;
+    const end = gfn + npages;
+    for (const side of ["shared", "private"] as const) {
+      for (const r of (side === "shared" ? this.shared : this.priv).populatedRanges()) {
+        const s = Math.max(r.gfn, gfn);
+        const e = Math.min(r.gfn + r.npages, end);
+        if (s < e) this.populated(side, s, e - s);
+      }
+    }
+  }
+
+  /**
+   * Unplugged memory: the tracker drops the range (refused while a conversion owns a page of
+   * it) and says what each side held there; those pages are discarded. They are no longer
+   * guest memory, so nothing is marked: a discard that fails is thrown after the event with
+   * the memory left allocated (not in `undoneDiscards`, which only holds guest pages).
+   */
+  private removeRegion(gfn: number, npages: number): void {
+    let populated: { shared: GfnRange[]; private: GfnRange[] };
+    try {
+      populated = this.tracker.removeRegion({ gfn, npages }).populated;
+    } catch (err) {
+      this.refuse(err);
+      return;
+    }
+    const m = this.r.memory;
+    m.regionsRemoved++;
+    for (const side of ["shared", "private"] as const) {
+      const ranges = populated[side];
+      if (ranges.length === 0) continue;
+      let done = ranges.length;
+      try {
+        (side === "shared" ? this.shared : this.priv).discard(ranges);
+      } catch (err) {
+        done = discardedRangesOf(err, ranges.length);
+        this.failure ??= { error: err };
+      }
+      for (let i = 0; i < done; i++) m.unpluggedPages += ranges[i]!.npages;
+    }
   }
 
   private refuse(err: unknown): void {
@@ -549,6 +615,7 @@ export class Replayer {
     return {
       ...r,
       faults: { ...r.faults },
+      memory: { ...r.memory },
       backingKinds: { ...r.backingKinds },
       copiedPages: this.priv.stats.copiedPages - this.startCopiedPages,
       discardCalls: this.shared.stats.discardCalls + this.priv.stats.discardCalls - this.startDiscardCalls,

@@ -21,6 +21,18 @@ export interface FaultCounts {
 }
 
 /** The metrics of one replay of one trace through one policy. */
+/** Memory-map events of a replay. */
+export interface MemoryMapCounts {
+  /** `region-add` events the tracker took (refused ones count in `refused`). */
+  regionsAdded: number;
+  /** `region-remove` events the tracker took. */
+  regionsRemoved: number;
+  /** Pages the removed regions held on either backing, discarded with them (also in `discardedPages`). */
+  unpluggedPages: number;
+  /** `memslot` events: counted only, they change no page state. */
+  memslotUpdates: number;
+}
+
 export interface ReplayResult {
   /** Policy name. */
   policy: string;
@@ -44,6 +56,8 @@ export interface ReplayResult {
   refusedRecorded: number;
   /** Memory-fault events by the model's decision. */
   faults: FaultCounts;
+  /** What the trace did to the guest memory map (`region-add`, `region-remove`, `memslot` events). */
+  memory: MemoryMapCounts;
   /** Pages copied into private memory by in-place encryption (pre-launch `preserve`). */
   copiedPages: number;
   /** Discard syscalls made (both backings; one per coalesced range). */

@@ -19,17 +19,18 @@ import { MAX_GFN } from "../core/types.js";
 import { HYPERCALL_FAULTS, HypercallError, type HypercallFault } from "../model/errors.js";
 import { decodeMapGpaRange } from "../model/hypercall.js";
 import { PAGE_BYTES } from "../model/states.js";
+import { KVM_MEM_GUEST_MEMFD, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from "../uapi/constants.js";
 
 /** The `format` tag every memattr trace header carries. */
 export const TRACE_FORMAT = "memattr-trace";
 /**
- * The trace version this build writes. Version 2 added the `refused` event; every version-1
- * trace is a version-2 trace, so readers take both (see {@link TRACE_VERSIONS_READ}) and refuse
- * any other.
+ * The trace version this build writes. Version 2 added the `refused` event, version 3 the
+ * memory-map events (`region-add`, `region-remove`, `memslot`); every older trace is a
+ * version-3 trace, so readers take all three (see {@link TRACE_VERSIONS_READ}) and refuse any other.
  */
-export const TRACE_VERSION = 2;
-/** The versions this build reads: 1 (no `refused` events) and 2. A version-1 header reads as version 2. */
-export const TRACE_VERSIONS_READ: readonly number[] = [1, 2];
+export const TRACE_VERSION = 3;
+/** The versions this build reads: 1 (no `refused` events), 2 (no memory-map events) and 3. An older header reads as version 3. */
+export const TRACE_VERSIONS_READ: readonly number[] = [1, 2, 3];
 /** Bytes per guest page: every `gfn` and `npages` in a trace counts 4 KiB pages. */
 export { PAGE_BYTES };
 /** One past the largest guest physical address a trace may name (2^40 pages of 4 KiB). */
@@ -64,8 +65,8 @@ export interface TraceSource {
  */
 export interface TraceHeader {
   format: typeof TRACE_FORMAT;
-  /** 2 when this build made the header; 1 also type-checks (a version-1 header is read, and written, as 2). */
-  version: 1 | typeof TRACE_VERSION;
+  /** 3 when this build made the header; 1 and 2 also type-check (an older header is read, and written, as 3). */
+  version: 1 | 2 | typeof TRACE_VERSION;
   pageBytes: typeof PAGE_BYTES;
   regions: GuestRegion[];
   generator?: TraceGenerator;
@@ -166,13 +167,82 @@ export interface RefusedHypercallEvent extends EventBase {
   reason: RefusalReason;
 }
 
+/**
+ * Guest RAM `[gfn, gfn + npages)` appears (a DIMM or virtio-mem block plugged): the tracker's
+ * `addRegion`. It must not overlap guest memory, and the header must list regions (a trace
+ * whose memory map is unknown cannot change it). `initial` is the pages' attribute, `shared`
+ * when omitted (KVM's default).
+ */
+export interface RegionAddEvent extends EventBase {
+  type: "region-add";
+  gfn: number;
+  npages: number;
+  initial?: "shared" | "private";
+}
+
+/**
+ * Guest RAM `[gfn, gfn + npages)` goes away (unplugged): the tracker's `removeRegion`; what
+ * either backing held there is discarded. It must lie inside guest memory and no conversion
+ * still pending in the trace may own a page of it.
+ */
+export interface RegionRemoveEvent extends EventBase {
+  type: "region-remove";
+  gfn: number;
+  npages: number;
+}
+
+/**
+ * A `KVM_SET_USER_MEMORY_REGION(2)` the VMM made: memslot `slot` of address space `as` now
+ * maps `[gfn, gfn + npages)` with `flags` (`KVM_MEM_*`), or is deleted (`npages` 0). A memslot
+ * is how KVM reaches memory, not what the guest owns: it changes no page's attribute or
+ * pending state (docs/design.md, "Guest memory at runtime"), and replay only counts it.
+ */
+export interface MemslotEvent extends EventBase {
+  type: "memslot";
+  slot: number;
+  as?: number;
+  gfn: number;
+  npages: number;
+  flags: number;
+}
+
 /** Any record after the header. */
-export type TraceEvent = LaunchEvent | RequestEvent | CommitEvent | AbortEvent | TouchEvent | FaultEvent | HypercallEvent | RefusedHypercallEvent;
+export type TraceEvent =
+  | LaunchEvent
+  | RequestEvent
+  | CommitEvent
+  | AbortEvent
+  | TouchEvent
+  | FaultEvent
+  | HypercallEvent
+  | RefusedHypercallEvent
+  | RegionAddEvent
+  | RegionRemoveEvent
+  | MemslotEvent;
 /** The `type` tags of {@link TraceEvent}. */
 export type TraceEventType = TraceEvent["type"];
 
 /** Every event type, in the order docs and statistics list them. */
-export const TRACE_EVENT_TYPES: readonly TraceEventType[] = ["launch", "request", "commit", "abort", "touch", "fault", "hypercall", "refused"];
+export const TRACE_EVENT_TYPES: readonly TraceEventType[] = [
+  "launch",
+  "request",
+  "commit",
+  "abort",
+  "touch",
+  "fault",
+  "hypercall",
+  "refused",
+  "region-add",
+  "region-remove",
+  "memslot",
+];
+
+/** The `KVM_MEM_*` flags a `memslot` event may carry (any other bit is refused, as KVM does). */
+export const MEMSLOT_FLAGS = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY | KVM_MEM_GUEST_MEMFD;
+/** One past the largest memslot id of one address space (KVM's slot id is 16 bits; the address space sits above it). */
+export const MEMSLOT_IDS = 1 << 16;
+/** Address spaces a memslot may belong to (x86: 0 = normal, 1 = SMM). */
+export const MEMSLOT_ADDRESS_SPACES = 2;
 
 /** One past the largest u64. */
 const U64_END = 1n << 64n;
@@ -374,6 +444,32 @@ export function validateEvent(value: unknown): TraceEvent {
         throw new FieldError("range", `refused hypercall says "${reason}", but gpa ${u64Text(gpa)} npages ${u64Text(npages)} attrs ${u64Text(attrs)} ${said}`);
       }
       return withTime(r, { type, call, gpa: u64Text(gpa), npages: u64Text(npages), attrs: u64Text(attrs), reason });
+    }
+    case "region-add": {
+      allowOnly(r, ["type", "timeUs", "gfn", "npages", "initial"]);
+      const ev: RegionAddEvent = { type, ...pageRange(r) };
+      if (r.initial !== undefined) ev.initial = oneOf(r, "initial", ["shared", "private"] as const);
+      return withTime(r, ev);
+    }
+    case "region-remove":
+      allowOnly(r, ["type", "timeUs", "gfn", "npages"]);
+      return withTime(r, { type, ...pageRange(r) });
+    case "memslot": {
+      allowOnly(r, ["type", "timeUs", "slot", "as", "gfn", "npages", "flags"]);
+      const slot = int(r, "slot", 0, MEMSLOT_IDS - 1);
+      const ev: MemslotEvent = { type, slot, gfn: 0, npages: 0, flags: 0 };
+      if (r.as !== undefined) ev.as = int(r, "as", 0, MEMSLOT_ADDRESS_SPACES - 1);
+      ev.gfn = int(r, "gfn", 0, MAX_GFN - 1);
+      ev.npages = int(r, "npages", 0, MAX_GFN);
+      if (ev.gfn + ev.npages > MAX_GFN) throw new FieldError("range", `range gfn ${ev.gfn} + npages ${ev.npages} ends beyond 2^40 pages`);
+      ev.flags = int(r, "flags", 0, 2 ** 32 - 1);
+      if ((ev.flags & ~MEMSLOT_FLAGS) !== 0) {
+        throw new FieldError(
+          "range",
+          `'flags' = 0x${ev.flags.toString(16)} has bits KVM does not define for a memslot (known: 0x${MEMSLOT_FLAGS.toString(16)})`,
+        );
+      }
+      return withTime(r, ev);
     }
   }
 }

@@ -6,7 +6,8 @@
  * in constant memory apart from the set of still-pending transaction ids.
  */
 import { TraceParseError, TraceVersionError } from "./errors.js";
-import { FieldError, insideRegions, TRACE_FORMAT, TRACE_VERSIONS_READ, validateEvent, validateHeader } from "./format.js";
+import { GuestMemoryMap } from "../model/regions.js";
+import { FieldError, PAGE_BYTES, TRACE_FORMAT, TRACE_VERSIONS_READ, validateEvent, validateHeader } from "./format.js";
 import type { TraceEvent, TraceHeader } from "./format.js";
 import { linesOf, linesOfAsync } from "./_lines.js";
 import type { TextChunk, TextSource } from "./_lines.js";
@@ -33,7 +34,12 @@ export interface ParsedTraceAsync {
 export class TraceLineParser {
   private lineNo = 0;
   private headerValue: TraceHeader | undefined;
-  private readonly pending = new Set<number>();
+  // Pending transaction ids, each with the page range it asked for (a region-remove may not
+  // take a page of one): [gfn, end).
+  private readonly pending = new Map<number, [number, number]>();
+  // The guest memory map as the trace has changed it (header regions, then region-add/remove);
+  // null when the header lists none (unknown: only the 2^40-page limit applies).
+  private memory: GuestMemoryMap | null = null;
 
   /** The header, once line 1 has been read. */
   get header(): TraceHeader | undefined {
@@ -42,7 +48,12 @@ export class TraceLineParser {
 
   /** Transaction ids opened and not yet committed or aborted. */
   pendingIds(): number[] {
-    return [...this.pending];
+    return [...this.pending.keys()];
+  }
+
+  /** The guest memory map after the lines read so far (header regions, region-add/remove applied), or `[]` when unknown. */
+  regions(): { gfn: number; npages: number }[] {
+    return this.memory === null ? [] : this.memory.regions();
   }
 
   /**
@@ -96,24 +107,53 @@ export class TraceLineParser {
     }
     if ("incompatible" in result) throw new TraceVersionError(result.incompatible, `${TRACE_FORMAT} version ${TRACE_VERSIONS_READ.join(" or ")}`);
     this.headerValue = result;
+    if (result.regions.length > 0) this.memory = new GuestMemoryMap(result.regions);
     return undefined;
   }
 
   private checkTrace(ev: TraceEvent, line: number): void {
     switch (ev.type) {
       case "request":
-      case "hypercall":
+      case "hypercall": {
         if (this.pending.has(ev.id)) throw new TraceParseError(line, `${ev.type} reuses id ${ev.id}, which is still pending`);
-        this.pending.add(ev.id);
+        const gfn = ev.type === "request" ? ev.gfn : Math.floor(ev.gpa / PAGE_BYTES);
+        this.pending.set(ev.id, [gfn, gfn + ev.npages]);
         break;
+      }
       case "commit":
       case "abort":
         if (!this.pending.delete(ev.id)) throw new TraceParseError(line, `${ev.type} of id ${ev.id}, which is not pending`);
         break;
+      case "region-add":
+      case "region-remove":
+        this.changeMap(ev.type, ev.gfn, ev.npages, line);
+        break;
     }
-    if ((ev.type === "request" || ev.type === "touch") && !insideRegions(this.headerValue!.regions, ev.gfn, ev.npages)) {
-      throw new TraceParseError(line, `${ev.type} of gfn ${ev.gfn} + npages ${ev.npages} lies outside the header's guest regions`);
+    if ((ev.type === "request" || ev.type === "touch") && this.memory !== null && !this.memory.contains(ev.gfn, ev.npages)) {
+      throw new TraceParseError(line, `${ev.type} of gfn ${ev.gfn} + npages ${ev.npages} lies outside the trace's guest regions`);
     }
+  }
+
+  /** Applies a region-add / region-remove to the map, refusing what the tracker would refuse. */
+  private changeMap(type: "region-add" | "region-remove", gfn: number, npages: number, line: number): void {
+    const memory = this.memory;
+    const what = `${type} of gfn ${gfn} + npages ${npages}`;
+    if (memory === null) throw new TraceParseError(line, `${what} in a trace whose header lists no guest regions (an unknown memory map cannot change)`);
+    const end = gfn + npages;
+    if (type === "region-add") {
+      let overlap = false;
+      memory.forEach((s, e) => {
+        if (s < end && gfn < e) overlap = true;
+      });
+      if (overlap) throw new TraceParseError(line, `${what} overlaps guest memory`);
+      memory.add(gfn, npages);
+      return;
+    }
+    if (!memory.contains(gfn, npages)) throw new TraceParseError(line, `${what} is not wholly guest memory`);
+    for (const [id, [s, e]] of this.pending) {
+      if (s < end && gfn < e) throw new TraceParseError(line, `${what} takes pages of transaction ${id}, which is still pending`);
+    }
+    memory.remove(gfn, npages);
   }
 }
 

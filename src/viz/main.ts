@@ -161,6 +161,12 @@ function describe(ev: TraceEvent | undefined, index: number): string {
       return `#${index} launch`;
     case "refused":
       return `#${index} refused hypercall: gpa ${ev.gpa} +${ev.npages} attrs ${ev.attrs} (${ev.reason})`;
+    case "region-add":
+      return `#${index} region added: ${hex(ev.gfn)} +${ev.npages}${ev.initial === "private" ? " (private)" : ""}`;
+    case "region-remove":
+      return `#${index} region removed: ${hex(ev.gfn)} +${ev.npages}`;
+    case "memslot":
+      return `#${index} memslot ${ev.as ? `${ev.as}:` : ""}${ev.slot} ${ev.npages === 0 ? "deleted" : `${hex(ev.gfn)} +${ev.npages} flags ${hex(ev.flags)}`}`;
   }
 }
 

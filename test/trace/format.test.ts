@@ -71,14 +71,15 @@ describe("validateEvent", () => {
 describe("validateHeader", () => {
   it("accepts a header and reports a foreign format or version as incompatible", () => {
     expect(validateHeader(createHeader([{ gfn: 0, npages: 16 }]))).toEqual(createHeader([{ gfn: 0, npages: 16 }]));
-    expect(validateHeader({ format: "memattr-trace", version: 3 })).toEqual({ incompatible: "memattr-trace version 3" });
+    expect(validateHeader({ format: "memattr-trace", version: 4 })).toEqual({ incompatible: "memattr-trace version 4" });
     expect(validateHeader({ format: "other" })).toEqual({ incompatible: 'format "other"' });
   });
 
-  it("reads a version-1 header as version 2 (every version-1 trace is one) and refuses any other version", () => {
+  it("reads a version-1 or -2 header as version 3 (every older trace is one) and refuses any other version", () => {
     expect(validateHeader({ format: "memattr-trace", version: 1, pageBytes: 4096, regions: [] })).toEqual(createHeader([]));
-    expect(createHeader([]).version).toBe(2);
-    for (const version of [0, 3, "2", null]) expect(validateHeader({ format: "memattr-trace", version })).toHaveProperty("incompatible");
+    expect(validateHeader({ format: "memattr-trace", version: 2, pageBytes: 4096, regions: [] })).toEqual(createHeader([]));
+    expect(createHeader([]).version).toBe(3);
+    for (const version of [0, 4, "3", null]) expect(validateHeader({ format: "memattr-trace", version })).toHaveProperty("incompatible");
   });
 
   it("refuses overlapping regions and a page size other than 4096", () => {

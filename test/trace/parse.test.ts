@@ -60,7 +60,7 @@ describe("parseTraceSync", () => {
   });
 
   it("refuses an incompatible version with TraceVersionError", () => {
-    expect(() => parseTraceSync(HEADER.replace('"version":1', '"version":3'))).toThrow(
+    expect(() => parseTraceSync(HEADER.replace('"version":1', '"version":4'))).toThrow(
       expect.objectContaining({ code: "ETRACEVERSION", name: "TraceVersionError" }),
     );
     expect(() => parseTraceSync('{"format":"chrome-trace","version":1}')).toThrow(expect.objectContaining({ code: "ETRACEVERSION" }));
@@ -80,7 +80,7 @@ describe("parseTraceSync", () => {
   it("refuses requests and touches outside the header's regions", () => {
     expect(parseError(`${HEADER}\n{"type":"touch","gfn":63,"npages":2,"side":"shared"}\n`)).toMatchObject({
       line: 2,
-      message: expect.stringMatching(/outside the header's guest regions/),
+      message: expect.stringMatching(/outside the trace's guest regions/),
     });
   });
 

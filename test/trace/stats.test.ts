@@ -6,7 +6,19 @@ describe("traceStats", () => {
   it("counts the fixture by type, direction, size and side", () => {
     const { events } = parseTraceSync(readFileSync(new URL("../fixtures/sample-trace.jsonl", import.meta.url), "utf8"));
     const s = traceStats(events);
-    expect(s.events).toEqual({ launch: 1, request: 5, commit: 5, abort: 1, touch: 2, fault: 1, hypercall: 1, refused: 0 });
+    expect(s.events).toEqual({
+      launch: 1,
+      request: 5,
+      commit: 5,
+      abort: 1,
+      touch: 2,
+      fault: 1,
+      hypercall: 1,
+      refused: 0,
+      "region-add": 0,
+      "region-remove": 0,
+      memslot: 0,
+    });
     expect(s.totalEvents).toBe(16);
     expect(s.toPrivate).toEqual({ requests: 5, pages: 4016 + 4 + 1 });
     expect(s.toShared).toEqual({ requests: 1, pages: 2 });

@@ -35,7 +35,7 @@ describe("trace writer", () => {
   it("refuses bad events with MemattrTypeError / MemattrRangeError", () => {
     expect(() => serializeEvent({ type: "touch", gfn: 0.5, npages: 1, side: "shared" })).toThrow(expect.objectContaining({ code: "EINVALTYPE" }));
     expect(() => serializeEvent({ type: "touch", gfn: 2 ** 40, npages: 1, side: "shared" })).toThrow(expect.objectContaining({ code: "ERANGE" }));
-    expect(() => serializeHeader({ ...createHeader([]), version: 3 as 1 })).toThrow(expect.objectContaining({ code: "ETRACEVERSION" }));
+    expect(() => serializeHeader({ ...createHeader([]), version: 4 as 1 })).toThrow(expect.objectContaining({ code: "ETRACEVERSION" }));
   });
 
   it("formatTrace is lazy: it yields lines as the events come", () => {
