@@ -1,7 +1,7 @@
 /**
  * `memattr trace`: make, convert and inspect conversion traces.
  *
- *   memattr trace generate <ovmf-dma|linux-boot|adversarial> [--guest 1GiB] [--seed N]
+ *   memattr trace generate <ovmf-dma|linux-boot|adversarial|hotplug> [--guest 1GiB] [--seed N]
  *                          [--transactions N] [--phases alternate,random,flood]
  *                          [--abort-rate P] [-o FILE]
  *   memattr trace import <FILE> [-o OUT.jsonl] [--format auto|ftrace|qemu] [--lenient]
@@ -10,7 +10,7 @@
  * Traces go to stdout unless `-o` is given; summaries and errors go to stderr. Exit codes:
  * 0 done, 1 an error while reading or writing (a file that cannot be opened is printed; a
  * TraceParseError, naming the line, is thrown to the caller), 2 usage.
- * `--transactions` sizes each generator's main loop: ovmf-dma transactions, linux-boot
+ * `--transactions` sizes each generator's main loop: ovmf-dma and hotplug transactions, linux-boot
  * allocate-and-convert calls, adversarial flood requests.
  */
 import { createReadStream, createWriteStream } from "node:fs";
@@ -44,7 +44,7 @@ generators:
 ${Object.entries(GENERATORS)
   .map(([n, g]) => `  ${n.padEnd(12)} ${g.summary}`)
   .join("\n")}
---transactions sets ovmf-dma transactions, linux-boot conversions, adversarial flood requests.
+--transactions sets ovmf-dma and hotplug transactions, linux-boot conversions, adversarial flood requests.
 `;
 
 /** Writes lines to `out` in 64 KiB batches, waiting when the stream asks to. */
@@ -153,11 +153,13 @@ function parseGenerate(args: string[]): TraceCommand {
         ? generateTrace(name, { ...common, ...(count !== undefined && { transactions: count }) })
         : name === "linux-boot"
           ? generateTrace(name, { ...common, ...(count !== undefined && { conversions: count }) })
-          : generateTrace(name, {
-              ...common,
-              ...(count !== undefined && { floodRequests: count }),
-              ...(phases !== undefined && { phases: phases as AdversarialPhase[] }),
-            });
+          : name === "hotplug"
+            ? generateTrace(name, { ...common, ...(count !== undefined && { transactions: count }) })
+            : generateTrace(name, {
+                ...common,
+                ...(count !== undefined && { floodRequests: count }),
+                ...(phases !== undefined && { phases: phases as AdversarialPhase[] }),
+              });
   } catch (err) {
     // the generator's own option checks (a guest too small for it, …)
     if (err instanceof MemattrError) throw new UsageError(err.message);
@@ -214,7 +216,7 @@ function formatStats(header: TraceHeader | undefined, s: TraceStats): string {
     if (header.generator) lines.push(`params: ${JSON.stringify(header.generator.params)}`);
   }
   lines.push(`events: ${s.totalEvents}`);
-  for (const [type, n] of Object.entries(s.events)) if (n > 0) lines.push(`  ${type.padEnd(10)} ${String(n).padStart(10)}  ${pct(n)}%`);
+  for (const [type, n] of Object.entries(s.events)) if (n > 0) lines.push(`  ${type.padEnd(13)} ${String(n).padStart(10)}  ${pct(n)}%`);
   lines.push(`to private: ${s.toPrivate.requests} requests, ${s.toPrivate.pages} pages (${formatBytes(s.toPrivate.pages * 4096)})`);
   lines.push(`to shared:  ${s.toShared.requests} requests, ${s.toShared.pages} pages (${formatBytes(s.toShared.pages * 4096)})`);
   lines.push(

@@ -61,6 +61,13 @@ export function formatPolicyTable(results: readonly ReplayResult[], title?: stri
     );
   }
   if (results.length > 0) lines.push("", POLICY_TABLE_FOOTNOTE);
+  const m = results[0]?.memory;
+  if (m !== undefined && m.regionsAdded + m.regionsRemoved + m.memslotUpdates > 0) {
+    // The same under every policy but for what the unplugged ranges held.
+    lines.push(
+      `memory map: ${m.regionsAdded} region(s) added, ${m.regionsRemoved} removed, ${m.memslotUpdates} memslot update(s) (no page state changed by them); unplugged populated pages dropped: ${results.map((r) => `${r.policy} ${r.memory.unpluggedPages}`).join(", ")}.`,
+    );
+  }
   const runs = results[0]?.repetitions?.runs;
   if (runs !== undefined && results.every((r) => r.repetitions?.runs === runs)) {
     lines.push(

@@ -5,6 +5,9 @@ export {
   insideRegions,
   MAP_GPA_RANGE_ENCRYPTED,
   MAX_GPA,
+  MEMSLOT_ADDRESS_SPACES,
+  MEMSLOT_FLAGS,
+  MEMSLOT_IDS,
   PAGE_BYTES,
   regionPages,
   TRACE_EVENT_TYPES,
@@ -24,6 +27,9 @@ export type {
   GuestRegion,
   HypercallEvent,
   LaunchEvent,
+  MemslotEvent,
+  RegionAddEvent,
+  RegionRemoveEvent,
   RefusalReason,
   RefusedHypercallEvent,
   RequestEvent,
@@ -47,6 +53,8 @@ export type { OvmfDmaOptions } from "./gen-ovmf-dma.js";
 export { generateLinuxBoot } from "./gen-linux-boot.js";
 export type { LinuxBootOptions } from "./gen-linux-boot.js";
 export { generateAdversarial } from "./gen-adversarial.js";
+export { generateHotplug } from "./gen-hotplug.js";
+export type { HotplugOptions } from "./gen-hotplug.js";
 export type { AdversarialOptions, AdversarialPhase } from "./gen-adversarial.js";
 export { CAUSE_WINDOW, detectTraceFormat, formatImportSummary, importTrace, importTraceAsync, TraceImporter } from "./import.js";
 export type { ImportFormat, ImportOptions, ImportResult, ImportSummary } from "./import.js";
