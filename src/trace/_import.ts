@@ -17,6 +17,11 @@ export type SourceRecord =
   | { kind: "fault"; gpa: number; size: number; private: boolean }
   /** QEMU's RamDiscardManager notification: a RAMBlock range changed side. */
   | { kind: "notify"; offsetBytes: number; npages: number; to: "private" | "shared" }
+  /**
+   * A memslot set by `KVM_SET_USER_MEMORY_REGION(2)` (QEMU's kvm_set_user_memory): address space,
+   * slot id, `KVM_MEM_*` flags, gpa and size in bytes (0: deleted), and the ioctl's return value.
+   */
+  | { kind: "memslot"; as: number; slot: number; flags: number; gpa: number; size: number; ret: number }
   /** Understood and deliberately not used (a hypercall other than MAP_GPA_RANGE), counted under `key`. */
   | { kind: "ignored"; key: string };
 

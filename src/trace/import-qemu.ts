@@ -19,6 +19,12 @@
  *   `"offset 0x%"PRIx64" size 0x%"PRIx64" from '%s' to '%s'"`, states `discarded` (private),
  *   `populated` (shared) or `mixture`; the offset is inside the RAMBlock, not a gpa.
  *
+ * - `kvm_set_user_memory` (accel/kvm/trace-events), in the three forms QEMU has printed:
+ *   `"Slot#%d flags=0x%x gpa=0x%" PRIx64 " size=0x%" PRIx64 " ua=0x%" PRIx64 " ret=%d"` (the slot
+ *   a u32 with the address space in its upper 16 bits, as KVM takes it);
+ *   `"AddrSpace#%d Slot#%d flags=0x%x gpa=… size=… ua=… ret=%d"`; and the guest_memfd form
+ *   `"AddrSpace#%d Slot#%d flags=0x%x gpa=… size=… ua=… guest_memfd=%d guest_memfd_offset=0x%" PRIx64 " ret=%d"`.
+ *   Traced after the ioctl (`ret` is its result); size 0 deletes the slot.
  * Prefixes recognised (all optional): the log backend's `<tid>@<seconds>.<usec>:<event> `
  * (scripts/tracetool/backend/log.py, when `-msg timestamp=on` or by default in older QEMU),
  * the ISO form `<YYYY-MM-DDThh:mm:ss.uuuuuu>Z (<tid>) <event> ` proposed for newer QEMU, and
@@ -30,18 +36,29 @@ import { PAGE_BYTES } from "./format.js";
 
 const TID_PREFIX = /^(\d+)@(\d+)\.(\d+):(\w+) ?(.*)$/;
 const ISO_PREFIX = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)Z \((\d+)\) (\w+) ?(.*)$/;
-const BARE = /^(kvm_convert_memory|kvm_memory_fault|kvm_hc_map_gpa_range|ram_block_attributes_state_change)(?: (.*))?$/;
+const BARE = /^(kvm_convert_memory|kvm_memory_fault|kvm_hc_map_gpa_range|ram_block_attributes_state_change|kvm_set_user_memory)(?: (.*))?$/;
 
 const CONVERT = /^start 0x([0-9a-fA-F]+) size 0x([0-9a-fA-F]+) (shared_to_private|private_to_shared)\s*$/;
 const FAULT = /^start 0x([0-9a-fA-F]+) size 0x([0-9a-fA-F]+) flags 0x([0-9a-fA-F]+)\s*$/;
 const MAP_GPA = /^gpa 0x([0-9a-fA-F]+) size 0x([0-9a-fA-F]+) attributes 0x([0-9a-fA-F]+) flags 0x([0-9a-fA-F]+)\s*$/;
+const H = "([0-9a-fA-F]+)";
+const MEMSLOT_U32 = new RegExp(`^Slot#(\\d+) flags=0x${H} gpa=0x${H} size=0x${H} ua=0x${H} ret=(-?\\d+)\\s*$`);
+const MEMSLOT_AS = new RegExp(
+  `^AddrSpace#(\\d+) Slot#(\\d+) flags=0x${H} gpa=0x${H} size=0x${H} ua=0x${H}(?: guest_memfd=(-?\\d+) guest_memfd_offset=0x${H})? ret=(-?\\d+)\\s*$`,
+);
 const STATE_CHANGE = /^offset 0x([0-9a-fA-F]+) size 0x([0-9a-fA-F]+) from '(\w+)' to '(\w+)'\s*$/;
 
 /** `KVM_MEMORY_EXIT_FLAG_PRIVATE`. */
 const FAULT_PRIVATE = 1 << 3;
 
 /** The QEMU trace events this grammar turns into records. */
-export const QEMU_EVENTS: readonly string[] = ["kvm_convert_memory", "kvm_memory_fault", "kvm_hc_map_gpa_range", "ram_block_attributes_state_change"];
+export const QEMU_EVENTS: readonly string[] = [
+  "kvm_convert_memory",
+  "kvm_memory_fault",
+  "kvm_hc_map_gpa_range",
+  "ram_block_attributes_state_change",
+  "kvm_set_user_memory",
+];
 
 function aligned(...bytes: number[]): boolean {
   return bytes.every((b) => b % PAGE_BYTES === 0);
@@ -83,6 +100,8 @@ function readBody(event: string, body: string): { record?: SourceRecord; error?:
       if (size % BigInt(PAGE_BYTES) !== 0n) return { error: `size 0x${size.toString(16)} is not a whole number of 4 KiB pages` };
       return { record: { kind: "hypercall", gpa, npages: size / BigInt(PAGE_BYTES), attrs } };
     }
+    case "kvm_set_user_memory":
+      return readMemslot(body);
     default: {
       const m = STATE_CHANGE.exec(body);
       const offsetBytes = m ? hex(m[1]!) : undefined;
@@ -96,6 +115,39 @@ function readBody(event: string, body: string): { record?: SourceRecord; error?:
       return { record: { kind: "notify", offsetBytes, npages: pagesCovering(offsetBytes, size).npages, to: to === "discarded" ? "private" : "shared" } };
     }
   }
+}
+
+function readMemslot(body: string): { record?: SourceRecord; error?: string } {
+  let as: number;
+  let slot: number;
+  let rest: string[];
+  const u32 = MEMSLOT_U32.exec(body);
+  const two = u32 ? null : MEMSLOT_AS.exec(body);
+  if (u32) {
+    const id = Number(u32[1]);
+    [as, slot, rest] = [Math.floor(id / 0x10000), id % 0x10000, [u32[2]!, u32[3]!, u32[4]!, u32[6]!]];
+    if (!(id < 2 ** 32)) return { error: `slot ${u32[1]} is not a u32` };
+  } else if (two) {
+    [as, slot, rest] = [Number(two[1]), Number(two[2]), [two[3]!, two[4]!, two[5]!, two[9]!]];
+    if (!(as < 0x10000 && slot < 0x10000)) return { error: `AddrSpace#${two[1]} Slot#${two[2]} is not two u16s` };
+  } else {
+    return {
+      error: `expected "[AddrSpace#… ]Slot#… flags=0x… gpa=0x… size=0x… ua=0x… [guest_memfd=… guest_memfd_offset=0x…] ret=…", got ${JSON.stringify(body)}`,
+    };
+  }
+  const flags = hex(rest[0]!);
+  const gpa = hex(rest[1]!);
+  const size = hex(rest[2]!);
+  const ret = Number(rest[3]);
+  if (flags === undefined || !(flags < 2 ** 32) || gpa === undefined || size === undefined)
+    return { error: `flags, gpa or size out of range in ${JSON.stringify(body)}` };
+  if (ret === 0) {
+    const error =
+      (size > 0 ? checkBytes(gpa, size) : undefined) ??
+      (aligned(gpa, size) ? undefined : `gpa 0x${gpa.toString(16)} or size 0x${size.toString(16)} is not 4 KiB aligned`);
+    if (error) return { error };
+  }
+  return { record: { kind: "memslot", as, slot, flags, gpa, size, ret } };
 }
 
 /**

@@ -22,10 +22,27 @@
  *   folded; alone (a log with only that event enabled) it becomes a request at the RAMBlock
  *   offset taken as a gpa, which the summary notes.
  * Folded lines are counted in `summary.folded`, never dropped silently.
+ *
+ * The memory map. QEMU's `kvm_set_user_memory` lines (one per successful memslot ioctl) become
+ * `memslot` events, and they give the trace its guest memory map, so a QEMU trace replays
+ * without `--guest`:
+ * - the map is every range memslots of address space 0 mapped before the first other used
+ *   line (conversion, hypercall, fault) — the header's `regions`; the memslot events are held
+ *   until then so the header is known before the first event is written;
+ * - a later memslot of address space 0 that maps pages no earlier one did adds them
+ *   (`region-add`, hotplug). A deleted slot (size 0) is a memslot update, not an unplug: QEMU
+ *   deletes and re-creates slots around device and dirty-logging changes, and nothing in its
+ *   trace says memory went away, so no `region-remove` is ever imported;
+ * - a conversion outside the map failed in QEMU (kvm_convert_memory finds no RAM there):
+ *   counted under `ignored` as `<event> outside memslots`, and noted;
+ * - no memslot line before the first other used line (tracing enabled late, or that event
+ *   off): the map is unknown (no regions, as before); later memslot lines are still written.
+ * A failed memslot ioctl (`ret` ≠ 0) changed nothing: counted under `ignored`.
  */
 import { TraceParseError } from "./errors.js";
-import { createHeader, hypercallRefusal, MAP_GPA_RANGE_ENCRYPTED, PAGE_BYTES, u64Text } from "./format.js";
-import type { RequestEvent, TraceEvent, TraceHeader } from "./format.js";
+import { GuestMemoryMap } from "../model/regions.js";
+import { createHeader, hypercallRefusal, MAP_GPA_RANGE_ENCRYPTED, MEMSLOT_FLAGS, PAGE_BYTES, u64Text } from "./format.js";
+import type { GuestRegion, MemslotEvent, RequestEvent, TraceEvent, TraceHeader } from "./format.js";
 import { pagesCovering } from "./_import.js";
 import type { LineMatch, SourceRecord } from "./_import.js";
 import { linesOf, linesOfAsync } from "./_lines.js";
@@ -123,6 +140,12 @@ export class TraceImporter {
   private causes: Cause[] = [];
   private recentConverts: { npages: number; to: "private" | "shared"; age: number }[] = [];
   private out: TraceEvent[] = [];
+  // The memory map (see "The memory map" above): collecting until the first non-memslot record,
+  // then known (header regions fixed, later memslots may add) or unknown.
+  private mapState: "collecting" | "known" | "unknown" = "collecting";
+  private map: GuestMemoryMap | null = null;
+  private headerRegions: GuestRegion[] = [];
+  private heldSlots: { ev: MemslotEvent; timeUs: number | undefined }[] = [];
 
   constructor(options: ImportOptions = {}) {
     const format = options.format ?? "auto";
@@ -147,7 +170,10 @@ export class TraceImporter {
   /** The header for what was read so far: no regions (unknown), the importer and file as source. */
   header(): TraceHeader {
     const source = this.file === undefined ? { importer: this.summary.format ?? "unknown" } : { importer: this.summary.format ?? "unknown", file: this.file };
-    return createHeader([], { source });
+    return createHeader(
+      this.headerRegions.map((r) => ({ ...r })),
+      { source },
+    );
   }
 
   /**
@@ -168,6 +194,7 @@ export class TraceImporter {
   /** Ends the input: emits hypercall and fault lines still waiting for a conversion. */
   finish(): TraceEvent[] {
     this.out = [];
+    this.fixMap();
     for (const c of this.causes) this.emitCause(c);
     this.causes = [];
     return this.take();
@@ -223,6 +250,11 @@ export class TraceImporter {
       bump(this.summary.ignored, record.key);
       return;
     }
+    if (record.kind === "memslot") {
+      this.memslot(record, event, timeUs);
+      return;
+    }
+    this.fixMap();
     // Age the waiting causes; those that waited too long were never served by a conversion line.
     for (const c of this.causes) c.age++;
     while (this.causes.length > 0 && this.causes[0]!.age > CAUSE_WINDOW) this.emitCause(this.causes.shift()!);
@@ -231,6 +263,7 @@ export class TraceImporter {
 
     switch (record.kind) {
       case "convert": {
+        if (!this.inMap(record.gfn, record.npages, event)) return;
         bump(this.summary.recognized, event);
         const i = this.causes.findIndex((c) => c.gfn === record.gfn && c.npages === record.npages && c.to === record.to);
         let cause: "hypercall" | "fault" | undefined;
@@ -282,6 +315,7 @@ export class TraceImporter {
           bump(this.summary.folded, event);
           return;
         }
+        if (!this.inMap(record.offsetBytes / PAGE_BYTES, record.npages, event)) return;
         bump(this.summary.recognized, event);
         const note = "ram_block_attributes_state_change without a kvm_convert_memory before it: its RAMBlock offset was used as the gpa";
         if (!this.summary.notes.includes(note)) this.summary.notes.push(note);
@@ -289,6 +323,70 @@ export class TraceImporter {
         return;
       }
     }
+  }
+
+  /** A memslot line: held while the map is collected, else written (with the pages it adds, if any). */
+  private memslot(record: Extract<SourceRecord, { kind: "memslot" }>, event: string, timeUs: number | undefined): void {
+    if (record.ret !== 0) {
+      bump(this.summary.ignored, `${event} failed`);
+      return;
+    }
+    if ((record.flags & ~MEMSLOT_FLAGS) !== 0) {
+      const error = `flags 0x${record.flags.toString(16)} has bits memattr does not know (known: 0x${MEMSLOT_FLAGS.toString(16)})`;
+      if (!this.lenient) throw new TraceParseError(this.summary.lines, `${event}: ${error}`);
+      this.countUnknown(`malformed ${event}`, this.summary.lines);
+      return;
+    }
+    bump(this.summary.recognized, event);
+    const ev: MemslotEvent = { type: "memslot", slot: record.slot, gfn: record.gpa / PAGE_BYTES, npages: record.size / PAGE_BYTES, flags: record.flags };
+    if (record.as !== 0) ev.as = record.as;
+    if (this.mapState === "collecting") {
+      if (record.as === 0 && ev.npages > 0) this.cover(ev.gfn, ev.npages);
+      this.heldSlots.push({ ev, timeUs });
+      return;
+    }
+    this.push(ev, timeUs);
+    if (this.mapState === "known" && record.as === 0 && ev.npages > 0) {
+      for (const r of this.cover(ev.gfn, ev.npages)) this.push({ type: "region-add", gfn: r.gfn, npages: r.npages }, timeUs);
+    }
+  }
+
+  /** Adds `[gfn, gfn + npages)` to the map; @returns the pieces that were not in it yet. */
+  private cover(gfn: number, npages: number): GuestRegion[] {
+    if (this.map === null) {
+      this.map = new GuestMemoryMap([{ gfn, npages }]);
+      return [{ gfn, npages }];
+    }
+    const end = gfn + npages;
+    const pieces: GuestRegion[] = [];
+    let at = gfn;
+    this.map.forEach((s, e) => {
+      if (e <= at || s >= end) return;
+      if (s > at) pieces.push({ gfn: at, npages: s - at });
+      at = Math.max(at, e);
+    });
+    if (at < end) pieces.push({ gfn: at, npages: end - at });
+    for (const p of pieces) this.map.add(p.gfn, p.npages);
+    return pieces;
+  }
+
+  /** Ends the collection of the map (first non-memslot record, or the end): fixes the header's regions, writes the held memslots. */
+  private fixMap(): void {
+    if (this.mapState !== "collecting") return;
+    this.mapState = this.map === null ? "unknown" : "known";
+    this.headerRegions = this.map === null ? [] : this.map.regions();
+    const held = this.heldSlots;
+    this.heldSlots = [];
+    for (const h of held) this.push(h.ev, h.timeUs);
+  }
+
+  /** False (counted, noted) for a conversion outside a known map: QEMU refused it. */
+  private inMap(gfn: number, npages: number, event: string): boolean {
+    if (this.mapState !== "known" || this.map!.contains(gfn, npages)) return true;
+    bump(this.summary.ignored, `${event} outside memslots`);
+    const note = "conversions outside every memslot (QEMU finds no RAM there and refuses them) are counted under ignored, not written";
+    if (!this.summary.notes.includes(note)) this.summary.notes.push(note);
+    return false;
   }
 
   private emitConversion(gfn: number, npages: number, to: "private" | "shared", timeUs: number | undefined, cause: "hypercall" | "fault" | undefined): void {
@@ -337,10 +435,11 @@ export class TraceImporter {
  * @example
  * ```ts
  * import { importTrace } from "memattr";
- * const log = "1234@1700000000.000100:kvm_convert_memory start 0x100000 size 0x2000 private_to_shared\n" +
- *   "1234@1700000000.000200:kvm_set_user_memory AddrSpace#0 Slot#1 ...\n";
- * const { events, summary } = importTrace(log);
- * console.log(summary.format, events.length, summary.unknown); // qemu 2 { kvm_set_user_memory: 1 }
+ * const log = "1234@1700000000.000100:kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x4 gpa=0x0 size=0x40000000 ua=0x7f0000000000 guest_memfd=20 guest_memfd_offset=0x0 ret=0\n" +
+ *   "1234@1700000000.000200:kvm_convert_memory start 0x100000 size 0x2000 private_to_shared\n" +
+ *   "1234@1700000000.000300:kvm_run_exit cpu_index 0, reason 2\n";
+ * const { header, events, summary } = importTrace(log);
+ * console.log(summary.format, header.regions, events.length, summary.unknown); // qemu [ { gfn: 0, npages: 262144 } ] 3 { kvm_run_exit: 1 }
  * ```
  */
 export function importTrace(source: string | Iterable<TextChunk>, options: ImportOptions = {}): ImportResult {

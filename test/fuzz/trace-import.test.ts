@@ -101,6 +101,29 @@ function expectEventsFromLines(text: string, events: TraceEvent[]): void {
       case "commit":
         closed++;
         break;
+      case "memslot":
+        expect(
+          said(
+            (r) =>
+              r?.kind === "memslot" &&
+              r.ret === 0 &&
+              r.as === (ev.as ?? 0) &&
+              r.slot === ev.slot &&
+              r.flags === ev.flags &&
+              r.gpa === ev.gfn * 4096 &&
+              r.size === ev.npages * 4096,
+            ev.timeUs,
+          ),
+          `memslot ${JSON.stringify(ev)} is a line's successful memslot ioctl`,
+        ).toBe(true);
+        break;
+      case "region-add":
+        // memory a successful memslot line of address space 0 mapped, at that line's time
+        expect(
+          said((r) => r?.kind === "memslot" && r.ret === 0 && r.as === 0 && r.gpa <= ev.gfn * 4096 && (ev.gfn + ev.npages) * 4096 <= r.gpa + r.size, ev.timeUs),
+          `region-add ${JSON.stringify(ev)} lies in a line's memslot`,
+        ).toBe(true);
+        break;
       default:
         throw new Error(`an importer never writes ${ev.type}`);
     }
