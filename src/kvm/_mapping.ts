@@ -140,3 +140,17 @@ export class Mapping {
     this.#buffer = undefined;
   }
 }
+
+/**
+ * Runs `fn` with a private anonymous mapping of at least `bytes` (the kernel reads or writes a
+ * dirty bitmap through a user pointer, which a JS buffer cannot give), then unmaps it.
+ */
+export function withNativeBuffer<T>(bytes: number, fn: (address: bigint, view: Uint8Array) => T): T {
+  const length = Math.ceil(bytes / 4096) * 4096;
+  const address = sysMmap(null, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  try {
+    return fn(address, new Uint8Array(viewMemory(address, length)));
+  } finally {
+    sysMunmap(address, length);
+  }
+}

@@ -51,6 +51,11 @@ const HINTS: Record<string, string> = {
   "KVM_SET_USER_MEMORY_REGION2:EEXIST": "the range overlaps another memslot",
   "KVM_SET_USER_MEMORY_REGION2:ENOTTY": "this kernel lacks KVM_CAP_USER_MEMORY2",
   "KVM_SET_USER_MEMORY_REGION2:EBADF": "guest_memfd is not an open guest_memfd",
+  "KVM_GET_DIRTY_LOG:ENOENT": "the memslot does not exist or has no dirty logging (KVM_MEM_LOG_DIRTY_PAGES)",
+  "KVM_GET_DIRTY_LOG:EINVAL": "no such memslot id, or a guest_memfd slot (KVM does not log private memory)",
+  "KVM_CLEAR_DIRTY_LOG:EINVAL":
+    "manual dirty-log protection is not enabled (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), or first_page / num_pages is not a multiple of 64 (num_pages may end at the slot's end)",
+  "KVM_CLEAR_DIRTY_LOG:ENOENT": "the memslot does not exist or has no dirty logging",
   "KVM_ENABLE_CAP:EINVAL": "the capability cannot be enabled here or its arguments are outside the mask KVM_CHECK_EXTENSION returns",
   "KVM_RUN:EFAULT": "the guest touched memory no memslot backs, or a private/shared mismatch (KVM_EXIT_MEMORY_FAULT)",
   "fallocate:EOPNOTSUPP": "guest_memfd accepts only FALLOC_FL_KEEP_SIZE and FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE",

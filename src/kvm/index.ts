@@ -9,7 +9,7 @@ export * from "./errors.js";
 export { PAGE_SIZE } from "./_validate.js";
 export { Mapping } from "./_mapping.js";
 export { Kvm, type KvmCapabilityReport } from "./system.js";
-export { Vm, type GuestRange, type UserMemoryRegion2 } from "./vm.js";
+export { dirtyPagesOf, Vm, type GuestRange, type UserMemoryRegion2 } from "./vm.js";
 export { GuestMemfd } from "./gmem.js";
 export { SharedMemfd, type FileRange } from "./memfd.js";
 export { Vcpu } from "./vcpu.js";

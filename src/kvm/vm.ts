@@ -7,6 +7,7 @@
  */
 import { FdOwner } from "./_fd.js";
 import { ioctlStruct, ioctlValue } from "./_syscall.js";
+import { withNativeBuffer } from "./_mapping.js";
 import { PAGE_SHIFT, requireNoOverflow, requireNonZero, requirePageAligned, toSafeBytes, toU32, toU64, type U64 } from "./_validate.js";
 import {
   GUEST_MEMFD_FLAG_INIT_SHARED,
@@ -14,10 +15,12 @@ import {
   GUEST_MEMFD_FLAG_NAMES,
   KVM_CAP,
   KVM_CHECK_EXTENSION,
+  KVM_CLEAR_DIRTY_LOG,
   KVM_CREATE_GUEST_MEMFD,
   KVM_CREATE_VCPU,
   KVM_CREATE_VM,
   KVM_ENABLE_CAP,
+  KVM_GET_DIRTY_LOG,
   KVM_MEM_GUEST_MEMFD,
   KVM_SET_IDENTITY_MAP_ADDR,
   KVM_SET_MEMORY_ATTRIBUTES,
@@ -27,7 +30,14 @@ import {
 } from "../uapi/constants.js";
 import { KvmArgumentError, KvmCapabilityError, KvmError } from "./errors.js";
 import { GuestMemfd } from "./gmem.js";
-import { encodeCreateGuestMemfd, encodeEnableCap, encodeMemoryAttributes, encodeUserspaceMemoryRegion2 } from "../uapi/structs.js";
+import {
+  encodeClearDirtyLog,
+  encodeCreateGuestMemfd,
+  encodeDirtyLog,
+  encodeEnableCap,
+  encodeMemoryAttributes,
+  encodeUserspaceMemoryRegion2,
+} from "../uapi/structs.js";
 import { Vcpu } from "./vcpu.js";
 
 /** A guest-physical range, either in bytes (`gpa`, `sizeBytes`) or in pages (`gfn`, `npages`). */
@@ -172,6 +182,58 @@ export class Vm extends FdOwner {
   }
 
   /**
+   * KVM_GET_DIRTY_LOG: the pages of memslot `slot` written since dirty logging was turned on
+   * (`KVM_MEM_LOG_DIRTY_PAGES`) or since the last call. Without manual protection (the default)
+   * the call also clears the log; with `KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2` enabled it does not,
+   * and {@link clearDirtyLog} does. KVM does not log guest_memfd (private) memory.
+   * @param slot - memslot id (address space in bits 16..31)
+   * @param npages - the slot's size in pages (sizes the bitmap the kernel fills)
+   * @returns one bit per page of the slot, little-endian 64-bit words (`dirtyPagesOf` lists them)
+   * @throws KvmArgumentError (EINVAL) for a bad slot id or page count
+   * @throws KvmError ENOENT when the slot has no dirty logging, EINVAL for a guest_memfd slot
+   */
+  getDirtyLog(slot: number, npages: number): Uint8Array {
+    const op = "KVM_GET_DIRTY_LOG";
+    const id = toU32(op, "slot", slot);
+    const bytes = dirtyBitmapBytes(op, npages);
+    return withNativeBuffer(bytes, (address, view) => {
+      ioctlStruct(this.fd, KVM_GET_DIRTY_LOG, encodeDirtyLog({ slot: id, dirtyBitmap: address }));
+      return view.slice(0, bytes);
+    });
+  }
+
+  /**
+   * KVM_CLEAR_DIRTY_LOG: re-arms dirty logging for the pages of `bitmap` (bit i = page
+   * `firstPage + i` of the slot), which KVM_GET_DIRTY_LOG no longer does once
+   * `KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2` is enabled (`enableCap(KVM_CAP.MANUAL_DIRTY_LOG_PROTECT2,
+   * [KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE])`).
+   * @param slot - memslot id
+   * @param firstPage - first page of the slot the bitmap covers, a multiple of 64
+   * @param numPages - pages covered; a multiple of 64 unless the range ends at the slot's end
+   * @param bitmap - at least ceil(numPages / 64) × 8 bytes; default: every page
+   * @throws KvmArgumentError (EINVAL) for a misaligned range or a short bitmap
+   * @throws KvmCapabilityError (ENOCAP) when the host lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2
+   * @throws KvmError EINVAL when manual protection is not enabled, ENOENT when the slot has no dirty logging
+   */
+  clearDirtyLog(slot: number, firstPage: number, numPages: number, bitmap?: Uint8Array): void {
+    const op = "KVM_CLEAR_DIRTY_LOG";
+    const id = toU32(op, "slot", slot);
+    const first = toU64(op, "firstPage", firstPage);
+    const count = toU32(op, "numPages", numPages);
+    if (first % 64n !== 0n) throw new KvmArgumentError(op, "firstPage", `${first} is not a multiple of 64`);
+    const bytes = dirtyBitmapBytes(op, count);
+    if (bitmap !== undefined && bitmap.byteLength < bytes)
+      throw new KvmArgumentError(op, "bitmap", `${bitmap.byteLength} bytes, ${numPages} pages need ${bytes}`);
+    const supported = this.#cap(KVM_CAP.MANUAL_DIRTY_LOG_PROTECT2);
+    if (supported === 0) throw new KvmCapabilityError(op, "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2", 0);
+    withNativeBuffer(bytes, (address, view) => {
+      if (bitmap === undefined) view.fill(0xff, 0, bytes);
+      else view.set(bitmap.subarray(0, bytes));
+      ioctlStruct(this.fd, KVM_CLEAR_DIRTY_LOG, encodeClearDirtyLog({ slot: id, numPages: count, firstPage: first, dirtyBitmap: address }));
+    });
+  }
+
+  /**
    * KVM_SET_MEMORY_ATTRIBUTES: sets `attrs` on every page of `range` (e.g. PRIVATE = 1 << 3).
    * The ioctl is always made; where the host lacks KVM_CAP_MEMORY_ATTRIBUTES the kernel's
    * refusal is reported as a KvmCapabilityError naming it, never as a silent success.
@@ -288,6 +350,33 @@ export class Vm extends FdOwner {
 }
 
 /** [gpa, sizeBytes] in bytes from either form of GuestRange. */
+/** Bytes of a dirty bitmap for `npages`: one bit per page, in whole 64-bit words (the kernel writes longs). */
+function dirtyBitmapBytes(op: string, npages: number): number {
+  if (!Number.isSafeInteger(npages) || npages < 1 || npages > 2 ** 31)
+    throw new KvmArgumentError(op, "npages", `must be an integer in [1, 2^31], got ${npages}`);
+  return Math.ceil(npages / 64) * 8;
+}
+
+/**
+ * The pages a dirty bitmap marks (bit i of the little-endian words = page `firstPage + i`).
+ * @param bitmap - from {@link Vm.getDirtyLog}
+ * @param firstPage - the slot page of bit 0 (default 0)
+ * @example
+ * ```ts
+ * import { dirtyPagesOf } from "memattr/node/kvm";
+ * console.log(dirtyPagesOf(new Uint8Array([0b101, 0, 0, 0, 0, 0, 0, 0x80]))); // [ 0, 2, 63 ]
+ * ```
+ */
+export function dirtyPagesOf(bitmap: Uint8Array, firstPage = 0): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < bitmap.length; i++) {
+    const b = bitmap[i]!;
+    if (b === 0) continue;
+    for (let bit = 0; bit < 8; bit++) if (b & (1 << bit)) out.push(firstPage + i * 8 + bit);
+  }
+  return out;
+}
+
 function rangeBytes(op: string, range: GuestRange): [bigint, bigint] {
   if ("gfn" in range) {
     const gfn = toU64(op, "gfn", range.gfn);

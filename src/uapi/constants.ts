@@ -7,7 +7,14 @@
  * struct sizes in structs.ts / x86.ts, and the tests pin them to the header values.
  */
 import { _IO, _IOR, _IOW, _IOWR } from "./ioctl.js";
-import { KVM_CREATE_GUEST_MEMFD_SIZE, KVM_ENABLE_CAP_SIZE, KVM_MEMORY_ATTRIBUTES_SIZE, KVM_USERSPACE_MEMORY_REGION2_SIZE } from "./structs.js";
+import {
+  KVM_CLEAR_DIRTY_LOG_SIZE,
+  KVM_CREATE_GUEST_MEMFD_SIZE,
+  KVM_DIRTY_LOG_SIZE,
+  KVM_ENABLE_CAP_SIZE,
+  KVM_MEMORY_ATTRIBUTES_SIZE,
+  KVM_USERSPACE_MEMORY_REGION2_SIZE,
+} from "./structs.js";
 import { KVM_REGS_SIZE, KVM_SREGS_SIZE } from "./x86.js";
 
 export const KVMIO = 0xae;
@@ -32,6 +39,7 @@ export const KVM_CAP = {
   ENABLE_CAP_VM: 98,
   CHECK_EXTENSION_VM: 105,
   IMMEDIATE_EXIT: 136,
+  MANUAL_DIRTY_LOG_PROTECT2: 168, // returns the mask of KVM_DIRTY_LOG_* flags KVM_ENABLE_CAP takes
   X86_DISABLE_EXITS: 143,
   SREGS2: 200,
   EXIT_HYPERCALL: 201, // returns the mask of hypercalls that may exit to user space
@@ -73,10 +81,12 @@ export const SYSTEM_IOCTLS = {
 export const VM_IOCTLS = {
   KVM_CHECK_EXTENSION: io(_IO(KVMIO, 0x03), "vm", "KVM_CAP_CHECK_EXTENSION_VM"),
   KVM_CREATE_VCPU: io(_IO(KVMIO, 0x41), "vm", null),
+  KVM_GET_DIRTY_LOG: io(_IOW(KVMIO, 0x42, KVM_DIRTY_LOG_SIZE), "vm", null),
   KVM_SET_TSS_ADDR: io(_IO(KVMIO, 0x47), "vm", "KVM_CAP_SET_TSS_ADDR"),
   KVM_SET_IDENTITY_MAP_ADDR: io(_IOW(KVMIO, 0x48, 8), "vm", "KVM_CAP_SET_IDENTITY_MAP_ADDR"),
   KVM_SET_USER_MEMORY_REGION2: io(_IOW(KVMIO, 0x49, KVM_USERSPACE_MEMORY_REGION2_SIZE), "vm", "KVM_CAP_USER_MEMORY2"),
   KVM_ENABLE_CAP: io(_IOW(KVMIO, 0xa3, KVM_ENABLE_CAP_SIZE), "vm", "KVM_CAP_ENABLE_CAP_VM"),
+  KVM_CLEAR_DIRTY_LOG: io(_IOWR(KVMIO, 0xc0, KVM_CLEAR_DIRTY_LOG_SIZE), "vm", "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"),
   KVM_SET_MEMORY_ATTRIBUTES: io(_IOW(KVMIO, 0xd2, KVM_MEMORY_ATTRIBUTES_SIZE), "vm", "KVM_CAP_MEMORY_ATTRIBUTES"),
 } as const;
 
@@ -108,6 +118,8 @@ export const KVM_CREATE_VCPU = VM_IOCTLS.KVM_CREATE_VCPU.request;
 export const KVM_SET_TSS_ADDR = VM_IOCTLS.KVM_SET_TSS_ADDR.request;
 export const KVM_SET_IDENTITY_MAP_ADDR = VM_IOCTLS.KVM_SET_IDENTITY_MAP_ADDR.request;
 export const KVM_SET_USER_MEMORY_REGION2 = VM_IOCTLS.KVM_SET_USER_MEMORY_REGION2.request;
+export const KVM_GET_DIRTY_LOG = VM_IOCTLS.KVM_GET_DIRTY_LOG.request;
+export const KVM_CLEAR_DIRTY_LOG = VM_IOCTLS.KVM_CLEAR_DIRTY_LOG.request;
 export const KVM_ENABLE_CAP = VM_IOCTLS.KVM_ENABLE_CAP.request;
 export const KVM_SET_MEMORY_ATTRIBUTES = VM_IOCTLS.KVM_SET_MEMORY_ATTRIBUTES.request;
 export const KVM_CREATE_GUEST_MEMFD = GUEST_MEMFD_IOCTLS.KVM_CREATE_GUEST_MEMFD.request;
@@ -147,6 +159,10 @@ export const KVM_X86_VM_TYPE_NAMES: Readonly<Record<number, string>> = {
 export const KVM_MEM_LOG_DIRTY_PAGES = 1 << 0;
 export const KVM_MEM_READONLY = 1 << 1;
 export const KVM_MEM_GUEST_MEMFD = 1 << 2;
+/** KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) args[0]: KVM_GET_DIRTY_LOG no longer clears (KVM_CLEAR_DIRTY_LOG does). */
+export const KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE = 1 << 0;
+/** …and a slot's bitmap starts all set when dirty logging is turned on. */
+export const KVM_DIRTY_LOG_INITIALLY_SET = 1 << 1;
 
 /** kvm_memory_attributes.attributes; KVM_CAP_MEMORY_ATTRIBUTES returns the supported mask. */
 export const KVM_MEMORY_ATTRIBUTE_PRIVATE = 1n << 3n;

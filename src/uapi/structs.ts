@@ -142,3 +142,52 @@ export function decodeEnableCap(bytes: Uint8Array) {
   for (let i = 0; i < 4; i++) args.push(dv.getBigUint64(8 + 8 * i, LE));
   return { cap: dv.getUint32(0, LE), flags: dv.getUint32(4, LE), args };
 }
+
+/* ---------------------------------------------------------------------------------------
+ * struct kvm_dirty_log (KVM_GET_DIRTY_LOG), 16 bytes
+ *  +0 u32 slot   +4 u32 padding1   +8 u64 dirty_bitmap (a user pointer: one bit per page)
+ * ------------------------------------------------------------------------------------- */
+export const KVM_DIRTY_LOG_SIZE = 16;
+export interface KvmDirtyLog {
+  /** memslot id (address space in bits 16..31) */
+  slot: number;
+  /** address of a buffer of ALIGN(npages, 64) / 8 bytes the kernel fills */
+  dirtyBitmap: U64;
+}
+export function encodeDirtyLog(s: KvmDirtyLog, out = new Uint8Array(KVM_DIRTY_LOG_SIZE)): Uint8Array {
+  const dv = view(out);
+  dv.setUint32(0, s.slot, LE);
+  dv.setUint32(4, 0, LE);
+  dv.setBigUint64(8, big(s.dirtyBitmap), LE);
+  return out;
+}
+export function decodeDirtyLog(bytes: Uint8Array) {
+  const dv = view(bytes);
+  return { slot: dv.getUint32(0, LE), dirtyBitmap: dv.getBigUint64(8, LE) };
+}
+
+/* ---------------------------------------------------------------------------------------
+ * struct kvm_clear_dirty_log (KVM_CLEAR_DIRTY_LOG), 24 bytes
+ *  +0 u32 slot   +4 u32 num_pages   +8 u64 first_page   +16 u64 dirty_bitmap (user pointer)
+ * first_page must be a multiple of 64; num_pages too, unless the range ends at the slot's end.
+ * ------------------------------------------------------------------------------------- */
+export const KVM_CLEAR_DIRTY_LOG_SIZE = 24;
+export interface KvmClearDirtyLog {
+  slot: number;
+  numPages: number;
+  firstPage: U64;
+  /** address of the bitmap of pages to clear (bit i = page firstPage + i) */
+  dirtyBitmap: U64;
+}
+export function encodeClearDirtyLog(s: KvmClearDirtyLog, out = new Uint8Array(KVM_CLEAR_DIRTY_LOG_SIZE)): Uint8Array {
+  const dv = view(out);
+  dv.setUint32(0, s.slot, LE);
+  dv.setUint32(4, s.numPages, LE);
+  dv.setBigUint64(8, big(s.firstPage), LE);
+  dv.setBigUint64(16, big(s.dirtyBitmap), LE);
+  return out;
+}
+export function decodeClearDirtyLog(bytes: Uint8Array) {
+  const dv = view(bytes);
+  return { slot: dv.getUint32(0, LE), numPages: dv.getUint32(4, LE), firstPage: dv.getBigUint64(8, LE), dirtyBitmap: dv.getBigUint64(16, LE) };
+}

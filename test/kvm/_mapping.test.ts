@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Mapping } from "../../src/kvm/_mapping.js";
-import { MFD_CLOEXEC, syscallsAvailable, sysClose, sysFtruncate, sysMemfdCreate } from "../../src/kvm/_syscall.js";
+import { Mapping, withNativeBuffer } from "../../src/kvm/_mapping.js";
+import { MFD_CLOEXEC, syscallsAvailable, sysClose, sysFtruncate, sysMemfdCreate, sysMincore } from "../../src/kvm/_syscall.js";
 import { expectCode } from "./_support.js";
 
 function withMemfd(sizeBytes: number, fn: (fd: number) => void): void {
@@ -45,5 +45,19 @@ describe.skipIf(!syscallsAvailable())("Mapping", () => {
       expectCode(() => m.write(-1, new Uint8Array(1)), "EINVAL");
       m.unmap();
     });
+  });
+  it("withNativeBuffer: a zeroed, writable native buffer at a page-aligned address, unmapped after", () => {
+    let seen: bigint | undefined;
+    const copy = withNativeBuffer(100, (address, view) => {
+      seen = address;
+      expect(address % 4096n).toBe(0n);
+      expect(view.byteLength).toBe(4096);
+      expect(view.every((b) => b === 0)).toBe(true);
+      view.set([7, 8, 9], 10);
+      return view.slice(0, 16);
+    });
+    expect([...copy.subarray(10, 13)]).toEqual([7, 8, 9]);
+    // unmapped: mincore over it now fails with ENOMEM (the range is no longer mapped)
+    expectCode(() => sysMincore(seen!, 4096, new Uint8Array(1)), "ENOMEM");
   });
 });

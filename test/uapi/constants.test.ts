@@ -9,6 +9,8 @@ const UAPI_IOCTLS: Record<string, number> = {
   KVM_CHECK_EXTENSION: 0xae03,
   KVM_GET_VCPU_MMAP_SIZE: 0xae04,
   KVM_CREATE_VCPU: 0xae41,
+  KVM_GET_DIRTY_LOG: 0x4010ae42,
+  KVM_CLEAR_DIRTY_LOG: 0xc018aec0,
   KVM_SET_TSS_ADDR: 0xae47,
   KVM_SET_IDENTITY_MAP_ADDR: 0x4008ae48,
   KVM_SET_USER_MEMORY_REGION2: 0x40a0ae49,
@@ -37,6 +39,8 @@ describe("ioctl numbers", () => {
     expect(K.VM_IOCTLS.KVM_SET_MEMORY_ATTRIBUTES.cap).toBe("KVM_CAP_MEMORY_ATTRIBUTES");
     expect(K.GUEST_MEMFD_IOCTLS.KVM_CREATE_GUEST_MEMFD.cap).toBe("KVM_CAP_GUEST_MEMFD");
     expect(K.VM_IOCTLS.KVM_SET_USER_MEMORY_REGION2.cap).toBe("KVM_CAP_USER_MEMORY2");
+    expect(K.VM_IOCTLS.KVM_CLEAR_DIRTY_LOG.cap).toBe("KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2");
+    expect(K.VM_IOCTLS.KVM_GET_DIRTY_LOG.cap).toBeNull();
   });
   it("maps request numbers back to names", () => {
     expect(K.ioctlName(0x4020aed2)).toBe("KVM_SET_MEMORY_ATTRIBUTES");
@@ -57,6 +61,7 @@ describe("capabilities, types and flags", () => {
       NR_MEMSLOTS: 10,
       MAX_VCPUS: 66,
       CHECK_EXTENSION_VM: 105,
+      MANUAL_DIRTY_LOG_PROTECT2: 168,
     });
     expect(K.capabilityName(233)).toBe("KVM_CAP_MEMORY_ATTRIBUTES");
   });
@@ -66,7 +71,8 @@ describe("capabilities, types and flags", () => {
     ]);
   });
   it("uses the uapi flag bits", () => {
-    expect(K.KVM_MEM_GUEST_MEMFD).toBe(4);
+    expect([K.KVM_MEM_LOG_DIRTY_PAGES, K.KVM_MEM_READONLY, K.KVM_MEM_GUEST_MEMFD]).toEqual([1, 2, 4]);
+    expect([K.KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, K.KVM_DIRTY_LOG_INITIALLY_SET]).toEqual([1, 2]);
     expect(K.KVM_MEMORY_ATTRIBUTE_PRIVATE).toBe(8n);
     expect(K.GUEST_MEMFD_FLAG_MMAP).toBe(1);
     expect(K.GUEST_MEMFD_FLAG_INIT_SHARED).toBe(2);
