@@ -1,6 +1,6 @@
 /**
  * `memattr vmm --policy eager|never|batched|adaptive|all --transactions N [--doorbell|--hypercall]
- *  [--ram-mib M] [--budget-kib K] [--no-verify] [--json]`: boots the DMA guest on /dev/kvm once
+ *  [--ram-mib M] [--budget-kib K] [--slot-updates N] [--no-verify] [--json]`: boots the DMA guest on /dev/kvm once
  * per policy (each in its own child process, with a timeout) and prints guest run time, exits,
  * discard syscalls, refaults and peak double allocation; a side-by-side table with `all`.
  * Exit code 0 when every run halted cleanly with every payload verified, 1 otherwise (or no
@@ -15,7 +15,9 @@ import type { VmmReport } from "../vmm/vmm.js";
 
 const USAGE =
   "usage: memattr vmm --policy eager|never|batched|adaptive|all --transactions N [--doorbell|--hypercall]\n" +
-  "                   [--ram-mib M] [--budget-kib K] [--no-verify] [--json] [--timeout-s S]\n";
+  "                   [--ram-mib M] [--budget-kib K] [--slot-updates N] [--no-verify] [--json] [--timeout-s S]\n" +
+  "  --slot-updates N: every N transactions, the next memslot update on the shared slot (dirty logging on,\n" +
+  "                    dirty log read, logging off, slot deleted and re-created); the tracker must not change\n";
 
 /** A checked `memattr vmm` command line. */
 export interface Args {
@@ -25,6 +27,7 @@ export interface Args {
   ramMib: number;
   budgetKib: number | undefined;
   verify: boolean;
+  slotUpdates: number;
   json: boolean;
   timeoutS: number;
 }
@@ -34,7 +37,17 @@ export interface Args {
  * @returns the options, or the message of a usage error.
  */
 export function parseVmmArgs(args: string[]): Args | string {
-  const o: Args = { policies: ["eager"], transactions: 1000, hypercall: false, ramMib: 64, budgetKib: undefined, verify: true, json: false, timeoutS: 600 };
+  const o: Args = {
+    policies: ["eager"],
+    transactions: 1000,
+    hypercall: false,
+    ramMib: 64,
+    budgetKib: undefined,
+    verify: true,
+    slotUpdates: 0,
+    json: false,
+    timeoutS: 600,
+  };
   // decimal digits only: Number() takes "", "1e3", "0x10" and " 5 " too
   const int = (v: string | undefined, name: string, min: number): number | string => {
     const n = v !== undefined && /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN;
@@ -63,6 +76,10 @@ export function parseVmmArgs(args: string[]): Args | string {
       case "--budget-kib":
         if (typeof (v = int(next(), a, 4)) === "string") return v;
         o.budgetKib = v;
+        continue;
+      case "--slot-updates":
+        if (typeof (v = int(next(), a, 0)) === "string") return v;
+        o.slotUpdates = v;
         continue;
       case "--timeout-s":
         if (typeof (v = int(next(), a, 1)) === "string") return v;
@@ -115,6 +132,15 @@ export function formatTable(reports: readonly VmmReport[]): string {
     ["private words seen shared", (r) => String(r.leakedWords)],
     ["end", (r) => r.end],
   ];
+  if (reports.some((r) => (r.memslots?.updates ?? 0) > 0)) {
+    rows.splice(
+      rows.length - 1,
+      0,
+      ["memslot updates", (r) => String(r.memslots.updates)],
+      ["  dirty pages logged / bounce missing", (r) => `${r.memslots.dirtyPages} / ${r.memslots.bouncePagesMissing}`],
+      ["  tracker changed by an update", (r) => String(r.memslots.snapshotChanged)],
+    );
+  }
   const head = ["", ...reports.map((r) => r.policy)];
   const body = rows.map(([name, f]) => [name, ...reports.map(f)]);
   const widths = head.map((_, c) => Math.max(...[head, ...body].map((row) => row[c]!.length)));
@@ -157,6 +183,7 @@ export async function run(args: string[]): Promise<number> {
       ramBytes: o.ramMib * MIB,
       budgetBytes: o.budgetKib === undefined ? undefined : o.budgetKib * 1024,
       verify: o.verify,
+      slotUpdates: o.slotUpdates,
     };
     if (!o.json) process.stderr.write(`memattr vmm: running ${policy} (${o.transactions} transactions, ${path})…\n`);
     const r = await runVmmInChild(job, o.timeoutS * 1000);
@@ -166,7 +193,9 @@ export async function run(args: string[]): Promise<number> {
       continue;
     }
     reports.push(r.report);
+    const slots = r.report.memslots;
     if (r.report.end !== "halted" || r.report.payloadsBad > 0 || r.report.leakedWords > 0 || r.report.transactionsDone !== o.transactions) ok = false;
+    if (slots.snapshotChanged > 0 || slots.bouncePagesMissing > 0) ok = false;
   }
   if (o.json) process.stdout.write(`${JSON.stringify({ transactions: o.transactions, path, reports }, jsonReplacer, 2)}\n`);
   else if (reports.length > 0) {

@@ -22,5 +22,6 @@ const report = await runVmm({
   verify: job.verify,
   recordRequests: job.recordRequests,
   maxExits: job.maxExits,
+  slotUpdates: job.slotUpdates,
 });
 process.stdout.write(`${JSON.stringify({ ok: true, kvm: Kvm.isAvailable(), wallMs: performance.now() - before, report }, jsonReplacer)}\n`);

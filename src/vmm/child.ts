@@ -26,6 +26,7 @@ export interface ChildJob {
   verify?: boolean;
   recordRequests?: boolean;
   maxExits?: number;
+  slotUpdates?: number;
 }
 
 export type SerializedRequest = { [K in keyof HostileRequest]: HostileRequest[K] extends bigint ? string : HostileRequest[K] } & Record<string, unknown>;

@@ -12,15 +12,35 @@
  * A refused request changes nothing and answers a negative errno (layout.ts STATUS); the VMM
  * itself never throws on guest input. The loop ends on hlt, a guest fault (shutdown, entry
  * failure …), or after `maxExits` exits (a bound against guests that never stop exiting).
+ * With `slotUpdates: N` the VMM also changes memslots while the DMA loop runs, every N
+ * transactions in turn: dirty logging on for the shared slot (KVM_MEM_LOG_DIRTY_PAGES), the
+ * dirty log read (KVM_GET_DIRTY_LOG: the guest's bounce-page writes must be in it), dirty
+ * logging off, the shared slot deleted and re-created. A memslot is not the memory map: the
+ * tracker's snapshot must be the same after each update (`memslots.snapshotChanged` counts
+ * the updates after which it was not; it must stay 0).
  * A guest that spins without exiting blocks KVM_RUN: run untrusted guests in a child process
  * with a timeout (as the tests and `memattr vmm` do through runVmmInChild).
  */
 import { MemattrError } from "../core/errors.js";
-import { KVM_CAP, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE } from "../uapi/constants.js";
+import { KVM_CAP, KVM_HC_MAP_GPA_RANGE, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEMORY_ATTRIBUTE_PRIVATE } from "../uapi/constants.js";
+import { dirtyPagesOf } from "../kvm/vm.js";
 import type { VcpuExit } from "../uapi/run.js";
 import { HypercallError, OutsideGuestMemoryError, type GfnRange } from "../model/errors.js";
 import { createTracker } from "../model/create.js";
-import { BOOT_PAGES, type GuestLayout, guestLayout, MB, OP, PAGE_BYTES, payloadWord, SECRET_TAG, STATUS, DOORBELL_PORT } from "./layout.js";
+import {
+  BOOT_PAGES,
+  type GuestLayout,
+  guestLayout,
+  MB,
+  OP,
+  PAGE_BYTES,
+  payloadWord,
+  SECRET_TAG,
+  SHARED_BIT,
+  SLOT_SHARED,
+  STATUS,
+  DOORBELL_PORT,
+} from "./layout.js";
 import { Machine } from "./machine.js";
 import { createPolicy } from "../policy/create.js";
 import type { DiscardBatch, DiscardPolicy, PolicyName } from "../policy/types.js";
@@ -47,6 +67,20 @@ export interface VmmOptions {
   recordRequests?: boolean;
   /** Stop after this many exits (default 10 000 000). */
   maxExits?: number;
+  /** Every this many DMA transactions, the next memslot update (see the file's header); 0 (default): none. */
+  slotUpdates?: number;
+}
+
+/** What the memslot updates of a run (`slotUpdates`) did and saw. */
+export interface MemslotReport {
+  /** Updates made: dirty logging on, off, slot deleted and re-created (one each). */
+  updates: number;
+  /** KVM_GET_DIRTY_LOG reads, the dirty pages they listed, and bounce pages the guest had just written that a read did not list (must be 0). */
+  dirtyLogReads: number;
+  dirtyPages: number;
+  bouncePagesMissing: number;
+  /** Updates after which the tracker's snapshot differed from before (must be 0). */
+  snapshotChanged: number;
 }
 
 /** One guest request as the VMM saw it. */
@@ -104,6 +138,8 @@ export interface VmmReport {
   /** The mailbox's result slots after the run (hostile guests record statuses there). */
   results: bigint[];
   requestsLog?: RequestRecord[];
+  /** Memslot updates during the DMA loop (`slotUpdates`). */
+  memslots: MemslotReport;
 }
 
 const SIDES: readonly Side[] = ["shared", "private"];
@@ -196,6 +232,7 @@ class VmmRun {
       pages: { shared: 0, private: 0, pending: 0 },
       sharedRanges: [],
       results: [],
+      memslots: { updates: 0, dirtyLogReads: 0, dirtyPages: 0, bouncePagesMissing: 0, snapshotChanged: 0 },
       ...(options.recordRequests ? { requestsLog: [] } : {}),
     };
   }
@@ -324,6 +361,8 @@ class VmmRun {
     const n = Number(npages);
     if (!tracker.isUniform(g, n, "shared")) return STATUS.eperm; // never read a page the guest holds private
     report.transactionsDone++;
+    const every = this.options.slotUpdates ?? 0;
+    if (every > 0 && report.transactionsDone % every === 0) this.updateSlots(g, n);
     if (!this.verify) return STATUS.ok;
     const bytes = this.m.sharedSide.memfd.read(g * PAGE_BYTES, n * PAGE_BYTES);
     const dv = new DataView(bytes.buffer);
@@ -336,6 +375,43 @@ class VmmRun {
       }
     }
     return STATUS.ok;
+  }
+
+  /**
+   * The next memslot update of the cycle (on, read, off, re-create) on the shared slot, between
+   * two guest exits; `gfn + npages` are the bounce pages the guest just wrote (through the
+   * shared slot). The tracker is compared before and after: a memslot changes no page state.
+   */
+  updateSlots(gfn: number, npages: number): void {
+    const { m, tracker, report, layout } = this;
+    const r = report.memslots;
+    const region = { slot: SLOT_SHARED, guestPhysAddr: SHARED_BIT, memorySizeBytes: layout.ramBytes, userspaceAddr: m.sharedSide.memfd.address };
+    const before = tracker.snapshot();
+    try {
+      switch (r.updates % 4) {
+        case 0:
+          m.vm.setUserMemoryRegion2({ ...region, flags: KVM_MEM_LOG_DIRTY_PAGES });
+          break;
+        case 1: {
+          // Logging has been on since the last update: the guest wrote these pages after it.
+          const dirty = new Set(dirtyPagesOf(m.vm.getDirtyLog(SLOT_SHARED, layout.ramPages)));
+          r.dirtyLogReads++;
+          r.dirtyPages += dirty.size;
+          for (let p = gfn; p < gfn + npages; p++) if (!dirty.has(p)) r.bouncePagesMissing++;
+          break;
+        }
+        case 2:
+          m.vm.setUserMemoryRegion2({ ...region, flags: 0 });
+          break;
+        default:
+          m.vm.removeUserMemoryRegion2(SLOT_SHARED);
+          m.vm.setUserMemoryRegion2(region);
+      }
+      r.updates++;
+    } catch (err) {
+      this.noteVmmError(err);
+    }
+    if (tracker.snapshot() !== before) r.snapshotChanged++;
   }
 
   /**

@@ -49,6 +49,16 @@ describe("memattr vmm usage", () => {
     expect(table).toMatch(/guest run time\s+1\.500 s\s+1\.500 s/);
     expect(table).toMatch(/discard syscalls\s+4\s+0/);
     expect(table).toMatch(/peak double allocation\s+8 KiB/);
+    expect(table).not.toMatch(/memslot updates/);
+    const slots = { updates: 8, dirtyLogReads: 2, dirtyPages: 5, bouncePagesMissing: 0, snapshotChanged: 0 };
+    expect(formatTable([{ ...r, memslots: slots }])).toMatch(
+      /memslot updates\s+8\n\s+dirty pages logged \/ bounce missing\s+5 \/ 0\n\s+tracker changed by an update\s+0\nend/,
+    );
+  });
+  it("refuses a bad --slot-updates", () => {
+    const r = memattr("--slot-updates", "x");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--slot-updates needs an integer/);
   });
 });
 

@@ -74,6 +74,23 @@ describe.skipIf(kvmMissing)("DMA guest on /dev/kvm (doorbell path)", () => {
     });
   }
 
+  it("memslot updates mid-run (dirty logging on, log read, off, shared slot re-created) change no page state and lose no payload", async () => {
+    const r = expectReport(
+      await runVmmInChild({ guest: { kind: "dma" }, policy: "adaptive", transactions: 400, ramBytes: layout.ramBytes, slotUpdates: 10 }, 90_000),
+    );
+    expect(r.end).toBe("halted");
+    expect(r.vmmErrors).toEqual([]);
+    expect(r.payloadsChecked).toBe(400);
+    expect(r.payloadsBad).toBe(0);
+    expect(r.leakedWords).toBe(0);
+    expect(r.memslots.updates).toBe(40); // 10 full cycles: on, read, off, re-create
+    expect(r.memslots.dirtyLogReads).toBe(10);
+    expect(r.memslots.dirtyPages).toBeGreaterThanOrEqual(10); // at least the bounce pages the guest wrote
+    expect(r.memslots.bouncePagesMissing).toBe(0);
+    expect(r.memslots.snapshotChanged).toBe(0);
+    expect(r.sharedRanges).toEqual([{ gfn: layout.swiotlbGpa / PAGE_BYTES, npages: layout.swiotlbPages }]);
+  });
+
   it("the payload check is real: with verification off nothing is checked, and the run still halts", async () => {
     const r = expectReport(
       await runVmmInChild({ guest: { kind: "dma", boot: false }, policy: "never", transactions: 50, ramBytes: 8 * 2 ** 20, verify: false }, 60_000),
