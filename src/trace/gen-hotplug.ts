@@ -27,7 +27,7 @@ import { createPrng } from "./prng.js";
 
 /** Parameters of {@link generateHotplug}; every one has a default sized for a 1 GiB guest. */
 export interface HotplugOptions extends CommonGeneratorOptions {
-  /** Bytes of the virtio-mem device's memory (the most that can be plugged). Default: `guestBytes`. */
+  /** Bytes of the virtio-mem device's memory (the most that can be plugged). Default: `guestBytes`, at most 65 534 blocks (one memslot id each). */
   deviceBytes?: number;
   /** Bytes per block, a multiple of 2 MiB. Default 2 MiB (virtio-mem's default block size on x86). */
   blockBytes?: number;
@@ -68,7 +68,8 @@ export function generateHotplug(options: HotplugOptions = {}): GeneratedTrace {
   const guestPages = guestPagesOf(guestBytes, 8 * MIB_PAGES, NAME);
   const blockBytes = options.blockBytes ?? 2 * 2 ** 20;
   const blockPages = intParam(NAME, "blockBytes / 2 MiB", blockBytes / (2 * 2 ** 20), 1, MAX_GFN / (2 * MIB_PAGES)) * 2 * MIB_PAGES;
-  const deviceBytes = options.deviceBytes ?? guestBytes;
+  // Default: as much as boot memory, in at most as many blocks as memslot ids allow.
+  const deviceBytes = options.deviceBytes ?? Math.max(1, Math.min(Math.floor(guestBytes / blockBytes), MEMSLOT_IDS - 2)) * blockBytes;
   const blocks = intParam(NAME, "deviceBytes / blockBytes", deviceBytes / blockBytes, 1, MEMSLOT_IDS - 2);
   const transactions = intParam(NAME, "transactions", options.transactions ?? 10_000, 0, Number.MAX_SAFE_INTEGER);
   const hotplugEvery = intParam(NAME, "hotplugEvery", options.hotplugEvery ?? 50, 1, Number.MAX_SAFE_INTEGER);
