@@ -246,9 +246,11 @@ async function stats(cmd: Extract<TraceCommand, { sub: "stats" }>): Promise<numb
   let header: TraceHeader | undefined;
   let summary: ImportSummary | undefined;
   if (kind === "memattr") {
-    const trace = await parseTrace(createReadStream(file));
+    const trace = await parseTrace(createReadStream(file, { highWaterMark: 1 << 20 }));
     header = trace.header;
-    for await (const ev of trace.events) counter.add(ev);
+    for (let batch = await trace.events.nextBatch(); batch !== null; batch = await trace.events.nextBatch()) {
+      for (const ev of batch) counter.add(ev);
+    }
   } else if (kind !== null) {
     const importer = new TraceImporter({ format: kind, file });
     summary = importer.summary;

@@ -116,7 +116,27 @@ function applyInChunks(apply: (chunk: readonly TraceEvent[]) => void, it: Iterat
   }
 }
 
+/** An async event source that also hands out whole batches (a parsed file: `TraceEventStream`). */
+interface BatchedEvents extends AsyncIterator<TraceEvent> {
+  nextBatch(): Promise<TraceEvent[] | null>;
+}
+
 async function applyInChunksAsync(apply: (chunk: readonly TraceEvent[]) => void, it: AsyncIterator<TraceEvent>, chunkEvents: number): Promise<void> {
+  if (typeof (it as Partial<BatchedEvents>).nextBatch === "function") {
+    // One await per batch the reader made: the events arrive already in arrays.
+    const batched = it as BatchedEvents;
+    let done = false;
+    try {
+      for (let b = await batched.nextBatch(); b !== null; b = await batched.nextBatch()) apply(b);
+      done = true;
+    } catch (err) {
+      done = true; // a throwing reader is finished
+      throw err;
+    } finally {
+      if (!done) await it.return?.();
+    }
+    return;
+  }
   const chunk: TraceEvent[] = [];
   let done = false;
   try {

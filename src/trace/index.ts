@@ -40,7 +40,7 @@ export type {
   TraceHeader,
   TraceSource,
 } from "./format.js";
-export { parseTrace, parseTraceSync, TraceLineParser } from "./parse.js";
+export { parseTrace, parseTraceSync, TraceEventStream, TraceLineParser } from "./parse.js";
 export type { ParsedTrace, ParsedTraceAsync, TextChunk, TextSource } from "./parse.js";
 export { formatTrace, serializeEvent, serializeHeader, traceToString } from "./write.js";
 export { createPrng } from "./prng.js";
