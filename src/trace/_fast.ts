@@ -51,24 +51,27 @@ let at = 0;
 
 /** True when `tpl` sits at the cursor (which then moves past it). */
 function take(b: Uint8Array, end: number, tpl: Uint8Array): boolean {
+  const p = at;
   const n = tpl.length;
-  if (at + n > end) return false;
-  for (let i = 0; i < n; i++) if (b[at + i] !== tpl[i]) return false;
-  at += n;
+  if (p + n > end) return false;
+  for (let i = 0; i < n; i++) if (b[p + i] !== tpl[i]) return false;
+  at = p + n;
   return true;
 }
 
 /** A canonical JSON integer of 1–15 digits at the cursor, or -1. */
 function int(b: Uint8Array, end: number): number {
   const start = at;
+  let p = start;
   let v = 0;
-  while (at < end) {
-    const c = b[at]!;
+  while (p < end) {
+    const c = b[p]!;
     if (c < 48 || c > 57) break;
     v = v * 10 + (c - 48);
-    at++;
+    p++;
   }
-  const digits = at - start;
+  at = p;
+  const digits = p - start;
   if (digits === 0 || digits > 15 || (digits > 1 && b[start] === 48)) return -1;
   return v;
 }
