@@ -8,6 +8,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { ALL_RESULTS, QUICK, resultsDir, toMarkdown, type CaseResult, type GroupResult } from "./_harness.js";
 import { nativeSectionFrom } from "./native/_markdown.js";
+import { replaySectionFrom } from "./_replay-report.js";
 
 const PER_CALL = "memattr, per call";
 const BATCHED = "memattr, batched";
@@ -180,5 +181,6 @@ export async function writeSummary(): Promise<void> {
   const dir = resultsDir();
   await mkdir(dir, { recursive: true });
   const native = nativeSectionFrom(fileURLToPath(dir)); // from an earlier npm run bench:native
-  await writeFile(new URL("summary.md", dir), [...head, targets, ...body, native].join("\n"));
+  const replay = replaySectionFrom(fileURLToPath(dir)); // from an earlier npm run bench:replay
+  await writeFile(new URL("summary.md", dir), [...head, targets, ...body, native, replay].join("\n"));
 }

@@ -43,6 +43,10 @@ export interface VizHook {
   readonly view: MapWindow;
   /** The last draw: runs visited and milliseconds spent (bucketing and painting). */
   readonly render: { runsVisited: number; drawMs: number };
+  /** Long work in progress — reading a file, replaying every policy — as `done` of `total` (bytes or events), or null. */
+  readonly progress: { phase: string; done: number; total: number } | null;
+  /** Wall time of the last finished comparison of every policy, ms (null before one finished). */
+  readonly compareMs: number | null;
   /** The error the page shows, if any. */
   readonly error: string | null;
   /** Centre of the cell showing `gfn`, in CSS pixels from the canvas's top-left, or null when out of view (redraws first). */

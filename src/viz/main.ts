@@ -9,6 +9,7 @@
  * picks the generated trace; `policy=<name>` the policy shown on the map.
  */
 import type { GfnRange } from "../model/errors.js";
+import type { Tracker } from "../model/tracker.js";
 import { PAGE_BYTES } from "../model/states.js";
 import { POLICY_NAMES } from "../policy/create.js";
 import type { TraceEvent } from "../trace/format.js";
@@ -20,7 +21,7 @@ import { MapCanvas } from "./map-canvas.js";
 import { CLASS_DOUBLE, CLASS_PENDING_PRIVATE, CLASS_PENDING_SHARED, CLASS_PRIVATE, CLASS_SHARED, CLASSES, cssColor } from "./palette.js";
 import { compareAllPolicies, POLICY_HINTS, stepperFactory } from "./stepper.js";
 import { PlayerSession } from "./session.js";
-import { type LoadedTrace, loadGenerated, loadText, MAX_GUEST_BYTES } from "./sources.js";
+import { type LoadedTrace, loadBytes, loadGenerated, MAX_GUEST_BYTES } from "./sources.js";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -229,6 +230,7 @@ async function useTrace(make: () => LoadedTrace | Promise<LoadedTrace>): Promise
     await withBusy("loading trace…", async () => {
       await new Promise((done) => setTimeout(done, 0)); // let the status paint
       const trace = await make();
+      progress = null;
       if (token !== loadToken) return;
       const next = new PlayerSession(trace, stepperFactory(wasm!), ui.policy.value);
       await next.start();
@@ -238,7 +240,7 @@ async function useTrace(make: () => LoadedTrace | Promise<LoadedTrace>): Promise
       ui.notes.textContent = [`${trace.eventCount.toLocaleString("en-US")} events`, `${regionsText(trace.regions)}`, ...trace.notes].join(" · ");
       map.setGuest(trace.regions);
       // Through the session: a seek backwards or a policy change swaps its tracker.
-      map.setSource({ forEachRawRun: (fn, gfn, npages) => next.tracker.forEachRawRun(fn, gfn, npages) });
+      map.setSource({ forEachRawRun: (fn, gfn, npages) => runsWithHoles(next.tracker, fn, gfn, npages) });
       rows = [];
       charts = [];
       ui.charts.replaceChildren();
@@ -252,6 +254,33 @@ async function useTrace(make: () => LoadedTrace | Promise<LoadedTrace>): Promise
   }
 }
 
+/**
+ * The tracker's raw runs over `[gfn, gfn + npages)`, with the parts that are not guest memory
+ * right now (a range not plugged yet, or unplugged) given as value 0 ("not guest memory"): the
+ * map's extent covers every range the trace ever plugs, the tracker only what is plugged now.
+ */
+function runsWithHoles(tracker: Tracker, fn: (gfn: number, npages: number, value: number) => void, gfn?: number, npages?: number): void {
+  if (gfn === undefined || npages === undefined) {
+    tracker.forEachRawRun(fn);
+    return;
+  }
+  if (tracker.memory.contains(gfn, npages)) {
+    tracker.forEachRawRun(fn, gfn, npages);
+    return;
+  }
+  const end = gfn + npages;
+  let at = gfn;
+  tracker.memory.forEach((s: number, e: number) => {
+    const a = Math.max(s, gfn);
+    const b = Math.min(e, end);
+    if (a >= b) return;
+    if (a > at) fn(at, a - at, 0);
+    tracker.forEachRawRun(fn, a, b - a);
+    at = b;
+  });
+  if (at < end) fn(at, end - at, 0);
+}
+
 function regionsText(regions: GfnRange[]): string {
   const pages = regions.reduce((n, r) => n + r.npages, 0);
   return `guest ${formatBytes(pages * PAGE_BYTES)} in ${regions.length} region${regions.length === 1 ? "" : "s"}`;
@@ -259,7 +288,23 @@ function regionsText(regions: GfnRange[]): string {
 
 async function compare(trace: LoadedTrace, token: number): Promise<void> {
   ui.compareNote.textContent = "replaying every policy on the simulated backing…";
-  const result = await compareAllPolicies(wasm!, trace, () => token !== loadToken);
+  const t0 = performance.now();
+  const total = trace.eventCount * POLICY_NAMES.length;
+  const result = await compareAllPolicies(
+    wasm!,
+    trace,
+    () => token !== loadToken,
+    (policyIndex, done) => {
+      const all = policyIndex * trace.eventCount + done;
+      const s = (performance.now() - t0) / 1000;
+      const rate = s > 0.5 ? `, ${Math.round(all / s / 1000).toLocaleString("en-US")}k events/s` : "";
+      showProgress(`replaying every policy: ${POLICY_NAMES[policyIndex] ?? ""} (${policyIndex + 1} of ${POLICY_NAMES.length})${rate}`, all, total, "compare");
+    },
+  );
+  if (token === loadToken) {
+    progress = null;
+    compareMs = performance.now() - t0;
+  }
   if (token !== loadToken || result === null) return;
   rows = result.rows;
   charts = renderComparison(ui.charts, ui.chartLegend, ui.table, result.rows, result.series, trace.eventCount, ui.policy.value);
@@ -278,7 +323,35 @@ function loadFromGenerator(): Promise<void> {
 }
 
 function loadFile(file: File): Promise<void> {
-  return useTrace(async () => loadText(await file.text(), file.name));
+  return useTrace(async () => loadBytes(new Uint8Array(await file.arrayBuffer()), file.name, readingProgress(file.name)));
+}
+
+// ---- progress -----------------------------------------------------------------------------
+
+/** Long work in progress (reading a file, replaying every policy), or null. */
+let progress: { phase: string; done: number; total: number } | null = null;
+/** Wall time of the last finished comparison (every policy replayed), ms. */
+let compareMs: number | null = null;
+let progressShownAt = 0;
+
+/** Records progress and shows it (at most every 100 ms; always the last step). */
+function showProgress(phase: string, done: number, total: number, where: "status" | "compare"): void {
+  progress = { phase, done, total };
+  const now = performance.now();
+  if (done < total && now - progressShownAt < 100) return;
+  progressShownAt = now;
+  const pct = total > 0 ? Math.floor((done / total) * 100) : 0;
+  const text = `${phase}… ${pct}%`;
+  if (where === "status") setStatus(text);
+  else ui.compareNote.textContent = text;
+}
+
+function readingProgress(name: string): (done: number, total: number) => void {
+  const t0 = performance.now();
+  return (done, total) => {
+    const s = (performance.now() - t0) / 1000;
+    showProgress(`reading ${name}: ${formatBytes(done)} of ${formatBytes(total)}${s > 0.5 ? `, ${formatBytes(done / s)}/s` : ""}`, done, total, "status");
+  };
 }
 
 // ---- wiring -------------------------------------------------------------------------------
@@ -398,6 +471,12 @@ function installHook(): void {
     get render() {
       return { runsVisited: map.lastRunsVisited, drawMs: map.lastDrawMs };
     },
+    get progress() {
+      return progress === null ? null : { ...progress };
+    },
+    get compareMs() {
+      return compareMs;
+    },
     get error() {
       return ui.status.classList.contains("error") ? ui.status.textContent : null;
     },
@@ -428,7 +507,7 @@ async function boot(): Promise<void> {
     await useTrace(async () => {
       const response = await fetch(new URL(traceUrl, location.href));
       if (!response.ok) throw new Error(`cannot fetch ${traceUrl}: HTTP ${response.status}`);
-      return loadText(await response.text(), name);
+      return loadBytes(new Uint8Array(await response.arrayBuffer()), name, readingProgress(name));
     });
     return;
   }

@@ -44,7 +44,7 @@ function release(target: ReplayTarget): void {
 /** Steppers over the core module `wasm`: each a `Replayer` with the named policy on simulated backings. */
 export function stepperFactory(wasm: WebAssembly.Module): StepperFactory {
   return async (trace, policy) => {
-    const target = await simulatedTarget(wasm, trace.regions, createPolicy(policy as PolicyName));
+    const target = await simulatedTarget(wasm, trace.header.regions, createPolicy(policy as PolicyName));
     const replayer = new Replayer(target, { sampleEvery: Number.MAX_SAFE_INTEGER });
     let finished = false;
     const stepper: ReplayStepper = {
@@ -82,6 +82,48 @@ async function* breathing(events: Iterable<TraceEvent>, cancelled: () => boolean
   }
 }
 
+/** Events handed to a replay per batch, at most (between two looks at the clock). */
+const BATCH_EVENTS = 8192;
+
+/**
+ * The events of an array, a batch at a time (`nextBatch`, which the replay takes whole), giving
+ * the thread back to the browser whenever a stretch of work passed 12 ms, and reporting how
+ * far it got.
+ */
+function breathingBatches(events: readonly TraceEvent[], cancelled: () => boolean, onProgress: (done: number) => void): AsyncIterable<TraceEvent> {
+  return {
+    [Symbol.asyncIterator]() {
+      let at = 0;
+      let t0 = performance.now();
+      const nextBatch = async (): Promise<TraceEvent[] | null> => {
+        if (performance.now() - t0 > 12) {
+          onProgress(at);
+          await new Promise((done) => setTimeout(done, 0));
+          t0 = performance.now();
+        }
+        if (at >= events.length || cancelled()) return null;
+        const batch = events.slice(at, at + BATCH_EVENTS);
+        at += batch.length;
+        return batch;
+      };
+      return {
+        nextBatch,
+        async next(): Promise<IteratorResult<TraceEvent>> {
+          if (at >= events.length || cancelled()) return { value: undefined, done: true };
+          return { value: events[at++]!, done: false };
+        },
+        async return(): Promise<IteratorResult<TraceEvent>> {
+          at = events.length;
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
+}
+
+/** Progress of the comparison: which policy (index into POLICY_NAMES) and how many of its events are done. */
+export type CompareProgress = (policyIndex: number, eventsDone: number) => void;
+
 /** The comparison: rows and series per policy, and a note for the page. */
 export interface Comparison {
   rows: ComparisonRow[];
@@ -93,11 +135,22 @@ export interface Comparison {
  * Replays the trace through every policy (`replayAll`) on simulated backings.
  * @param cancelled polled between chunks; when it turns true the result is null.
  */
-export async function compareAllPolicies(wasm: WebAssembly.Module, trace: LoadedTrace, cancelled: () => boolean): Promise<Comparison | null> {
+export async function compareAllPolicies(
+  wasm: WebAssembly.Module,
+  trace: LoadedTrace,
+  cancelled: () => boolean,
+  onProgress: CompareProgress = () => {},
+): Promise<Comparison | null> {
   const sampleEvery = Math.max(1, Math.ceil(trace.eventCount / 1500));
+  let policyIndex = -1;
+  const events = trace.events;
   const results = await replayAll(
-    () => breathing(trace.events, cancelled),
-    (policy) => simulatedTarget(wasm, trace.regions, policy),
+    () => {
+      policyIndex++;
+      const report = (done: number) => onProgress(policyIndex, done);
+      return Array.isArray(events) ? breathingBatches(events as TraceEvent[], cancelled, report) : breathing(events, cancelled);
+    },
+    (policy) => simulatedTarget(wasm, trace.header.regions, policy),
     {
       policies: POLICY_NAMES,
       sampleEvery,

@@ -9,7 +9,8 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, serveViz, type VizServer } from "../../src/cli/viz.js";
 import { generateTrace } from "../../src/trace/generate.js";
-import { loadGenerated, loadText } from "../../src/viz/sources.js";
+import { traceToString } from "../../src/trace/write.js";
+import { loadBytes, loadGenerated, loadText } from "../../src/viz/sources.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = join(ROOT, "test", "fixtures");
@@ -95,17 +96,38 @@ describe("trace sources", () => {
     const jsonl = loadText(readFileSync(join(FIXTURES, "sample-trace.jsonl"), "utf8"), "sample-trace.jsonl");
     expect(jsonl.eventCount).toBeGreaterThan(0);
     expect([...jsonl.events].length).toBe(jsonl.eventCount);
-    for (const [file, kind] of [
-      ["ftrace-set-mem-attributes.txt", "ftrace"],
-      ["qemu-convert.log", "qemu"],
-    ] as const) {
-      const t = loadText(readFileSync(join(FIXTURES, file), "utf8"), file);
-      expect(t.label).toBe(`${file} (${kind})`);
-      expect(t.eventCount).toBeGreaterThan(0);
-      expect(t.regions).toHaveLength(1);
-      expect(t.regions[0]!.npages % 512).toBe(0);
-      expect(t.notes.join(" ")).toContain("no memory map");
-    }
+    const ftrace = loadText(readFileSync(join(FIXTURES, "ftrace-set-mem-attributes.txt"), "utf8"), "ftrace-set-mem-attributes.txt");
+    expect(ftrace.label).toBe("ftrace-set-mem-attributes.txt (ftrace)");
+    expect(ftrace.eventCount).toBeGreaterThan(0);
+    expect(ftrace.regions).toHaveLength(1);
+    expect(ftrace.regions[0]!.npages % 512).toBe(0);
+    expect(ftrace.notes.join(" ")).toContain("no memory map");
+    // QEMU's kvm_set_user_memory line gives the log its memory map: 512 MiB at gpa 0
+    const qemu = loadText(readFileSync(join(FIXTURES, "qemu-convert.log"), "utf8"), "qemu-convert.log");
+    expect(qemu.label).toBe("qemu-convert.log (qemu)");
+    expect(qemu.regions).toEqual([{ gfn: 0, npages: 0x20000 }]);
+    expect(qemu.header.regions).toEqual(qemu.regions);
+    expect(qemu.notes.join(" ")).toContain("memory map from its memslots");
+  });
+
+  it("reads a file's bytes in slices with progress, keeps the events, and shows hot-added memory in the extent", async () => {
+    const { header, events } = generateTrace("hotplug", { guestBytes: 16 * 2 ** 20, deviceBytes: 8 * 2 ** 20, seed: 2, transactions: 3000, hotplugEvery: 40 });
+    const text = traceToString(header, events);
+    const seen: number[] = [];
+    const t = await loadBytes(new TextEncoder().encode(text), "hp.jsonl", (done, total) => {
+      expect(total).toBe(new TextEncoder().encode(text).length);
+      seen.push(done);
+    });
+    expect(seen.at(-1)).toBe(new TextEncoder().encode(text).length); // progress ends at 100 %
+    expect(Array.isArray(t.events)).toBe(true);
+    expect(t.events).toEqual([...events]);
+    expect(t.eventCount).toBe([...events].length);
+    expect(t.header.regions).toEqual(header.regions); // the tracker starts with boot memory only
+    // the map's extent: boot memory and the device's blocks above 1 GiB (as one range once merged)
+    expect(t.regions[0]).toEqual(header.regions[0]);
+    expect(t.regions.length).toBeGreaterThan(1);
+    expect(t.regions.at(-1)!.gfn + t.regions.at(-1)!.npages).toBeLessThanOrEqual(2 ** 18 + 2 ** 11);
+    expect(t.notes.join(" ")).toMatch(/range\(s\) plugged at runtime/);
   });
 
   it("names text that is no trace", () => {
