@@ -3,47 +3,20 @@
 // input while every policy is replayed, and the comparison finishes with the Node replay's
 // counts. The 64 TiB linux-boot trace (1.06 M events) is timed and reported, with a generous
 // bound (the figure itself goes to the README from `npm run bench:replay`'s machine).
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveViz, type VizServer } from "../../src/cli/viz.js";
 import { replayAll, simulatedTargets } from "../../src/replay/replay.js";
 import type { TraceEvent } from "../../src/trace/format.js";
 import { generateTrace } from "../../src/trace/generate.js";
 import { traceToString } from "../../src/trace/write.js";
+import { buildPage, EXPECTED_RGB, haveChromium, launchChromium, pixelAtPage, scrubTo } from "./_browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ROOT = new URL("../../", import.meta.url).pathname;
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`test/viz: skipped: ${CHROMIUM} is missing (CI installs it with apt-get install chromium)`);
-
-// The colours the page must paint (the legend's contract, written here, not read from palette.ts).
-type Rgb = [number, number, number];
-const OUTSIDE: Rgb = [38, 44, 56];
-const PRIVATE: Rgb = [52, 168, 110];
-
-async function pixelAtPage(page: Page, gfn: number): Promise<Rgb> {
-  return page.evaluate((g) => {
-    const at = window.memattrViz!.pageToPixel(g);
-    if (at === null) throw new Error(`gfn ${g} is out of view`);
-    const canvas = document.getElementById("map") as HTMLCanvasElement;
-    const dpr = window.devicePixelRatio || 1;
-    const d = canvas.getContext("2d")!.getImageData(Math.floor(at.x * dpr), Math.floor(at.y * dpr), 1, 1).data;
-    return [d[0]!, d[1]!, d[2]!] as Rgb;
-  }, gfn);
-}
-
-async function scrubTo(page: Page, index: number): Promise<void> {
-  await page.evaluate((i) => {
-    const scrub = document.getElementById("scrub") as HTMLInputElement;
-    scrub.value = String(i);
-    scrub.dispatchEvent(new Event("input", { bubbles: true }));
-  }, index);
-  await page.waitForFunction((i) => window.memattrViz!.ready && window.memattrViz!.eventIndex === i, index, { timeout: 60_000 });
-}
+const OUTSIDE = EXPECTED_RGB.outside;
+const PRIVATE = EXPECTED_RGB.private;
 
 interface Seen {
   phases: string[];
@@ -88,24 +61,10 @@ describe.skipIf(!haveChromium)("viz with big traces in Chromium", () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    const { buildViz } = (await import(pathToFileURL(join(ROOT, "scripts/build-viz.mjs")).href)) as { buildViz(o: { outDir: string }): Promise<string> };
-    distDir = await buildViz({ outDir: mkdtempSync(join(tmpdir(), "memattr-viz-big-dist-")) });
+    distDir = await buildPage("memattr-viz-big-dist-");
     work = mkdtempSync(join(tmpdir(), "memattr-viz-big-"));
     userDataDir = mkdtempSync(join(tmpdir(), "memattr-viz-big-chromium-"));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1400, height: 1000 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    context = await launchChromium(userDataDir);
     page = await context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
   }, 120_000);

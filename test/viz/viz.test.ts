@@ -6,8 +6,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveViz, type VizServer } from "../../src/cli/viz.js";
 import type { Tracker } from "../../src/model/tracker.js";
@@ -16,11 +15,9 @@ import { replayAll, simulatedTargets } from "../../src/replay/replay.js";
 import { createPolicy } from "../../src/policy/create.js";
 import { generateTrace } from "../../src/trace/generate.js";
 import type { TraceEvent } from "../../src/trace/format.js";
+import { buildPage, EXPECTED_RGB, haveChromium, launchChromium, pixelAtPage, scrubTo, waitReady } from "./_browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("../../", import.meta.url).pathname;
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`test/viz: skipped: ${CHROMIUM} is missing (CI installs it with apt-get install chromium)`);
 
 // A small guest so the test is quick: 32 MiB, 400 DMA transactions.
 const GEN = { name: "ovmf-dma" as const, guest: "32MiB", guestBytes: 32 * 2 ** 20, seed: 7, transactions: 400 };
@@ -41,36 +38,6 @@ async function nodeReplay(upTo: number): Promise<Tracker> {
   return target.tracker;
 }
 
-type Rgb = [number, number, number];
-
-async function pixelAtPage(page: Page, gfn: number): Promise<Rgb> {
-  return page.evaluate((g) => {
-    const at = window.memattrViz!.pageToPixel(g);
-    if (at === null) throw new Error(`gfn ${g} is out of view`);
-    const canvas = document.getElementById("map") as HTMLCanvasElement;
-    const dpr = window.devicePixelRatio || 1;
-    const d = canvas.getContext("2d")!.getImageData(Math.floor(at.x * dpr), Math.floor(at.y * dpr), 1, 1).data;
-    return [d[0]!, d[1]!, d[2]!] as [number, number, number];
-  }, gfn);
-}
-
-// The colours the page must paint, written here (the legend's colours are part of the page's
-// contract), not read from src/viz/palette.ts: a change there must show up as a failing test.
-const EXPECTED_RGB: Record<"shared" | "private", Rgb> = { shared: [56, 189, 248], private: [52, 168, 110] };
-
-async function waitReady(page: Page): Promise<void> {
-  await page.waitForFunction(() => window.memattrViz?.ready === true, null, { timeout: 60_000 });
-}
-
-async function scrubTo(page: Page, index: number): Promise<void> {
-  await page.evaluate((i) => {
-    const scrub = document.getElementById("scrub") as HTMLInputElement;
-    scrub.value = String(i);
-    scrub.dispatchEvent(new Event("input", { bubbles: true }));
-  }, index);
-  await page.waitForFunction((i) => window.memattrViz!.ready && window.memattrViz!.eventIndex === i, index, { timeout: 60_000 });
-}
-
 describe.skipIf(!haveChromium)("viz in Chromium", () => {
   let server: VizServer;
   let context: BrowserContext;
@@ -80,27 +47,10 @@ describe.skipIf(!haveChromium)("viz in Chromium", () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    const { buildViz } = (await import(pathToFileURL(join(ROOT, "scripts/build-viz.mjs")).href)) as { buildViz(o: { outDir: string }): Promise<string> };
-    // Each test file builds its own copy: test files run in parallel.
-    distDir = await buildViz({ outDir: mkdtempSync(join(tmpdir(), "memattr-viz-dist-")) });
+    distDir = await buildPage("memattr-viz-dist-");
     server = await serveViz({ root: distDir, port: 0, host: "127.0.0.1" });
     userDataDir = mkdtempSync(join(tmpdir(), "memattr-viz-chromium-"));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1400, height: 1000 },
-      deviceScaleFactor: 1,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    context = await launchChromium(userDataDir);
     page = await context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
     await page.goto(server.url);
