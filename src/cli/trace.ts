@@ -14,6 +14,7 @@
  * allocate-and-convert calls, adversarial flood requests.
  */
 import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
@@ -60,16 +61,29 @@ async function writeLines(lines: Iterable<string> | AsyncIterable<string>, out: 
   if (batch.length > 0 && !out.write(batch)) await once(out, "drain");
 }
 
+/**
+ * Runs `body` writing to `file` (or stdout). The file appears only when `body` succeeds: it is
+ * written beside it under a temporary name and renamed at the end, so a missing input or a
+ * trace that fails half-way leaves no empty or partial output behind.
+ */
 async function withOutput(file: string | undefined, body: (out: Writable) => Promise<void>): Promise<void> {
   if (file === undefined) {
     await body(process.stdout);
     return;
   }
-  const out = createWriteStream(file);
-  await once(out, "open");
-  await body(out);
-  out.end();
-  await once(out, "finish");
+  const part = `${file}.${process.pid}.part`;
+  const out = createWriteStream(part);
+  try {
+    await once(out, "open");
+    await body(out);
+    out.end();
+    await once(out, "finish");
+    await rename(part, file);
+  } catch (err) {
+    out.destroy();
+    await rm(part, { force: true });
+    throw err;
+  }
 }
 
 /** A `memattr trace` command line, checked. */

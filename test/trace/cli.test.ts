@@ -1,5 +1,5 @@
 // Tests src/cli/trace.ts (kept beside the trace tests: the command is a thin entry over src/trace).
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -47,6 +47,18 @@ describe("memattr trace", () => {
     const r = await capture(["import", fixture("sample-trace.jsonl"), "-o", join(dir, "x.jsonl")]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/not recognised/);
+  });
+
+  it("an import that fails writes no output file (missing input, a malformed line half-way)", async () => {
+    const sub = mkdtempSync(join(dir, "fail-"));
+    const missing = await capture(["import", join(sub, "no-such.log"), "-o", join(sub, "a.jsonl")]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/ENOENT/);
+    const bad = join(sub, "bad.log");
+    writeFileSync(bad, `${readFileSync(fixture("qemu-convert.log"), "utf8")}kvm_convert_memory start 0x1000 size 0x10\n`);
+    // a malformed used line is a TraceParseError (main prints it and exits 1)
+    await expect(capture(["import", bad, "-o", join(sub, "b.jsonl")])).rejects.toThrow(/line 14: kvm_convert_memory/);
+    expect(readdirSync(sub)).toEqual(["bad.log"]); // neither output nor a temporary file left
   });
 
   it("stats reads a memattr trace and a kernel trace", async () => {
