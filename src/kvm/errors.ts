@@ -66,7 +66,7 @@ export class KvmCapabilityError extends KvmError {
       op,
       errno,
       "ENOCAP",
-      `this host lacks ${capability} (KVM_CHECK_EXTENSION = ${value})` + (errnoName ? `; the kernel answered ${errnoName} (${errno})` : ""),
+      `this host lacks ${capability} (KVM_CHECK_EXTENSION = ${value})${errnoName ? `; the kernel answered ${errnoName} (${errno})` : ""}`,
     );
     this.name = "KvmCapabilityError";
   }
